@@ -1,0 +1,53 @@
+#!/usr/bin/env bun
+// socket-lab server: entry point. Flags in, options out; the work is in src/server/.
+import { defineCommand, type ArgsDef } from "citty";
+import pkg from "./package.json" with { type: "json" };
+import { commonArgs, parseBytes, parseFraming, parseInteger, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
+import { runCli } from "./src/cli/run.ts";
+import { DEFAULT_LIMITS } from "./src/server/limits.ts";
+import { runServerProgram } from "./src/server/main.ts";
+
+const serverArgs = {
+  ...commonArgs,
+  "max-connections": {
+    type: "string",
+    description: "Clients served at once; the next one gets 'ERROR server is full' (lowered to fit the open-file limit)",
+    default: String(DEFAULT_LIMITS.maxConnections),
+  },
+  "max-message-bytes": {
+    type: "string",
+    description: "Longest message accepted (bytes; k and m suffixes)",
+    default: String(DEFAULT_LIMITS.maxMessageBytes),
+  },
+  "idle-timeout": { type: "string", description: "Close a client after this many seconds without input (0: never)", default: "0" },
+  "max-output-bytes": {
+    type: "string",
+    description: "Unsent replies kept for a client that does not read before the server stops reading from it",
+    default: String(DEFAULT_LIMITS.maxOutputBytes),
+  },
+  "drain-timeout": { type: "string", description: "Seconds to wait for clients on shutdown", default: "5" },
+  quiet: { type: "boolean", description: "No per-message lines on stdout", default: false },
+} as const satisfies ArgsDef;
+
+export const serverCommand = defineCommand({
+  meta: { name: "server", version: pkg.version, description: "socket-lab TCP message server" },
+  args: serverArgs,
+  run: ({ args }) =>
+    runServerProgram({
+      host: args.host,
+      port: parsePort(args.port, { allowZero: true }),
+      framing: parseFraming(args.framing),
+      limits: {
+        maxConnections: parseInteger("max-connections", args["max-connections"], 1),
+        maxMessageBytes: parseBytes("max-message-bytes", args["max-message-bytes"]),
+        idleTimeoutMs: parseSeconds("idle-timeout", args["idle-timeout"]),
+        maxOutputBytes: parseBytes("max-output-bytes", args["max-output-bytes"]),
+      },
+      drainTimeoutMs: parseSeconds("drain-timeout", args["drain-timeout"]),
+      json: args.json,
+      quiet: args.quiet,
+      logLevel: parseLogLevel(args["log-level"]),
+    }),
+});
+
+if (import.meta.main) await runCli(serverCommand);

@@ -1,0 +1,75 @@
+// Flags both programs share, defined once, and the checks citty leaves to us (it has no number
+// type and accepts unknown flags silently). Every bad value is a UsageError: exit code 2.
+import type { ArgsDef } from "citty";
+import { FRAMINGS, type Framing } from "../protocol/messages.ts";
+import { LOG_LEVELS, type LogLevelName } from "../output/logger.ts";
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export const DEFAULT_PORT = 12345;
+
+export const commonArgs = {
+  host: { type: "string", description: "Address to listen on / connect to", default: "127.0.0.1" },
+  port: { type: "string", description: "TCP port (0 for any free port on the server)", default: String(DEFAULT_PORT) },
+  framing: {
+    type: "enum",
+    options: [...FRAMINGS],
+    description: "line: one message per LF-terminated line; raw: one message per read (the tutorial's protocol)",
+    default: "line",
+  },
+  json: { type: "boolean", description: "Write events as JSON lines", default: false },
+  quiet: { type: "boolean", description: "Less output (see README)", default: false },
+  "log-level": {
+    type: "enum",
+    options: [...LOG_LEVELS],
+    description: "Lowest level of status lines shown on stderr (debug adds stack traces)",
+    default: "info",
+  },
+} as const satisfies ArgsDef;
+
+export function parsePort(value: string, { allowZero }: { allowZero: boolean }): number {
+  const port = parseInteger("port", value);
+  const min = allowZero ? 0 : 1;
+  if (port < min || port > 65535) throw new UsageError(`--port must be between ${min} and 65535, got ${value}`);
+  return port;
+}
+
+export function parseFraming(value: string): Framing {
+  if ((FRAMINGS as readonly string[]).includes(value)) return value as Framing;
+  throw new UsageError(`--framing must be one of ${FRAMINGS.join(", ")}, got ${value}`);
+}
+
+export function parseLogLevel(value: string): LogLevelName {
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevelName;
+  throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${value}`);
+}
+
+/** A whole number of at least `min`. */
+export function parseInteger(flag: string, value: string, min = 0): number {
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} must be a whole number, got '${value}'`);
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < min) throw new UsageError(`--${flag} must be at least ${min}, got ${value}`);
+  return number;
+}
+
+/** Seconds (fractions allowed) as milliseconds; 0 is allowed where it means "off". */
+export function parseSeconds(flag: string, value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
+    throw new UsageError(`--${flag} must be a number of seconds (0 or more), got '${value}'`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** A size such as 1048576, 64k, 1m (powers of 1024). */
+export function parseBytes(flag: string, value: string, min = 1): number {
+  const match = /^(\d+)\s*([kmg]i?b?)?$/i.exec(value.trim());
+  if (!match) throw new UsageError(`--${flag} must be a size in bytes (like 65536, 64k or 1m), got '${value}'`);
+  const unit = (match[2] ?? "").charAt(0).toLowerCase();
+  const scale = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1;
+  const bytes = Number(match[1]) * scale;
+  if (!Number.isSafeInteger(bytes) || bytes < min) throw new UsageError(`--${flag} must be at least ${min} bytes, got ${value}`);
+  return bytes;
+}

@@ -1,0 +1,81 @@
+// Runs a citty command the way a Unix tool should behave: --help and --version anywhere, unknown
+// flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
+// is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
+import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { UsageError } from "./args.ts";
+
+export const EXIT_USAGE = 2;
+
+// citty's CommandDef is invariant in its args; the runner only needs the untyped shape.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyCommand = CommandDef<any>;
+
+export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
+  const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
+  if (targetArgs.includes("--help") || targetArgs.includes("-h")) {
+    process.stdout.write((await renderUsage(target, parent)) + "\n");
+    process.exit(0);
+  }
+  if (targetArgs.includes("--version") || targetArgs.includes("-v")) {
+    const meta = await resolve(command.meta);
+    process.stdout.write(`${meta?.version ?? "unknown"}\n`);
+    process.exit(0);
+  }
+  let exitCode: unknown;
+  try {
+    checkFlags(targetArgs, (await resolve(target.args)) ?? {});
+    if (target === command) ({ result: exitCode } = await runCommand(command, { rawArgs }));
+    else ({ result: exitCode } = await runCommand(target, { rawArgs: targetArgs }));
+  } catch (error) {
+    if (error instanceof UsageError || (error as Error)?.name === "CLIError") {
+      const meta = await resolve(target.meta);
+      process.stderr.write(`${meta?.name ?? "error"}: ${stripColors((error as Error).message)}\n`);
+      process.stderr.write(`Run with --help for usage.\n`);
+      process.exit(EXIT_USAGE);
+    }
+    throw error;
+  }
+  process.exit(typeof exitCode === "number" ? exitCode : 0);
+}
+
+async function pickSubCommand(
+  command: AnyCommand,
+  rawArgs: string[],
+): Promise<[AnyCommand, string[], AnyCommand | undefined]> {
+  const subCommands = await resolve(command.subCommands);
+  const first = rawArgs[0];
+  if (subCommands && first !== undefined && first in subCommands) {
+    const sub = (await resolve(subCommands[first])) as AnyCommand;
+    return [sub, rawArgs.slice(1), command];
+  }
+  return [command, rawArgs, undefined];
+}
+
+/** Rejects flags the command does not define (citty would silently ignore a typo). */
+function checkFlags(rawArgs: string[], argsDef: ArgsDef): void {
+  const known = new Map<string, "boolean" | "value">();
+  for (const [name, def] of Object.entries(argsDef)) {
+    if (def.type === "positional") continue;
+    const kind = def.type === "boolean" ? "boolean" : "value";
+    for (const alias of [name, ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) known.set(alias, kind);
+    if (kind === "boolean") known.set(`no-${name}`, kind);
+  }
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    if (!arg.startsWith("-") || arg === "-") continue;
+    const [name, inlineValue] = arg.replace(/^--?/, "").split(/=(.*)/s, 2);
+    const kind = known.get(name!);
+    if (!kind) throw new UsageError(`unknown option '${arg.split("=")[0]}'`);
+    // A value may itself start with a dash (-m -5): skip it.
+    if (kind === "value" && inlineValue === undefined) i++;
+  }
+}
+
+async function resolve<T>(value: T | (() => T) | (() => Promise<T>) | Promise<T> | undefined): Promise<T | undefined> {
+  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+}
+
+function stripColors(text: string): string {
+  return text.replace(/\x1b\[[0-9;]*m/g, "");
+}

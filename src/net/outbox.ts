@@ -1,0 +1,78 @@
+// Bun's socket.write() takes what the kernel accepts now and returns that count; the rest is the
+// caller's to keep and resend on `drain` (BUN_NOTES.md). The outbox keeps it, in order, so no
+// byte is dropped or sent twice, and it reports how much is waiting so callers can apply
+// backpressure (stop reading from a peer that does not read its replies).
+
+/** The part of Bun's socket that the outbox writes to. */
+export interface WritableSocket {
+  write(data: Uint8Array): number;
+}
+
+export class Outbox {
+  private readonly queue: Uint8Array[] = [];
+  /** Bytes accepted by send() and not yet taken by the kernel. */
+  queuedBytes = 0;
+  /** True once a write reported the socket closed; later sends are dropped. */
+  closed = false;
+
+  constructor(private readonly socket: WritableSocket) {}
+
+  get isEmpty(): boolean {
+    return this.queuedBytes === 0;
+  }
+
+  send(data: string | Uint8Array): void {
+    if (this.closed) return;
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    if (bytes.length === 0) return;
+    if (this.queuedBytes > 0) {
+      // Order: older bytes go first, so new ones wait behind them.
+      this.enqueue(bytes);
+      return;
+    }
+    const written = this.socket.write(bytes);
+    if (written === bytes.length) return;
+    if (written < 0) {
+      this.closed = true;
+      return;
+    }
+    this.enqueue(bytes.subarray(written));
+  }
+
+  /** Call from the socket's `drain` handler. Returns true when nothing is left to send. */
+  flush(): boolean {
+    while (this.queue.length > 0 && !this.closed) {
+      const head = this.takeBatch();
+      const written = this.socket.write(head);
+      if (written < 0) {
+        this.closed = true;
+        break;
+      }
+      this.queuedBytes -= written;
+      if (written < head.length) {
+        this.queue.unshift(head.subarray(written));
+        return false;
+      }
+    }
+    return this.queuedBytes === 0;
+  }
+
+  private enqueue(bytes: Uint8Array): void {
+    this.queue.push(bytes);
+    this.queuedBytes += bytes.length;
+  }
+
+  /** Removes and returns the next pieces, joined, so that a drain costs few large writes. */
+  private takeBatch(): Uint8Array {
+    let count = 0;
+    let size = 0;
+    while (count < this.queue.length && (count === 0 || size + this.queue[count]!.length <= BATCH_BYTES)) {
+      size += this.queue[count]!.length;
+      count++;
+    }
+    const pieces = this.queue.splice(0, count);
+    return count === 1 ? pieces[0]! : Buffer.concat(pieces, size);
+  }
+}
+
+const BATCH_BYTES = 256 * 1024;

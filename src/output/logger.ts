@@ -1,0 +1,67 @@
+// One logger per program, made explicitly: consola for levels and the API, with two tiny reporters
+// of our own so that stderr carries exactly the tutorial's lines (text) or one JSON object per
+// event (--json). Lifecycle events only: per-message output is too hot for consola (see LineSink).
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+
+export type LogFormat = "text" | "json";
+export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug", "trace"] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+const LEVEL_NUMBERS: Record<LogLevelName, number> = {
+  silent: -999,
+  error: 0,
+  warn: 1,
+  info: 3,
+  debug: 4,
+  trace: 5,
+};
+
+/** Structured fields of one event; the text form is the first log argument. */
+export type EventFields = { event: string } & Record<string, unknown>;
+
+export interface LoggerOptions {
+  level: LogLevelName;
+  format: LogFormat;
+  /** Where lines go; defaults to stderr so that stdout carries data only. */
+  write?: (line: string) => void;
+}
+
+export type Logger = ConsolaInstance;
+
+export function createLogger(options: LoggerOptions): Logger {
+  const write = options.write ?? ((line: string) => void process.stderr.write(line));
+  const reporter = options.format === "json" ? jsonReporter(write) : textReporter(write);
+  return createConsola({
+    level: LEVEL_NUMBERS[options.level],
+    reporters: [reporter],
+    // consola folds identical lines logged close together into "(repeated N times)":
+    // a log of connections must show every one.
+    throttle: 0,
+  });
+}
+
+function textReporter(write: (line: string) => void) {
+  return {
+    log(logObj: LogObject) {
+      const [text, ...rest] = logObj.args;
+      const extra = rest.filter((arg) => arg instanceof Error || typeof arg === "string");
+      write([text, ...extra.map(formatExtra)].join(" ") + "\n");
+    },
+  };
+}
+
+function jsonReporter(write: (line: string) => void) {
+  return {
+    log(logObj: LogObject) {
+      const [text, fields] = logObj.args as [unknown, EventFields | undefined];
+      const record: Record<string, unknown> = { time: logObj.date.toISOString(), level: logObj.type };
+      if (fields && typeof fields === "object" && "event" in fields) Object.assign(record, fields);
+      else record.event = "log";
+      record.text = typeof text === "string" ? text : String(text);
+      write(JSON.stringify(record) + "\n");
+    },
+  };
+}
+
+function formatExtra(arg: unknown): string {
+  return arg instanceof Error ? "\n" + (arg.stack ?? arg.message) : String(arg);
+}

@@ -1,0 +1,109 @@
+// Framing: how a byte stream becomes messages. It never depends on how the bytes were split into
+// reads, and it knows nothing about sockets, so the server, the client and the tests share it.
+//
+// line: a message ends at LF; a CR right before the LF is dropped. The LF byte never occurs
+//       inside a multi-byte UTF-8 sequence, so lines are cut on bytes and decoded whole: a
+//       character split across reads is still decoded right. Invalid UTF-8 becomes U+FFFD.
+// raw:  the tutorial's protocol: every read is one message. A character split across reads is
+//       carried into the next message rather than garbled.
+import type { Framing } from "./messages.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export interface Deframer {
+  /**
+   * Cuts messages out of one read and hands each to `onMessage`, in order.
+   * Returns false, after handing over every message before it, when a message exceeds the
+   * byte limit; the deframer must not be used after that.
+   */
+  push(chunk: Buffer, onMessage: (message: string) => void): boolean;
+  /**
+   * At end of stream: the unfinished message, if bytes of one are held. A last line without
+   * its LF is still a message (as `sed` and `awk` treat it): `printf 'a\nb' | nc` gets two acks.
+   */
+  takeRest(): string | undefined;
+  /** Bytes held for an unfinished message. */
+  readonly heldBytes: number;
+}
+
+/** How one message is put on the wire in each framing. */
+export function frameMessage(framing: Framing, text: string): string {
+  return framing === "line" ? text + "\n" : text;
+}
+
+export function createDeframer(framing: Framing, maxMessageBytes: number): Deframer {
+  return framing === "line" ? new LineDeframer(maxMessageBytes) : new RawDeframer(maxMessageBytes);
+}
+
+export class LineDeframer implements Deframer {
+  private held: Buffer[] = [];
+  heldBytes = 0;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  push(chunk: Buffer, onMessage: (message: string) => void): boolean {
+    let start = 0;
+    let lf = chunk.indexOf(LF);
+    if (lf !== -1 && this.heldBytes > 0) {
+      // The line began in an earlier read: join it once, now that it is complete.
+      this.held.push(chunk.subarray(0, lf));
+      const line = Buffer.concat(this.held, this.heldBytes + lf);
+      this.held = [];
+      this.heldBytes = 0;
+      const end = contentEnd(line, 0, line.length);
+      if (end > this.maxMessageBytes) return false;
+      onMessage(line.toString("utf8", 0, end));
+      start = lf + 1;
+      lf = chunk.indexOf(LF, start);
+    }
+    while (lf !== -1) {
+      const end = contentEnd(chunk, start, lf);
+      if (end - start > this.maxMessageBytes) return false;
+      onMessage(chunk.toString("utf8", start, end));
+      start = lf + 1;
+      lf = chunk.indexOf(LF, start);
+    }
+    if (start < chunk.length) {
+      // Copy: the piece outlives this read, and the reader may reuse its buffer.
+      const rest = Buffer.from(chunk.subarray(start));
+      this.held.push(rest);
+      this.heldBytes += rest.length;
+      // One byte of slack for a trailing CR, which the coming LF (or the end) drops.
+      const slack = chunk[chunk.length - 1] === CR ? 1 : 0;
+      if (this.heldBytes > this.maxMessageBytes + slack) return false;
+    }
+    return true;
+  }
+
+  takeRest(): string | undefined {
+    if (this.heldBytes === 0) return undefined;
+    const line = Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
+    return line.toString("utf8", 0, contentEnd(line, 0, line.length));
+  }
+}
+
+/** Index just past the message's content: before the LF, and before a CR that precedes it. */
+function contentEnd(bytes: Buffer, start: number, lfIndex: number): number {
+  return lfIndex > start && bytes[lfIndex - 1] === CR ? lfIndex - 1 : lfIndex;
+}
+
+export class RawDeframer implements Deframer {
+  private readonly decoder = new TextDecoder("utf-8", { fatal: false });
+  readonly heldBytes = 0;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  push(chunk: Buffer, onMessage: (message: string) => void): boolean {
+    if (chunk.length > this.maxMessageBytes) return false;
+    onMessage(this.decoder.decode(chunk, { stream: true }));
+    return true;
+  }
+
+  takeRest(): string | undefined {
+    const rest = this.decoder.decode();
+    return rest === "" ? undefined : rest;
+  }
+}

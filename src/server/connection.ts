@@ -1,0 +1,155 @@
+// One client connection on the server: framing in, acknowledgements out, limits, and a goodbye
+// that loses nothing. It sees the socket only through a few methods, so it does not care how
+// the connection arrived (TCP today; TLS, unix sockets or a PROXY header later).
+import { Outbox, type WritableSocket } from "../net/outbox.ts";
+import { createDeframer, frameMessage, type Deframer } from "../protocol/framing.ts";
+import { ackFor, NOTICE_PREFIX, notices, type Framing } from "../protocol/messages.ts";
+import type { LimitKind, ServerEvents, ServerStats } from "./events.ts";
+import type { ServerLimits } from "./limits.ts";
+
+/** What the connection needs of Bun's socket. */
+export interface ServerSocket extends WritableSocket {
+  pause(): void;
+  resume(): void;
+  shutdown(): void;
+  end(): void;
+  terminate(): void;
+}
+
+/** Shared by every connection of one server. */
+export interface ConnectionContext {
+  readonly framing: Framing;
+  readonly limits: ServerLimits;
+  readonly events: ServerEvents;
+  readonly stats: ServerStats;
+  /** How long a closing connection waits for the peer to read the goodbye and hang up. */
+  readonly lingerMs: number;
+}
+
+type State = "open" | "closing" | "closed";
+
+export class Connection {
+  state: State = "open";
+  /** performance.now() of the last input, for the idle timeout. */
+  lastInputAt = performance.now();
+  private readonly outbox: Outbox;
+  private readonly deframer: Deframer;
+  private readingPaused = false;
+  private peerEnded = false;
+  private lingerTimer: Timer | undefined;
+  private readonly limitsReported = new Set<LimitKind>();
+
+  constructor(
+    private readonly socket: ServerSocket,
+    readonly peer: string,
+    private readonly context: ConnectionContext,
+  ) {
+    this.outbox = new Outbox(socket);
+    this.deframer = createDeframer(context.framing, context.limits.maxMessageBytes);
+  }
+
+  /** Bytes from the client: every complete message is acknowledged before this returns. */
+  receive(chunk: Buffer): void {
+    // After a goodbye, input is read and dropped: leaving it unread would make our close an RST,
+    // which can destroy the goodbye and the last acknowledgements before the peer reads them.
+    if (this.state !== "open") return;
+    this.lastInputAt = performance.now();
+    this.replies = "";
+    const withinLimit = this.deframer.push(chunk, this.acknowledge);
+    if (this.replies !== "") this.outbox.send(this.replies);
+    if (!withinLimit) {
+      const limit = this.context.limits.maxMessageBytes;
+      this.reportLimit("message-bytes", `message longer than ${limit} bytes`);
+      this.close(notices.messageTooLong(limit));
+      return;
+    }
+    this.applyBackpressure();
+  }
+
+  /** Replies to one message; the replies of one read are sent together by receive(). */
+  private readonly acknowledge = (text: string): void => {
+    this.context.stats.messagesReceived++;
+    this.context.events.message?.(this.peer, text);
+    this.replies += frameMessage(this.context.framing, ackFor(text));
+  };
+  private replies = "";
+
+  /** The socket can take more: send what waits, resume reading, finish a goodbye. */
+  drained(): void {
+    const empty = this.outbox.flush();
+    if (this.readingPaused && this.outbox.queuedBytes <= this.context.limits.maxOutputBytes / 2) {
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+    if (empty && this.state === "closing") this.finishGoodbye();
+  }
+
+  /** The client sent FIN: it will send nothing more, but still reads our replies. */
+  ended(): void {
+    this.peerEnded = true;
+    if (this.state === "open") {
+      const rest = this.deframer.takeRest();
+      if (rest !== undefined) {
+        this.replies = "";
+        this.acknowledge(rest);
+        this.outbox.send(this.replies);
+      }
+      this.close();
+      return;
+    }
+    if (this.state === "closing" && this.outbox.isEmpty) this.socket.end();
+  }
+
+  /**
+   * Says goodbye: sends every reply still owed, then the notice (if any), then FIN, and closes once
+   * the peer hangs up or the linger time is over. Safe to call more than once.
+   */
+  close(notice?: string): void {
+    if (this.state !== "open") return;
+    this.state = "closing";
+    if (notice !== undefined) this.outbox.send(frameMessage(this.context.framing, NOTICE_PREFIX + notice));
+    // A peer that neither reads nor hangs up must not hold the connection forever.
+    this.lingerTimer = setTimeout(() => this.socket.end(), this.context.lingerMs);
+    if (this.readingPaused) {
+      // Keep reading (and dropping) so the peer's writes cannot wedge the goodbye.
+      this.readingPaused = false;
+      this.socket.resume();
+    }
+    if (this.outbox.isEmpty) this.finishGoodbye();
+  }
+
+  /** Closes at once, dropping anything unsent (second Ctrl+C, drain timeout). */
+  abort(): void {
+    if (this.state === "closed") return;
+    this.socket.end();
+  }
+
+  /** The socket is closed (by either side): release timers. */
+  released(): void {
+    this.state = "closed";
+    clearTimeout(this.lingerTimer);
+  }
+
+  /** Logs and counts a limit once per connection. */
+  reportLimit(kind: LimitKind, detail: string): void {
+    if (this.limitsReported.has(kind)) return;
+    this.limitsReported.add(kind);
+    this.context.stats.limitHits[kind]++;
+    this.context.events.limitHit?.(this.peer, kind, detail);
+  }
+
+  private applyBackpressure(): void {
+    const limit = this.context.limits.maxOutputBytes;
+    if (this.readingPaused || this.outbox.queuedBytes <= limit) return;
+    // The client sends but does not read its acks: stop reading from it until it catches up,
+    // so its replies cannot grow without bound. Other clients are not affected.
+    this.readingPaused = true;
+    this.socket.pause();
+    this.reportLimit("output", `client is not reading its replies; paused after ${limit} bytes`);
+  }
+
+  private finishGoodbye(): void {
+    if (this.peerEnded) this.socket.end();
+    else this.socket.shutdown();
+  }
+}

@@ -1,0 +1,26 @@
+// What the server reports. The library calls these; the CLI turns them into log lines
+// (src/output/server-reporter.ts), and tests record them. All are optional.
+
+export type LimitKind = "connections" | "message-bytes" | "idle" | "output";
+
+export interface ServerEvents {
+  listening?(address: { host: string; port: number }): void;
+  connected?(peer: string, active: number): void;
+  /** One per received message, in order; `text` is the message as decoded (not escaped). */
+  message?(peer: string, text: string): void;
+  reset?(peer: string): void;
+  disconnected?(peer: string, active: number): void;
+  /** A limit was hit; logged once per connection. */
+  limitHit?(peer: string, limit: LimitKind, detail: string): void;
+  /** A socket error other than a reset (reported, never thrown). */
+  socketError?(peer: string, error: Error): void;
+  shuttingDown?(): void;
+  closed?(): void;
+}
+
+export interface ServerStats {
+  connectionsAccepted: number;
+  connectionsRejected: number;
+  messagesReceived: number;
+  limitHits: Record<LimitKind, number>;
+}

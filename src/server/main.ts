@@ -1,0 +1,72 @@
+// The server program: start, report, and shut down on signals with the spec's exit codes.
+import { createLogger, type LogLevelName } from "../output/logger.ts";
+import { createServerReporter } from "../output/server-reporter.ts";
+import { createLineSink } from "../output/sink.ts";
+import type { Framing } from "../protocol/messages.ts";
+import type { ServerLimits } from "./limits.ts";
+import { ListenError, startServer } from "./server.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME_ERROR = 1;
+/** After a second Ctrl+C: the shell's convention for "killed by SIGINT". */
+export const EXIT_INTERRUPTED = 130;
+
+export interface ServerProgramOptions {
+  host: string;
+  port: number;
+  framing: Framing;
+  limits: ServerLimits;
+  drainTimeoutMs: number;
+  json: boolean;
+  quiet: boolean;
+  logLevel: LogLevelName;
+}
+
+export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
+  const logger = createLogger({ level: options.logLevel, format: options.json ? "json" : "text" });
+  const messages = options.quiet ? undefined : createLineSink("stdout");
+  const events = createServerReporter({ logger, messages, json: options.json });
+
+  let server;
+  try {
+    server = startServer({
+      host: options.host,
+      port: options.port,
+      framing: options.framing,
+      limits: options.limits,
+      drainTimeoutMs: options.drainTimeoutMs,
+      events,
+    });
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
+    return EXIT_RUNTIME_ERROR;
+  }
+  if (server.maxConnections < options.limits.maxConnections) {
+    logger.warn(
+      `[LIMIT] --max-connections lowered to ${server.maxConnections} to stay under the open-file limit`,
+      { event: "limit-adjusted", limit: "connections", value: server.maxConnections },
+    );
+  }
+
+  const { promise: stopped, resolve: exitWith } = Promise.withResolvers<number>();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals > 1) {
+      // A second Ctrl+C: the operator does not want to wait for the drain.
+      server.kill();
+      exitWith(EXIT_INTERRUPTED);
+      return;
+    }
+    // The tutorial's Ctrl+C leaves "^C" on the line; start ours on a fresh one.
+    if (process.stderr.isTTY && !options.json) process.stderr.write("\n");
+    void server.stop().then(() => exitWith(EXIT_OK));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const code = await stopped;
+  await messages?.flush();
+  return code;
+}
