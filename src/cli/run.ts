@@ -68,7 +68,10 @@ function checkFlags(rawArgs: string[], argsDef: ArgsDef): void {
     const kind = known.get(name!);
     if (!kind) throw new UsageError(`unknown option '${arg.split("=")[0]}'`);
     // A value may itself start with a dash (-m -5): skip it.
-    if (kind === "value" && inlineValue === undefined) i++;
+    if (kind === "value" && inlineValue === undefined) {
+      if (i + 1 >= rawArgs.length) throw new UsageError(`option '${arg}' needs a value`);
+      i++;
+    }
   }
 }
 

@@ -21,15 +21,27 @@ export type EventFields = { event: string } & Record<string, unknown>;
 export interface LoggerOptions {
   level: LogLevelName;
   format: LogFormat;
-  /** Where lines go; defaults to stderr so that stdout carries data only. */
+  /** Where info and debug lines go; defaults to stderr so that stdout carries data only. */
   write?: (line: string) => void;
+  /** Where warnings and errors go; defaults to stderr. */
+  writeErrors?: (line: string) => void;
 }
+
+/** consola's numeric level for warnings: this and below are errors and warnings. */
+const WARN_LEVEL = 1;
 
 export type Logger = ConsolaInstance;
 
 export function createLogger(options: LoggerOptions): Logger {
-  const write = options.write ?? ((line: string) => void process.stderr.write(line));
-  const reporter = options.format === "json" ? jsonReporter(write) : textReporter(write);
+  const toStderr = (line: string) => void process.stderr.write(line);
+  const write = options.write ?? toStderr;
+  const writeErrors = options.writeErrors ?? toStderr;
+  const format = options.format === "json" ? formatJson : formatText;
+  const reporter = {
+    log(logObj: LogObject) {
+      (logObj.level <= WARN_LEVEL ? writeErrors : write)(format(logObj));
+    },
+  };
   return createConsola({
     level: LEVEL_NUMBERS[options.level],
     reporters: [reporter],
@@ -39,27 +51,19 @@ export function createLogger(options: LoggerOptions): Logger {
   });
 }
 
-function textReporter(write: (line: string) => void) {
-  return {
-    log(logObj: LogObject) {
-      const [text, ...rest] = logObj.args;
-      const extra = rest.filter((arg) => arg instanceof Error || typeof arg === "string");
-      write([text, ...extra.map(formatExtra)].join(" ") + "\n");
-    },
-  };
+function formatText(logObj: LogObject): string {
+  const [text, ...rest] = logObj.args;
+  const extra = rest.filter((arg) => arg instanceof Error || typeof arg === "string");
+  return [text, ...extra.map(formatExtra)].join(" ") + "\n";
 }
 
-function jsonReporter(write: (line: string) => void) {
-  return {
-    log(logObj: LogObject) {
-      const [text, fields] = logObj.args as [unknown, EventFields | undefined];
-      const record: Record<string, unknown> = { time: logObj.date.toISOString(), level: logObj.type };
-      if (fields && typeof fields === "object" && "event" in fields) Object.assign(record, fields);
-      else record.event = "log";
-      record.text = typeof text === "string" ? text : String(text);
-      write(JSON.stringify(record) + "\n");
-    },
-  };
+function formatJson(logObj: LogObject): string {
+  const [text, fields] = logObj.args as [unknown, EventFields | undefined];
+  const record: Record<string, unknown> = { time: logObj.date.toISOString(), level: logObj.type };
+  if (fields && typeof fields === "object" && "event" in fields) Object.assign(record, fields);
+  else record.event = "log";
+  record.text = text instanceof Error ? (text.stack ?? text.message) : String(text);
+  return JSON.stringify(record) + "\n";
 }
 
 function formatExtra(arg: unknown): string {

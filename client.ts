@@ -1,0 +1,43 @@
+#!/usr/bin/env bun
+// socket-lab client: entry point. Flags in, options out; the work is in src/client/.
+import { defineCommand, type ArgsDef } from "citty";
+import pkg from "./package.json" with { type: "json" };
+import { commonArgs, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
+import { collectRepeated } from "./src/cli/repeated.ts";
+import { runCli } from "./src/cli/run.ts";
+import { runClientProgram } from "./src/client/main.ts";
+
+const clientArgs = {
+  ...commonArgs,
+  message: {
+    type: "string",
+    alias: "m",
+    description: "Send this message (repeat for more); stdin is not read",
+  },
+  timeout: { type: "string", description: "Seconds to wait for the connection", default: "5" },
+  "response-timeout": {
+    type: "string",
+    description: "Seconds without a reply, while replies are owed, before giving up (0: wait forever)",
+    default: "60",
+  },
+  quiet: { type: "boolean", description: "Pipeline mode: no status lines on stderr (errors still shown)", default: false },
+} as const satisfies ArgsDef;
+
+export const clientCommand = defineCommand({
+  meta: { name: "client", version: pkg.version, description: "socket-lab TCP message client" },
+  args: clientArgs,
+  run: ({ args, rawArgs }) =>
+    runClientProgram({
+      host: args.host,
+      port: parsePort(args.port, { allowZero: false }),
+      framing: parseFraming(args.framing),
+      connectTimeoutMs: parseSeconds("timeout", args.timeout),
+      responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
+      messages: collectRepeated(rawArgs, "message", "m"),
+      json: args.json,
+      quiet: args.quiet,
+      logLevel: parseLogLevel(args["log-level"]),
+    }),
+});
+
+if (import.meta.main) await runCli(clientCommand);

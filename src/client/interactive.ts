@@ -1,0 +1,118 @@
+// Interactive mode (stdin is a terminal): the tutorial's session, line for line, with line editing
+// and history from node:readline. One message at a time: send, wait for the reply, print it.
+import { createInterface } from "node:readline";
+import { frameMessage } from "../protocol/framing.ts";
+import { ConnectError } from "./link.ts";
+import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
+import { Session, type SessionOptions } from "./session.ts";
+
+export const PROMPT = "Enter message (or 'quit' to exit): ";
+
+export interface InteractiveIO {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** Status lines ([CONNECTING], [RESPONSE], ...). */
+  say(text: string): void;
+  /** Ctrl+C before the prompt exists (while connecting). */
+  interrupted: Promise<void>;
+}
+
+type Step = { kind: "line"; text: string } | { kind: "eof" };
+const INTERRUPTED = Symbol("interrupted");
+
+export async function runInteractive(options: SessionOptions, io: InteractiveIO): Promise<Outcome> {
+  io.say(`[CONNECTING] Connecting to server at ${options.host}:${options.port}...`);
+  const interruptedOutcome: Outcome = { exitCode: ClientExit.ok };
+  const sayInterrupt = () => io.say("\n[INTERRUPT] Client shutting down...");
+
+  let replies: string[] = [];
+  let replyArrived: (() => void) | undefined;
+  let session: Session;
+  try {
+    const connecting = Session.open(options, (text) => {
+      replies.push(text);
+      replyArrived?.();
+    });
+    const first = await Promise.race([connecting, io.interrupted.then(() => undefined)]);
+    if (first === undefined) {
+      sayInterrupt();
+      void connecting.then((s) => s.close()).catch(() => {});
+      return interruptedOutcome;
+    }
+    session = first;
+  } catch (error) {
+    if (error instanceof ConnectError) return connectFailureOutcome(error.failure);
+    throw error;
+  }
+  io.say("[CONNECTED] Connected to server");
+
+  const readline = createInterface({ input: io.input, output: io.output, terminal: true, historySize: 1000 });
+  // One queue of what the user did, so that readline's events and our awaits never race.
+  const steps: Step[] = [];
+  let stepArrived: (() => void) | undefined;
+  const push = (step: Step) => {
+    steps.push(step);
+    stepArrived?.();
+  };
+  readline.on("line", (text) => push({ kind: "line", text }));
+  readline.on("close", () => push({ kind: "eof" }));
+  // readline swallows Ctrl+C on a terminal unless we listen for it.
+  const { promise: userInterrupt, resolve: interrupt } = Promise.withResolvers<typeof INTERRUPTED>();
+  readline.on("SIGINT", () => interrupt(INTERRUPTED));
+  void io.interrupted.then(() => interrupt(INTERRUPTED));
+  /** Waits for `next`, unless the user presses Ctrl+C or the server fails us first. */
+  const unlessStopped = <T>(next: Promise<T>) => Promise.race([next, userInterrupt, session.failure]);
+
+  const nextStep = async (): Promise<Step | Outcome | typeof INTERRUPTED> => {
+    while (steps.length === 0) {
+      const arrived = new Promise<void>((resolve) => (stepArrived = resolve));
+      const stopped = await unlessStopped(arrived);
+      if (stopped !== undefined) return stopped;
+    }
+    return steps.shift()!;
+  };
+
+  try {
+    while (true) {
+      io.say("");
+      readline.setPrompt(PROMPT);
+      readline.prompt();
+      const step = await nextStep();
+      if (step === INTERRUPTED) {
+        sayInterrupt();
+        return interruptedOutcome;
+      }
+      if ("exitCode" in step) {
+        // The server left while we sat at the prompt: finish the prompt's line first.
+        io.say("");
+        return step;
+      }
+      if (step.kind === "eof" || step.text.trim().toLowerCase() === "quit") {
+        // Ctrl+D leaves the cursor after the prompt: finish that line first.
+        if (step.kind === "eof") io.say("");
+        io.say("[CLOSING] Closing connection by request...");
+        return { exitCode: ClientExit.ok };
+      }
+      if (step.text === "") continue;
+
+      replies = [];
+      session.sendFramed(frameMessage(options.framing, step.text), 1);
+      const reply = await unlessStopped(
+        new Promise<string>((resolve) => {
+          replyArrived = () => resolve(replies.shift()!);
+          if (replies.length > 0) replyArrived();
+        }),
+      );
+      replyArrived = undefined;
+      if (reply === INTERRUPTED) {
+        sayInterrupt();
+        return interruptedOutcome;
+      }
+      if (typeof reply !== "string") return reply;
+      io.say(`[RESPONSE] ${reply}`);
+    }
+  } finally {
+    readline.close();
+    session.close();
+  }
+}

@@ -1,0 +1,156 @@
+// The client's connection to a server: connect with our own timeout (Bun.connect has none),
+// send through an outbox (partial writes finished on drain), cut replies with the same framing
+// code the server uses, and report once how the connection ended.
+import type { Socket } from "bun";
+import { Outbox } from "../net/outbox.ts";
+import { createDeframer, type Deframer } from "../protocol/framing.ts";
+import type { Framing } from "../protocol/messages.ts";
+
+export interface LinkOptions {
+  host: string;
+  port: number;
+  framing: Framing;
+  connectTimeoutMs: number;
+  /** A longer reply line is a broken server, not something to buffer without bound. */
+  maxReplyBytes?: number;
+}
+
+export type LinkEnd =
+  | { kind: "closed" }
+  | { kind: "reset" }
+  | { kind: "reply-too-long"; limit: number }
+  | { kind: "error"; error: Error };
+
+export interface LinkHandlers {
+  /** One reply: a line without its LF (line framing) or one read (raw framing). */
+  reply(text: string): void;
+  /** The connection ended without our asking; called at most once. */
+  ended(how: LinkEnd): void;
+}
+
+export type ConnectFailure = { kind: "refused" } | { kind: "timeout" } | { kind: "error"; error: Error };
+
+export class ConnectError extends Error {
+  constructor(readonly failure: ConnectFailure) {
+    super(failure.kind === "error" ? failure.error.message : `connection ${failure.kind}`);
+    this.name = "ConnectError";
+  }
+}
+
+/** Room for the server's longest ack of its longest message (1 MiB by default), many times over. */
+export const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+export class ServerLink {
+  private readonly outbox: Outbox;
+  private readonly deframer: Deframer;
+  private done = false;
+  private drainWaiters: Array<() => void> = [];
+
+  private constructor(
+    private readonly socket: Socket<ServerLink | undefined>,
+    private readonly handlers: LinkHandlers,
+    private readonly maxReplyBytes: number,
+    framing: Framing,
+  ) {
+    this.outbox = new Outbox(socket);
+    this.deframer = createDeframer(framing, maxReplyBytes);
+  }
+
+  static async open(options: LinkOptions, handlers: LinkHandlers): Promise<ServerLink> {
+    const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    const { promise: timedOut, reject: timeOut } = Promise.withResolvers<never>();
+    const timer = setTimeout(() => timeOut(new ConnectError({ kind: "timeout" })), options.connectTimeoutMs);
+    let abandoned = false;
+    const connecting = Bun.connect<ServerLink | undefined>({
+      hostname: options.host,
+      port: options.port,
+      data: undefined,
+      socket: {
+        open(socket) {
+          if (abandoned) return socket.terminate();
+          socket.data = new ServerLink(socket, handlers, maxReplyBytes, options.framing);
+        },
+        data: (socket, chunk) => socket.data?.received(chunk),
+        drain: (socket) => socket.data?.drained(),
+        end: (socket) => socket.data?.finish({ kind: "closed" }),
+        error(socket, error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          socket.data?.finish(code === "ECONNRESET" || code === "EPIPE" ? { kind: "reset" } : { kind: "error", error });
+        },
+        close(socket, error) {
+          const code = (error as NodeJS.ErrnoException | undefined)?.code;
+          socket.data?.finish(code === "ECONNRESET" ? { kind: "reset" } : { kind: "closed" });
+        },
+        // Rejection of the promise below reports it; this handler only keeps Bun quiet.
+        connectError() {},
+      },
+    });
+    try {
+      const socket = await Promise.race([connecting, timedOut]);
+      return socket.data!;
+    } catch (error) {
+      abandoned = true;
+      if (error instanceof ConnectError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      // Bun reports ETIMEDOUT and EHOSTUNREACH as ECONNREFUSED too (BUN_NOTES.md); our timer is
+      // the honest timeout signal, so a refusal here is shown as one.
+      if (code === "ECONNREFUSED") throw new ConnectError({ kind: "refused" });
+      throw new ConnectError({ kind: "error", error: error as Error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  send(data: string | Uint8Array): void {
+    this.outbox.send(data);
+  }
+
+  /** Bytes written by send() that the kernel has not taken yet. */
+  get queuedBytes(): number {
+    return this.outbox.queuedBytes;
+  }
+
+  /** Resolves when everything sent so far is with the kernel (or the link is gone). */
+  whenDrained(): Promise<void> {
+    if (this.outbox.isEmpty || this.done) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** We are finished: close without reporting an end. */
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.socket.end();
+    this.wakeDrainWaiters();
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.done) return;
+    const withinLimit = this.deframer.push(chunk, this.handlers.reply);
+    if (!withinLimit) {
+      this.finish({ kind: "reply-too-long", limit: this.maxReplyBytes });
+      this.socket.terminate();
+    }
+  }
+
+  private drained(): void {
+    if (this.outbox.flush()) this.wakeDrainWaiters();
+  }
+
+  private finish(how: LinkEnd): void {
+    if (this.done) return;
+    // A last reply without its line ending still counts (a server that writes and closes).
+    const rest = how.kind === "closed" ? this.deframer.takeRest() : undefined;
+    if (rest !== undefined) this.handlers.reply(rest);
+    if (this.done) return;
+    this.done = true;
+    this.wakeDrainWaiters();
+    this.handlers.ended(how);
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

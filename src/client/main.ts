@@ -1,0 +1,55 @@
+// The client program: pick the mode (a terminal gets the tutorial's session, anything else is a
+// pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
+import { createLogger, type LogLevelName } from "../output/logger.ts";
+import { createLineSink } from "../output/sink.ts";
+import { runInteractive } from "./interactive.ts";
+import type { Outcome } from "./outcome.ts";
+import { runPipeline } from "./pipeline.ts";
+import type { SessionOptions } from "./session.ts";
+
+export interface ClientProgramOptions extends SessionOptions {
+  /** Messages from -m; when given, stdin is not read. */
+  messages: string[];
+  json: boolean;
+  quiet: boolean;
+  logLevel: LogLevelName;
+}
+
+export async function runClientProgram(options: ClientProgramOptions): Promise<number> {
+  const interactive = options.messages.length === 0 && process.stdin.isTTY === true;
+  // Interactive: everything on the terminal (stdout), as the tutorial prints it; errors on stderr.
+  // Pipeline: stdout carries acks only; status goes to stderr, and --quiet silences it.
+  const logger = createLogger({
+    level: options.quiet && !interactive ? "error" : options.logLevel,
+    format: options.json ? "json" : "text",
+    write: interactive ? (line) => void process.stdout.write(line) : undefined,
+    writeErrors: (line) => void process.stderr.write(line),
+  });
+  const status = (text: string) => logger.info(text, { event: statusEvent(text) });
+
+  const { promise: interrupted, resolve: interrupt } = Promise.withResolvers<void>();
+  process.on("SIGINT", () => interrupt());
+  process.on("SIGTERM", () => interrupt());
+
+  let outcome: Outcome;
+  if (interactive) {
+    outcome = await runInteractive(options, { input: process.stdin, output: process.stdout, say: status, interrupted });
+  } else {
+    const output = createLineSink("stdout");
+    const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
+    outcome = await runPipeline(options, { input, output, status, interrupted });
+    await output.flush();
+  }
+  if (outcome.error) logger.error(outcome.error, { event: statusEvent(outcome.error), exitCode: outcome.exitCode });
+  status("[DISCONNECTED] Disconnected from server");
+  return outcome.exitCode;
+}
+
+function messagesAsInput(messages: string[]): ReadableStream<Uint8Array> {
+  return new Blob([messages.map((message) => message + "\n").join("")]).stream();
+}
+
+/** `[CONNECTED] ...` -> "connected": the JSON event name of a status line. */
+function statusEvent(text: string): string {
+  return /^\s*\[([A-Z ]+)\]/.exec(text)?.[1]?.toLowerCase().replace(/ /g, "-") ?? "status";
+}

@@ -1,0 +1,147 @@
+// Pipeline mode: every input line (or -m) is a message. In line framing, messages are pipelined:
+// input bytes go to the server as they come (no round trip each) and acks are printed as they
+// return, in order. In raw framing there is no delimiter, so each message waits for its reply.
+import { LineDeframer } from "../protocol/framing.ts";
+import type { LineSink } from "../output/sink.ts";
+import { ConnectError } from "./link.ts";
+import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
+import { Session, type SessionOptions } from "./session.ts";
+
+export interface PipelineOptions extends SessionOptions {
+  json: boolean;
+}
+
+export interface PipelineIO {
+  /** Input bytes (stdin, or the -m messages as lines). */
+  input: ReadableStream<Uint8Array>;
+  /** Acks, one line each. */
+  output: LineSink;
+  status(text: string): void;
+  /** Set by the caller's Ctrl+C handler: ends the run as interrupted. */
+  interrupted: Promise<void>;
+}
+
+const LF = 0x0a;
+/** Unsent bytes after which we stop reading input until the socket drains. */
+const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
+/** Input lines have no limit of their own here: the server enforces its message limit. */
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+export async function runPipeline(options: PipelineOptions, io: PipelineIO): Promise<Outcome> {
+  io.status(`[CONNECTING] Connecting to server at ${options.host}:${options.port}...`);
+  // For --json each ack is matched with its message and the time it was sent.
+  const pending: Array<{ text: string; sentAt: number }> = [];
+  let pendingHead = 0;
+  const onAck = options.json
+    ? (response: string) => {
+        const sent = pending[pendingHead]!;
+        pending[pendingHead++] = undefined!;
+        if (pendingHead > 4096 && pendingHead * 2 > pending.length) pending.splice(0, pendingHead), (pendingHead = 0);
+        const rttMs = Math.round((performance.now() - sent.sentAt) * 1000) / 1000;
+        io.output.write(JSON.stringify({ message: sent.text, response, rtt_ms: rttMs }) + "\n");
+      }
+    : (response: string) => io.output.write(response + "\n");
+
+  let session: Session;
+  try {
+    session = await Session.open(options, onAck);
+  } catch (error) {
+    if (error instanceof ConnectError) return connectFailureOutcome(error.failure);
+    throw error;
+  }
+  io.status("[CONNECTED] Connected to server");
+
+  const interrupted = io.interrupted.then((): Outcome => ({
+    exitCode: ClientExit.interrupted,
+    error: "[INTERRUPT] Client shutting down...",
+  }));
+  const stopped = Promise.race([session.failure, interrupted]);
+  const track = options.json
+    ? (text: string) => pending.push({ text, sentAt: performance.now() })
+    : undefined;
+
+  const sending =
+    options.framing === "line"
+      ? sendPipelined(session, io.input, stopped, track)
+      : sendOneAtATime(session, io.input, stopped, track);
+  const finished = sending.then(async () => {
+    await session.whenAllAcknowledged();
+    return { exitCode: ClientExit.ok } satisfies Outcome;
+  });
+  const outcome = await Promise.race([finished, stopped]);
+  session.close();
+  return outcome;
+}
+
+/** Line framing: forward input as it comes, counting the messages (LFs) it holds. */
+async function sendPipelined(
+  session: Session,
+  input: ReadableStream<Uint8Array>,
+  stopped: Promise<unknown>,
+  track: ((text: string) => void) | undefined,
+): Promise<void> {
+  const splitter = track && new LineDeframer(UNLIMITED);
+  let endsWithLineBreak = true;
+  for await (const chunk of readUntil(input, stopped)) {
+    if (chunk.length === 0) continue;
+    splitter?.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), track!);
+    session.sendFramed(chunk, countLineBreaks(chunk));
+    endsWithLineBreak = chunk[chunk.length - 1] === LF;
+    if (session.queuedBytes > INPUT_HIGH_WATER_BYTES) await Promise.race([session.whenDrained(), stopped]);
+    if (session.hasFailed) return;
+  }
+  if (!endsWithLineBreak && !session.hasFailed) {
+    // A last line without its LF is still a message.
+    const rest = splitter?.takeRest();
+    if (rest !== undefined) track!(rest);
+    session.sendFramed("\n", 1);
+  }
+}
+
+/** Raw framing: one message per input line, each waiting for its reply. */
+async function sendOneAtATime(
+  session: Session,
+  input: ReadableStream<Uint8Array>,
+  stopped: Promise<unknown>,
+  track: ((text: string) => void) | undefined,
+): Promise<void> {
+  const splitter = new LineDeframer(UNLIMITED);
+  const lines: string[] = [];
+  const sendLines = async () => {
+    for (const line of lines.splice(0)) {
+      track?.(line);
+      session.sendFramed(line, 1);
+      await Promise.race([session.whenAllAcknowledged(), stopped]);
+      if (session.hasFailed) return;
+    }
+  };
+  for await (const chunk of readUntil(input, stopped)) {
+    splitter.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), (line) => lines.push(line));
+    await sendLines();
+    if (session.hasFailed) return;
+  }
+  const rest = splitter.takeRest();
+  if (rest !== undefined) lines.push(rest);
+  await sendLines();
+}
+
+/** Reads a stream until it ends or `stopped` settles (then the stream is cancelled). */
+async function* readUntil(input: ReadableStream<Uint8Array>, stopped: Promise<unknown>): AsyncGenerator<Uint8Array> {
+  const reader = input.getReader();
+  const stop = stopped.then(() => undefined);
+  try {
+    while (true) {
+      const result = await Promise.race([reader.read(), stop]);
+      if (result === undefined || result.done) return;
+      yield result.value;
+    }
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+}
+
+function countLineBreaks(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) count++;
+  return count;
+}

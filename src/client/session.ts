@@ -1,0 +1,143 @@
+// A client session, shared by the interactive and pipeline modes: counts messages sent and
+// acknowledged, matches replies to messages in order, watches for a silent server, and turns
+// every way the server can fail us into one Outcome.
+import { classifyReply, type Framing } from "../protocol/messages.ts";
+import { ServerLink, type LinkEnd } from "./link.ts";
+import {
+  linkEndOutcome,
+  noticeOutcome,
+  responseTimeoutOutcome,
+  unexpectedReplyOutcome,
+  type Outcome,
+  type Tally,
+} from "./outcome.ts";
+
+export interface SessionOptions {
+  host: string;
+  port: number;
+  framing: Framing;
+  connectTimeoutMs: number;
+  /** Fail when acks are owed and nothing arrives for this long; 0 = wait forever. */
+  responseTimeoutMs: number;
+}
+
+/** Called for each acknowledgement, in order; `index` counts from 0. */
+export type AckListener = (text: string, index: number) => void;
+
+export class Session {
+  readonly tally: Tally = { sent: 0, acknowledged: 0 };
+  /** Resolves when the session fails; never resolves for a session that ends well. */
+  readonly failure: Promise<Outcome>;
+  private fail!: (outcome: Outcome) => void;
+  private failed = false;
+  private link!: ServerLink;
+  private lastProgressAt = 0;
+  private responseTimer: Timer | undefined;
+  private allAckedWaiters: Array<() => void> = [];
+
+  private constructor(
+    private readonly options: SessionOptions,
+    private readonly onAck: AckListener,
+  ) {
+    this.failure = new Promise((resolve) => (this.fail = resolve));
+  }
+
+  /** Connects; throws ConnectError when the server cannot be reached. */
+  static async open(options: SessionOptions, onAck: AckListener): Promise<Session> {
+    const session = new Session(options, onAck);
+    session.link = await ServerLink.open(options, {
+      reply: (text) => session.replied(text),
+      ended: (how) => session.ended(how),
+    });
+    return session;
+  }
+
+  get owed(): number {
+    return this.tally.sent - this.tally.acknowledged;
+  }
+
+  get hasFailed(): boolean {
+    return this.failed;
+  }
+
+  /** Sends bytes that hold `count` complete messages (already framed). */
+  sendFramed(bytes: string | Uint8Array, count: number): void {
+    if (this.failed) return;
+    if (this.owed === 0) this.lastProgressAt = performance.now();
+    this.tally.sent += count;
+    this.link.send(bytes);
+    this.armResponseTimer();
+  }
+
+  /** Bytes waiting in our outbox, for backpressure on the input side. */
+  get queuedBytes(): number {
+    return this.link.queuedBytes;
+  }
+
+  whenDrained(): Promise<void> {
+    return this.link.whenDrained();
+  }
+
+  /** Resolves once every message sent so far is acknowledged (or the session failed). */
+  whenAllAcknowledged(): Promise<void> {
+    if (this.owed === 0 || this.failed) return Promise.resolve();
+    return new Promise((resolve) => this.allAckedWaiters.push(resolve));
+  }
+
+  /** Ends the session by our choice. */
+  close(): void {
+    clearTimeout(this.responseTimer);
+    this.link.close();
+    this.wakeAllAckedWaiters();
+  }
+
+  private replied(text: string): void {
+    if (this.failed) return;
+    const reply = classifyReply(text);
+    if (reply.kind === "notice") return this.failWith(noticeOutcome(reply.text, this.tally));
+    // Raw framing has no line ending to cut replies on: whatever a read holds is the ack.
+    const isAck = reply.kind === "ack" || this.options.framing === "raw";
+    if (!isAck || this.owed === 0) return this.failWith(unexpectedReplyOutcome(text, this.tally));
+    this.lastProgressAt = performance.now();
+    this.onAck(text, this.tally.acknowledged);
+    this.tally.acknowledged++;
+    if (this.owed === 0) {
+      clearTimeout(this.responseTimer);
+      this.responseTimer = undefined;
+      this.wakeAllAckedWaiters();
+    }
+  }
+
+  private ended(how: LinkEnd): void {
+    this.failWith(linkEndOutcome(how, this.tally));
+  }
+
+  private failWith(outcome: Outcome): void {
+    if (this.failed) return;
+    this.failed = true;
+    clearTimeout(this.responseTimer);
+    this.link.close();
+    this.fail(outcome);
+    this.wakeAllAckedWaiters();
+  }
+
+  /** One timer, re-armed lazily: replies only stamp a time, so the hot path sets no timers. */
+  private armResponseTimer(): void {
+    const timeoutMs = this.options.responseTimeoutMs;
+    if (timeoutMs <= 0 || this.responseTimer !== undefined) return;
+    const check = () => {
+      this.responseTimer = undefined;
+      if (this.failed || this.owed === 0) return;
+      const silentFor = performance.now() - this.lastProgressAt;
+      if (silentFor >= timeoutMs) return this.failWith(responseTimeoutOutcome(timeoutMs, this.tally));
+      this.responseTimer = setTimeout(check, timeoutMs - silentFor);
+    };
+    this.responseTimer = setTimeout(check, timeoutMs);
+  }
+
+  private wakeAllAckedWaiters(): void {
+    const waiters = this.allAckedWaiters;
+    this.allAckedWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
