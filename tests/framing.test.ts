@@ -1,0 +1,78 @@
+import { describe, expect, test } from "bun:test";
+import { LineDeframer, RawDeframer } from "../src/protocol/framing.ts";
+
+/** Feeds `input` cut at the given byte offsets and returns the messages in order. */
+function deframe(input: Buffer, cuts: number[], limit = 1024): { messages: string[]; ok: boolean; rest?: string } {
+  const deframer = new LineDeframer(limit);
+  const messages: string[] = [];
+  let ok = true;
+  let start = 0;
+  for (const cut of [...cuts, input.length]) {
+    ok = deframer.push(input.subarray(start, cut), (m) => messages.push(m)) && ok;
+    start = cut;
+  }
+  return { messages, ok, rest: deframer.takeRest() };
+}
+
+describe("line framing", () => {
+  const input = Buffer.from("hello\r\nwörld\n\nñ€😀\nlast", "utf8");
+  const expected = ["hello", "wörld", "", "ñ€😀"];
+
+  test("gives the same messages however the bytes are split into reads", () => {
+    for (let a = 0; a <= input.length; a++) {
+      for (let b = a; b <= input.length; b += 3) {
+        const { messages, ok, rest } = deframe(input, [a, b]);
+        expect({ messages, ok, rest, a, b }).toEqual({ messages: expected, ok: true, rest: "last", a, b });
+      }
+    }
+  });
+
+  test("one byte per read", () => {
+    const cuts = Array.from({ length: input.length }, (_, i) => i);
+    expect(deframe(input, cuts).messages).toEqual(expected);
+  });
+
+  test("drops only a CR right before LF; a lone CR stays in the message", () => {
+    expect(deframe(Buffer.from("a\rb\r\n\r\r\n"), []).messages).toEqual(["a\rb", "\r"]);
+  });
+
+  test("invalid UTF-8 becomes U+FFFD", () => {
+    expect(deframe(Buffer.from([0x61, 0xff, 0xc3, 0x0a]), []).messages).toEqual(["a\ufffd\ufffd"]);
+  });
+
+  test("NUL is an ordinary character", () => {
+    expect(deframe(Buffer.from("a\0b\n"), []).messages).toEqual(["a\0b"]);
+  });
+
+  test("a message over the limit is refused after the messages before it", () => {
+    const limit = 8;
+    const { messages, ok } = deframe(Buffer.from("short\n123456789\nnext\n"), [3], limit);
+    expect(ok).toBe(false);
+    expect(messages).toEqual(["short"]);
+  });
+
+  test("a message exactly at the limit passes, with or without CR", () => {
+    expect(deframe(Buffer.from("12345678\n12345678\r\n"), [4, 13], 8)).toEqual({
+      messages: ["12345678", "12345678"],
+      ok: true,
+      rest: undefined,
+    });
+  });
+
+  test("an unterminated line over the limit is refused before its LF arrives", () => {
+    const deframer = new LineDeframer(16);
+    expect(deframer.push(Buffer.alloc(10, 0x61), () => {})).toBe(true);
+    expect(deframer.push(Buffer.alloc(10, 0x61), () => {})).toBe(false);
+  });
+});
+
+describe("raw framing", () => {
+  test("each read is one message, and a character split across reads is carried over", () => {
+    const deframer = new RawDeframer(1024);
+    const messages: string[] = [];
+    const bytes = Buffer.from("ab€", "utf8");
+    deframer.push(bytes.subarray(0, 3), (m) => messages.push(m));
+    deframer.push(bytes.subarray(3), (m) => messages.push(m));
+    expect(messages).toEqual(["ab", "€"]);
+  });
+});

@@ -1,0 +1,150 @@
+// Real processes for tests: start the server (source or compiled binary) on a free port, run the
+// client, collect output, and always clean up. Deadlines are constants, never sleeps-and-hope.
+import type { Subprocess } from "bun";
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const SERVER_TS = join(ROOT, "server.ts");
+export const CLIENT_TS = join(ROOT, "client.ts");
+export const SEED = join(ROOT, "..", "shared", "seed");
+
+/** How long a test waits for something that should take milliseconds. */
+export const DEADLINE_MS = 10_000;
+
+/** Child processes must not inherit `bun test`'s NODE_ENV=test (consola changes with it). */
+export const CHILD_ENV = { ...process.env, NO_COLOR: "1", NODE_ENV: "production", FORCE_COLOR: "0" };
+
+/** Command prefix to run a program: `bun server.ts` or a compiled binary. */
+export type Program = string[];
+export const SOURCE_SERVER: Program = [process.execPath, SERVER_TS];
+export const SOURCE_CLIENT: Program = [process.execPath, CLIENT_TS];
+
+/** Collects a stream as text, line by line, and lets a test wait for a line. */
+export class TextCollector {
+  text = "";
+  private waiters: Array<{ test: (text: string) => boolean; resolve: () => void }> = [];
+  readonly done: Promise<void>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) {
+        this.text += decoder.decode(chunk, { stream: true });
+        this.waiters = this.waiters.filter((waiter) => {
+          if (!waiter.test(this.text)) return true;
+          waiter.resolve();
+          return false;
+        });
+      }
+    })();
+  }
+
+  get lines(): string[] {
+    return this.text.split("\n").filter((line, i, all) => line !== "" || i < all.length - 1);
+  }
+
+  /** Resolves when the text so far matches; rejects after the deadline with what it has. */
+  async waitFor(pattern: RegExp | string, deadlineMs = DEADLINE_MS): Promise<RegExpMatchArray> {
+    const test = (text: string) => (typeof pattern === "string" ? text.includes(pattern) : pattern.test(text));
+    if (!test(this.text)) {
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${pattern}; have:\n${this.text}`)),
+        deadlineMs,
+      );
+      this.waiters.push({ test, resolve });
+      await Promise.race([promise, this.done.then(() => (test(this.text) ? undefined : promise))]);
+      clearTimeout(timer);
+    }
+    const match = typeof pattern === "string" ? [pattern] : this.text.match(pattern);
+    return match as RegExpMatchArray;
+  }
+}
+
+export interface ServerProcess {
+  proc: Subprocess<"pipe", "pipe", "pipe">;
+  port: number;
+  host: string;
+  stdout: TextCollector;
+  stderr: TextCollector;
+  /** SIGINT, then wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/** Starts a server on a free port (unless args say otherwise) and waits for its STARTING line. */
+export async function startServerProcess(args: string[] = [], program: Program = SOURCE_SERVER): Promise<ServerProcess> {
+  const withPort = args.includes("--port") ? args : ["--port", "0", ...args];
+  const proc = Bun.spawn([...program, ...withPort], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: CHILD_ENV,
+  });
+  const stdout = new TextCollector(proc.stdout);
+  const stderr = new TextCollector(proc.stderr);
+  try {
+    const match = await stderr.waitFor(/Server is listening on (\[[^\]]+\]|[^:\s]+):(\d+)/);
+    const host = match[1]!.replace(/^\[|\]$/g, "");
+    return {
+      proc,
+      port: Number(match[2]),
+      host,
+      stdout,
+      stderr,
+      async stop(signal = "SIGINT") {
+        if (proc.exitCode === null) proc.kill(signal);
+        const code = await withDeadline(proc.exited, DEADLINE_MS, "server did not exit");
+        await Promise.all([stdout.done, stderr.done]);
+        return code;
+      },
+    };
+  } catch (error) {
+    proc.kill("SIGKILL");
+    throw error;
+  }
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion with the given stdin; kills it at the deadline. */
+export async function runProgram(
+  program: Program,
+  args: string[],
+  options: { stdin?: string | Uint8Array | Blob; deadlineMs?: number; cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<RunResult> {
+  const proc = Bun.spawn([...program, ...args], {
+    stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: options.cwd,
+    env: options.env ?? CHILD_ENV,
+  });
+  const deadline = setTimeout(() => proc.kill("SIGKILL"), options.deadlineMs ?? DEADLINE_MS);
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(deadline);
+  return { exitCode, stdout, stderr };
+}
+
+export function runClient(args: string[], options?: Parameters<typeof runProgram>[2], program = SOURCE_CLIENT) {
+  return runProgram(program, args, options);
+}
+
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: Timer | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,78 @@
+// The client and server as real processes, talking over loopback.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { runClient, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+
+let server: ServerProcess;
+beforeAll(async () => {
+  server = await startServerProcess(["--quiet"]);
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("pipeline mode", () => {
+  test("100,000 piped lines get 100,000 acks, in order, and exit 0", async () => {
+    const count = 100_000;
+    const input = Array.from({ length: count }, (_, i) => `${i + 1}`).join("\n") + "\n";
+    const result = await runClient(["--port", String(server.port), "--quiet"], { stdin: input, deadlineMs: 60_000 });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    const lines = result.stdout.split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines.length).toBe(count);
+    for (let i = 0; i < count; i++) {
+      if (lines[i] !== `Message '${i + 1}' received successfully`) {
+        throw new Error(`ack ${i + 1} is wrong: ${lines[i]}`);
+      }
+    }
+  });
+
+  test("-m messages are sent in order; status goes to stderr, acks to stdout", async () => {
+    const result = await runClient(["--port", String(server.port), "-m", "hi", "-m", "", "-m", "-5"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(
+      "Message 'hi' received successfully\nMessage '' received successfully\nMessage '-5' received successfully\n",
+    );
+    expect(result.stderr.split("\n")).toEqual([
+      `[CONNECTING] Connecting to server at 127.0.0.1:${server.port}...`,
+      "[CONNECTED] Connected to server",
+      "[DISCONNECTED] Disconnected from server",
+      "",
+    ]);
+  });
+
+  test("a last line without LF is still a message", async () => {
+    const result = await runClient(["--port", String(server.port), "--quiet"], { stdin: "a\nb" });
+    expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
+    expect(result.exitCode).toBe(0);
+  });
+
+  test("--json gives one object per ack with the message and round-trip time", async () => {
+    const result = await runClient(["--port", String(server.port), "--json", "--quiet"], { stdin: "x\r\ny\n" });
+    expect(result.exitCode).toBe(0);
+    const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(records.map((r) => [r.message, r.response])).toEqual([
+      ["x", "Message 'x' received successfully"],
+      ["y", "Message 'y' received successfully"],
+    ]);
+    for (const record of records) expect(record.rtt_ms).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("client errors", () => {
+  test("refused: exit 3 with the tutorial's lines", async () => {
+    // Port 1 on loopback: nothing listens there on a test machine.
+    const result = await runClient(["--port", "1", "-m", "hi"]);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toContain("[REFUSED] Connection refused. Make sure the server is running.\n");
+    expect(result.stderr).toEndWith("[DISCONNECTED] Disconnected from server\n");
+  });
+
+  test("usage errors exit 2 with one plain line", async () => {
+    for (const args of [["--port", "70000"], ["--nope"], ["--timeout", "soon"], ["--framing", "xml"], ["-m"]]) {
+      const result = await runClient(args);
+      expect({ args, code: result.exitCode }).toEqual({ args, code: 2 });
+      expect(result.stderr).not.toContain("    at ");
+    }
+  });
+});
