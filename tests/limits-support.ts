@@ -49,12 +49,13 @@ export class RawPeer {
         connectError() {},
       },
     });
+    // Read now: Bun forgets it once the socket is closed.
+    peer.localPort = peer.socket.localPort;
     return peer;
   }
 
-  get localPort(): number {
-    return this.socket.localPort;
-  }
+  /** Our side's port: how the server names us in its logs (`127.0.0.1:<port>`). */
+  localPort = 0;
 
   /** Everything received so far, decoded. */
   get text(): string {
