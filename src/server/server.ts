@@ -99,6 +99,9 @@ export function startServer(options: ServerOptions): RunningServer {
       allowHalfOpen: true,
       socket: {
         open(socket) {
+          // A client that reset right after the accept is gone before we see it: Bun no longer
+          // knows its address. Nothing to serve, count or log.
+          if (!socket.remoteAddress) return socket.terminate();
           // Bun shares one `data` object across sockets unless each gets its own (BUN_NOTES.md).
           const peer = formatAddress(socket.remoteAddress, socket.remotePort);
           const connection = new Connection(socket, peer, context);
@@ -129,13 +132,16 @@ export function startServer(options: ServerOptions): RunningServer {
           socket.data.connection.ended();
         },
         error(socket, error) {
+          // Before `open` set it up (see there), a socket has no data and nothing to report.
+          const data = socket.data as SocketData | undefined;
+          if (!data) return;
           const code = (error as NodeJS.ErrnoException).code;
           if (code === "ECONNRESET" || code === "EPIPE") {
-            if (!socket.data.reset && socket.data.counted) events.reset?.(socket.data.connection.peer);
-            socket.data.reset = true;
+            if (!data.reset && data.counted) events.reset?.(data.connection.peer);
+            data.reset = true;
             return;
           }
-          events.socketError?.(socket.data.connection.peer, error);
+          events.socketError?.(data.connection.peer, error);
         },
         close(socket, error) {
           const data = socket.data;
