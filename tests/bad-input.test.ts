@@ -4,29 +4,14 @@
 // never receives a control character a client chose.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startServerProcess, withDeadline, type ServerProcess } from "./helpers/processes.ts";
-import { countMatches, eventually, expectedAck, RawPeer, seededRandom } from "./limits-support.ts";
-
-/** Characters a terminal acts on: C0 controls (the line's own LF aside), DEL, C1, bidi controls. */
-const TERMINAL_CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-
-/** What a message is, per the spec: UTF-8 with U+FFFD for bytes that are not (WHATWG decoding). */
-const decode = (bytes: Uint8Array) => new TextDecoder("utf-8").decode(bytes);
-
-/** Reverses the server's terminal escaping (\\, \t, \n, \r, \xNN, \uNNNN), written independently. */
-function unescapeLogged(text: string): string {
-  return text.replace(/\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[\\tnr])/g, (_, code: string) => {
-    if (code === "\\") return "\\";
-    if (code === "t") return "\t";
-    if (code === "n") return "\n";
-    if (code === "r") return "\r";
-    return String.fromCharCode(parseInt(code.slice(1), 16));
-  });
-}
+import { countMatches, decode, eventually, expectedAck, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
 
 /** The hostile lines every test sends: each is one message (no LF inside). */
 function hostileLines(): Uint8Array[] {
   const random = seededRandom(20261127);
-  const randomLine = () => Uint8Array.from({ length: 1 + random.int(200) }, () => random.pick([random.int(256), 0x1b, 0x0d, 0x00]) ).map((b) => (b === 0x0a ? 0x0b : b));
+  // Random bytes, heavy on ESC, CR and NUL; LF becomes VT so that each stays one line.
+  const randomByte = () => random.pick([random.int(256), 0x1b, 0x0d, 0x00]);
+  const randomLine = () => Uint8Array.from({ length: 1 + random.int(200) }, randomByte).map((b) => (b === 0x0a ? 0x0b : b));
   const text = (value: string) => Buffer.from(value, "utf8");
   return [
     text("plain"),
@@ -179,11 +164,19 @@ describe("the end of a connection", () => {
       if (phase === 3) peer.halfClose();
       peer.reset();
     }
+    // Resets right after connecting, before the server has run its open handler for some.
+    for (let burst = 0; burst < 5; burst++) {
+      const peers = await Promise.all(Array.from({ length: 20 }, () => RawPeer.connect(server.port)));
+      for (const peer of peers) peer.reset();
+      await Bun.sleep(20);
+    }
     const survivor = await RawPeer.connect(server.port);
     survivor.send("alive?\n");
     await survivor.waitForText(expectedAck("alive?"));
     survivor.close();
     expect(server.proc.exitCode).toBeNull();
     expect(countMatches(server.stderr.text, /\[ERROR\]/g)).toBe(0);
+    // Only the server's own tagged lines: no stack trace, no message text.
+    for (const line of server.stderr.lines) expect(line).toMatch(/^\[(STARTING|NEW CONNECTION|ACTIVE CONNECTIONS|DISCONNECTED|LIMIT|SHUTTING DOWN|CLOSED|127\.0\.0\.1:\d+)\] /);
   });
 });
