@@ -2,7 +2,7 @@
 // TCP peer that behaves exactly as told (never reads, half-closes, resets), a fake server that
 // misbehaves on purpose, a seeded random source, and readings of a process from /proc.
 import type { Socket, TCPSocketListener } from "bun";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
 
 /** How a raw connection ended, as seen from our side. */
@@ -256,4 +256,27 @@ export function unescapeLogged(text: string): string {
     if (code === "r") return "\r";
     return String.fromCharCode(parseInt(code.slice(1), 16));
   });
+}
+
+/** File descriptors a process has open now. */
+export function openFiles(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** Samples `read` every few milliseconds until stopped; returns the highest value seen. */
+export function sampleMax(read: () => number, everyMs = 10): { stop(): number } {
+  let max = read();
+  const timer = setInterval(() => {
+    try {
+      max = Math.max(max, read());
+    } catch {
+      // The process is gone: keep what was seen.
+    }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return max;
+    },
+  };
 }

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import type { LimitKind } from "../src/server/events.ts";
 import { startServer, type RunningServer, type ServerOptions } from "../src/server/server.ts";
 import { SERVER_TS, startServerProcess, withDeadline, type ServerProcess } from "./helpers/processes.ts";
-import { countMatches, cpuShareOver, eventually, expectedAck, RawPeer, residentBytes } from "./limits-support.ts";
+import { countMatches, cpuShareOver, eventually, expectedAck, openFiles, RawPeer, residentBytes, sampleMax } from "./limits-support.ts";
 
 const MiB = 1024 * 1024;
 /** A server that spins on EMFILE uses a whole core; an idle one, close to nothing. */
@@ -120,11 +120,12 @@ describe("max connections", () => {
     });
   }, 120_000);
 
-  test("the default limit stays under the open-file limit, so a flood never reaches EMFILE", async () => {
+  test("the default limit stays under the open-file limit, so a flood of 2,000 never reaches EMFILE", async () => {
     // 512 open files: the server must lower its limit and keep serving (at EMFILE, Bun spins
     // at 100% CPU and stops accepting: BUN_NOTES.md). Bun raises the soft limit to the hard
     // one, so the hard limit is what counts.
     const program = ["sh", "-c", 'ulimit -n 512 && exec "$0" "$@"', process.execPath, SERVER_TS];
+    const FLOOD = 2000;
     await withServerProcess(
       ["--quiet"],
       async (server) => {
@@ -133,9 +134,12 @@ describe("max connections", () => {
         const limit = Number(lowered[1]);
         expect(limit).toBeLessThanOrEqual(512 - 64);
 
-        const peers = await flood(server.port, 1000, 30_000);
+        const fileSampler = sampleMax(() => openFiles(pid));
+        const peers = await flood(server.port, FLOOD, 30_000);
         const turnedAway = () => peers.filter((peer) => peer.isEnded).length;
-        await eventually(() => turnedAway() >= 1000 - limit, 30_000, "extra clients not turned away");
+        await eventually(() => turnedAway() >= FLOOD - limit, 30_000, "extra clients not turned away");
+        // Clients turned away hold a descriptor while they read their notice: those are capped too.
+        expect(fileSampler.stop()).toBeLessThan(512);
         const served = peers.filter((peer) => !peer.isEnded);
         expect(served.length).toBe(limit);
         for (const peer of peers.filter((peer) => peer.isEnded)) expect(peer.text).toBe("ERROR server is full\n");
@@ -206,6 +210,16 @@ describe("max message bytes", () => {
       ]);
       expect(server.stats.limitHits["message-bytes"]).toBe(1);
       expect(limitHits.map((hit) => hit.limit)).toEqual(["message-bytes"]);
+    });
+  });
+
+  test("a long line that arrives in one read is refused too", async () => {
+    await withServer({ limits: { maxMessageBytes: 1000 } }, async (server) => {
+      const peer = await RawPeer.connect(server.port);
+      peer.send(`ok\n${"d".repeat(1500)}\nnever\n`);
+      await withDeadline(peer.ended, 5000, "not closed");
+      expect(peer.lines).toEqual([expectedAck("ok"), "ERROR message too long (limit 1000 bytes)"]);
+      expect(server.stats.limitHits["message-bytes"]).toBe(1);
     });
   });
 });
