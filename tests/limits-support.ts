@@ -43,7 +43,11 @@ export class RawPeer {
       socket: {
         data: (socket, chunk) => socket.data.received(chunk),
         drain: (socket) => socket.data.flush(),
-        end: (socket) => socket.data.closed("end"),
+        end(socket) {
+          // The server is done with us: finish the close so that neither side holds a descriptor.
+          socket.data.closed("end");
+          socket.end();
+        },
         close: (socket, error) => socket.data.closed(isReset(error) ? "reset" : "close"),
         error: (socket, error) => socket.data.closed(isReset(error) ? "reset" : "error"),
         connectError() {},
