@@ -222,6 +222,7 @@ function report(note?: string): void {
     [
       `${seconds}s`,
       `open ${String(open).padStart(5)}`,
+      `server-side ${String(serverCounts.accepted - serverCounts.disconnected).padStart(5)}`,
       `conns ${String(counts.connections).padStart(7)}`,
       `msgs ${String(counts.messages).padStart(9)}`,
       `acks ${String(counts.acks).padStart(9)}`,
