@@ -112,6 +112,31 @@ describe("the server goes away", () => {
   });
 });
 
+describe("exit 0 means every message was acknowledged", () => {
+  test("a server that stops after any number of acks, in any way, never gives exit 0", async () => {
+    const messages = Array.from({ length: 6 }, (_, i) => ["-m", `m${i}`]).flat();
+    const endings: Array<[string, (socket: Socket<undefined>) => void]> = [
+      ["FIN", (socket) => void socket.end()],
+      ["RST", (socket) => socket.terminate()],
+      ["notice", (socket) => void socket.end("ERROR server shutting down\n")],
+    ];
+    const runs = endings.flatMap(([how, end]) =>
+      Array.from({ length: 6 }, async (_, acked) => {
+        const result = await againstFake(ackingUntil(acked, end), messages);
+        const acks = result.stdout.split("\n").filter((line) => line !== "").length;
+        const unacked = /\((\d+) of 6 messages unacknowledged\)/.exec(result.stderr);
+        return { how, acked, exitCode: result.exitCode, acks, unacknowledged: Number(unacked?.[1]) };
+      }),
+    );
+    for (const run of await Promise.all(runs)) {
+      // Every ack printed is counted; a reset may destroy acks still in flight, never add one.
+      expect(run.acks).toBeLessThanOrEqual(run.acked);
+      if (run.how !== "RST") expect(run.acks).toBe(run.acked);
+      expect(run).toEqual({ ...run, exitCode: LOST, unacknowledged: 6 - run.acks });
+    }
+  });
+});
+
 describe("the server does not answer", () => {
   test("reads but never answers: the response timeout ends the run", async () => {
     const result = await againstFake({}, ["-m", "hello?", "--response-timeout", "0.5"]);
