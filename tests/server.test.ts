@@ -2,6 +2,7 @@
 // control exactly which bytes arrive in which read. Events are recorded to check what the log says.
 import { afterEach, describe, expect, test } from "bun:test";
 import { ListenError, startServer, type RunningServer, type ServerOptions } from "../src/server/server.ts";
+import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
 
@@ -254,6 +255,24 @@ describe("stop()", () => {
     }
     expect(recorder.of("disconnected").length).toBe(5);
     expect(recorder.log.at(-1)).toEqual({ type: "closed" });
+  });
+
+  test("the drain timeout bounds stop() when a client neither reads nor hangs up", async () => {
+    // The linger (how long one closing connection waits for its peer) is far longer than the
+    // test's deadline: only the drain timeout can end this stop() in time.
+    const { server, recorder, connect } = serve({
+      drainTimeoutMs: 200,
+      lingerMs: 60_000,
+      limits: { maxOutputBytes: 64 * 1024 * 1024 },
+    });
+    const client = await connect();
+    client.pause();
+    const count = 10_000;
+    client.write(`${"y".repeat(500)}\n`.repeat(count));
+    await recorder.until((r) => r.of("message").length === count, `${count} messages received`);
+    await withDeadline(server.stop(), DEADLINE_MS, "stop() did not resolve");
+    expect(server.activeConnections).toBe(0);
+    expect(recorder.log.map((e) => e.type).slice(-3)).toEqual(["shuttingDown", "disconnected", "closed"]);
   });
 
   test("after stop() no new connection is accepted", async () => {
