@@ -48,22 +48,40 @@ export class TextCollector {
     this.markDone();
   }
 
+  /** Waits until `count` complete lines have arrived. */
+  waitForLines(count: number, deadlineMs = DEADLINE_MS): Promise<unknown> {
+    let seen = 0;
+    let searchFrom = 0;
+    return this.waitFor((text) => {
+      // Counted incrementally: the text can be megabytes long and grows one chunk at a time.
+      for (let lf = text.indexOf("\n", searchFrom); lf !== -1; lf = text.indexOf("\n", lf + 1)) {
+        seen++;
+        searchFrom = lf + 1;
+      }
+      return seen >= count;
+    }, deadlineMs);
+  }
+
   get lines(): string[] {
     return this.text.split("\n").filter((line, i, all) => line !== "" || i < all.length - 1);
   }
 
-  /** Resolves when the text so far matches; rejects after the deadline, or at the end of the text, with what it has. */
-  async waitFor(pattern: RegExp | string, deadlineMs = DEADLINE_MS): Promise<RegExpMatchArray> {
-    const test = (text: string) => (typeof pattern === "string" ? text.includes(pattern) : pattern.test(text));
+  /**
+   * Resolves when the text so far contains `pattern` (a string, a regular expression, or a test of
+   * the whole text); rejects after the deadline, or at the end of the text, with what it has.
+   */
+  async waitFor(pattern: RegExp | string | ((text: string) => boolean), deadlineMs = DEADLINE_MS): Promise<RegExpMatchArray> {
+    const test = (text: string) =>
+      typeof pattern === "string" ? text.includes(pattern) : typeof pattern === "function" ? pattern(text) : pattern.test(text);
     if (!test(this.text)) {
       const { promise, resolve, reject } = Promise.withResolvers<void>();
       const timer = setTimeout(
-        () => reject(new Error(`timed out waiting for ${pattern}; have:\n${this.text}`)),
+        () => reject(new Error(`timed out waiting for ${pattern}; have:\n${this.tail}`)),
         deadlineMs,
       );
       this.waiters.push({ test, resolve });
       const ended = this.done.then(() => {
-        if (!test(this.text)) throw new Error(`ended without ${pattern}; have:\n${this.text}`);
+        if (!test(this.text)) throw new Error(`ended without ${pattern}; have:\n${this.tail}`);
       });
       ended.catch(() => {}); // Settled by the race below; a later end must not count as unhandled.
       try {
@@ -72,8 +90,13 @@ export class TextCollector {
         clearTimeout(timer);
       }
     }
-    const match = typeof pattern === "string" ? [pattern] : this.text.match(pattern);
+    const match = pattern instanceof RegExp ? this.text.match(pattern) : [this.text];
     return match as RegExpMatchArray;
+  }
+
+  /** The end of the text, for error messages. */
+  private get tail(): string {
+    return this.text.length <= 2000 ? this.text : `...${this.text.slice(-2000)}`;
   }
 
   private async readAll(stream: ReadableStream<Uint8Array>): Promise<void> {
