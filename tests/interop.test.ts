@@ -1,0 +1,132 @@
+// Interop: the tutorial's own Python programs (unmodified, from seed/) against ours in raw
+// framing, and the usual tools (nc, socat) as clients of our server in line framing.
+// The tutorial's programs hard-code 127.0.0.1:12345, so two tests need that port; bun test runs the
+// tests of a file one after another, so they never hold it at the same time.
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import {
+  CHILD_ENV,
+  runClient,
+  runProgram,
+  SEED,
+  startServerProcess,
+  TextCollector,
+  withDeadline,
+  DEADLINE_MS,
+  type ServerProcess,
+} from "./helpers/processes.ts";
+
+const TUTORIAL_PORT = 12345;
+const ack = (message: string) => `Message '${message}' received successfully`;
+
+/** Why the tutorial's port cannot be used here, or undefined if it is free now. */
+function tutorialPortBusy(): string | undefined {
+  try {
+    Bun.listen({ hostname: "127.0.0.1", port: TUTORIAL_PORT, socket: { data() {} } }).stop(true);
+    return undefined;
+  } catch (error) {
+    return `127.0.0.1:${TUTORIAL_PORT} (hard-coded in the tutorial's programs) is busy: ${(error as Error).message}`;
+  }
+}
+
+function toolMissing(tool: string): string | undefined {
+  return Bun.which(tool) ? undefined : `${tool} is not installed`;
+}
+
+/** Skips a test, saying why on stderr (bun test itself shows no reason). */
+function testUnless(reason: string | undefined, name: string, fn: () => Promise<void>) {
+  if (reason) console.warn(`skipping "${name}": ${reason}`);
+  test.skipIf(reason !== undefined)(name, fn);
+}
+
+const servers: ServerProcess[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
+    await server.proc.exited;
+  }
+});
+
+async function serve(args: string[]): Promise<ServerProcess> {
+  const server = await startServerProcess(args);
+  servers.push(server);
+  return server;
+}
+
+const portState = tutorialPortBusy();
+
+describe("the tutorial's Python programs, unmodified", () => {
+  testUnless(portState ?? toolMissing("python3"), "the tutorial's client.py gets its responses from our server (--framing raw)", async () => {
+    const server = await serve(["--framing", "raw", "--port", String(TUTORIAL_PORT)]);
+    const result = await runProgram(["python3", join(SEED, "client.py")], [], {
+      stdin: "Hello from the tutorial\nsecond message\nquit\n",
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("");
+    // input() prints its prompt and reads a line from the pipe; the typed text is not echoed.
+    expect(result.stdout.split("\n")).toEqual([
+      `[CONNECTING] Connecting to server at 127.0.0.1:${TUTORIAL_PORT}...`,
+      "[CONNECTED] Connected to server",
+      "",
+      `Enter message (or 'quit' to exit): [RESPONSE] ${ack("Hello from the tutorial")}`,
+      "",
+      `Enter message (or 'quit' to exit): [RESPONSE] ${ack("second message")}`,
+      "",
+      "Enter message (or 'quit' to exit): [CLOSING] Closing connection by request...",
+      "[DISCONNECTED] Disconnected from server",
+      "",
+    ]);
+    await server.stderr.waitFor("[DISCONNECTED]");
+    expect(await server.stop()).toBe(0);
+    expect(server.stdout.lines.map((line) => line.replace(/^\[127\.0\.0\.1:\d+\] /, ""))).toEqual([
+      "Hello from the tutorial",
+      "second message",
+    ]);
+  });
+
+  testUnless(portState ?? toolMissing("python3"), "our client (--framing raw) against the tutorial's server.py", async () => {
+    // -u: unbuffered output, so the STARTING line shows when the server is ready (the program is unchanged).
+    const python = Bun.spawn(["python3", "-u", join(SEED, "server.py")], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: CHILD_ENV,
+    });
+    const output = new TextCollector(python.stdout);
+    try {
+      await output.waitFor(`[STARTING] Server is listening on 127.0.0.1:${TUTORIAL_PORT}`);
+      const messages = await runClient(["--framing", "raw", "-m", "Hello", "-m", "from our client"]);
+      expect(messages.stdout).toBe(`${ack("Hello")}\n${ack("from our client")}\n`);
+      expect(messages.exitCode).toBe(0);
+      const piped = await runClient(["--framing", "raw", "--quiet"], { stdin: "piped one\npiped two\n" });
+      expect(piped.stdout).toBe(`${ack("piped one")}\n${ack("piped two")}\n`);
+      expect(piped.exitCode).toBe(0);
+      await output.waitFor(/\[DISCONNECTED\][^\n]*\n[^]*\[DISCONNECTED\]/);
+      expect(output.text).toMatch(/\[\('127\.0\.0\.1', \d+\)\] Hello\n/);
+      expect(output.text).toMatch(/\[\('127\.0\.0\.1', \d+\)\] from our client\n/);
+      expect(output.text).toMatch(/\[\('127\.0\.0\.1', \d+\)\] piped two\n/);
+    } finally {
+      python.kill("SIGINT");
+      await withDeadline(python.exited, DEADLINE_MS, "the tutorial's server did not exit").catch(() => python.kill("SIGKILL"));
+    }
+  });
+});
+
+describe("nc and socat as clients (line framing)", () => {
+  testUnless(toolMissing("nc"), "nc -N: every line acknowledged, a last line without LF too", async () => {
+    const server = await serve([]);
+    const result = await runProgram(["nc", "-N", "127.0.0.1", String(server.port)], [], { stdin: "one\ntwo\r\nthree" });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(`${ack("one")}\n${ack("two")}\n${ack("three")}\n`);
+  });
+
+  testUnless(toolMissing("socat"), "socat: every line acknowledged, in order", async () => {
+    const server = await serve([]);
+    const lines = Array.from({ length: 1000 }, (_, i) => `line ${i}`);
+    // -t: after its input ends, socat waits this long for the replies (the server closes sooner).
+    const result = await runProgram(["socat", "-t", "5", "-", `TCP:127.0.0.1:${server.port}`], [], {
+      stdin: lines.join("\n") + "\n",
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(lines.map((line) => ack(line) + "\n").join(""));
+  });
+});
