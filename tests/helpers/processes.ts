@@ -196,3 +196,43 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
     clearTimeout(timer);
   }
 }
+
+export interface ClientProcess {
+  proc: Subprocess<"pipe", "pipe", "pipe">;
+  stdout: TextCollector;
+  stderr: TextCollector;
+  /** Feeds the client's stdin, as a slow producer would. */
+  send(text: string): void;
+  /** Ends the client's stdin. */
+  endInput(): void;
+  /** Waits for the client to exit (killing it at the deadline); returns the exit code. */
+  exited(deadlineMs?: number): Promise<number>;
+}
+
+/** Starts the client with its stdin held open, for tests that feed it over time. */
+export function startClientProcess(args: string[], program: Program = SOURCE_CLIENT): ClientProcess {
+  const proc = Bun.spawn([...program, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: CHILD_ENV });
+  const stdout = new TextCollector(proc.stdout);
+  const stderr = new TextCollector(proc.stderr);
+  return {
+    proc,
+    stdout,
+    stderr,
+    send(text) {
+      proc.stdin.write(text);
+      void proc.stdin.flush();
+    },
+    endInput() {
+      void proc.stdin.end();
+    },
+    async exited(deadlineMs = DEADLINE_MS) {
+      try {
+        const code = await withDeadline(proc.exited, deadlineMs, "the client did not exit");
+        await Promise.all([stdout.done, stderr.done]);
+        return code;
+      } finally {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      }
+    },
+  };
+}
