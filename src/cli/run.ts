@@ -13,7 +13,9 @@ type AnyCommand = CommandDef<any>;
 export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
   const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
   if (targetArgs.includes("--help") || targetArgs.includes("-h")) {
-    process.stdout.write((await renderUsage(target, parent)) + "\n");
+    const usage = await renderUsage(target, parent);
+    // citty colours its usage unless NO_COLOR is set, even into a pipe or a file.
+    process.stdout.write((process.stdout.isTTY ? usage : stripColors(usage)) + "\n");
     process.exit(0);
   }
   if (targetArgs.includes("--version") || targetArgs.includes("-v")) {
