@@ -120,13 +120,18 @@ export interface ServerProcess {
 }
 
 /** Starts a server on a free port (unless args say otherwise) and waits for its STARTING line. */
-export async function startServerProcess(args: string[] = [], program: Program = SOURCE_SERVER): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: string[] = [],
+  program: Program = SOURCE_SERVER,
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<ServerProcess> {
   const withPort = args.includes("--port") ? args : ["--port", "0", ...args];
   const proc = Bun.spawn([...program, ...withPort], {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
-    env: CHILD_ENV,
+    cwd: options.cwd,
+    env: options.env ?? CHILD_ENV,
   });
   const stdout = new TextCollector(proc.stdout);
   const stderr = new TextCollector(proc.stderr);
