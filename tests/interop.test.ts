@@ -39,6 +39,18 @@ function testUnless(reason: string | undefined, name: string, fn: () => Promise<
   test.skipIf(reason !== undefined)(name, fn);
 }
 
+/**
+ * A test on the tutorial's port: skipped when the port is busy as the file loads, and given up
+ * (with the reason on stderr) when something else took it since, such as another test run.
+ */
+function testOnTutorialPort(name: string, fn: () => Promise<void>) {
+  testUnless(tutorialPortBusy() ?? toolMissing("python3"), name, async () => {
+    const busy = tutorialPortBusy();
+    if (busy) return console.warn(`giving up "${name}": ${busy}`);
+    await fn();
+  });
+}
+
 const servers: ServerProcess[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) {
@@ -53,10 +65,8 @@ async function serve(args: string[]): Promise<ServerProcess> {
   return server;
 }
 
-const portState = tutorialPortBusy();
-
 describe("the tutorial's Python programs, unmodified", () => {
-  testUnless(portState ?? toolMissing("python3"), "the tutorial's client.py gets its responses from our server (--framing raw)", async () => {
+  testOnTutorialPort("the tutorial's client.py gets its responses from our server (--framing raw)", async () => {
     const server = await serve(["--framing", "raw", "--port", String(TUTORIAL_PORT)]);
     const result = await runProgram(["python3", join(SEED, "client.py")], [], {
       stdin: "Hello from the tutorial\nsecond message\nquit\n",
@@ -84,7 +94,7 @@ describe("the tutorial's Python programs, unmodified", () => {
     ]);
   });
 
-  testUnless(portState ?? toolMissing("python3"), "our client (--framing raw) against the tutorial's server.py", async () => {
+  testOnTutorialPort("our client (--framing raw) against the tutorial's server.py", async () => {
     // -u: unbuffered output, so the STARTING line shows when the server is ready (the program is unchanged).
     const python = Bun.spawn(["python3", "-u", join(SEED, "server.py")], {
       stdout: "pipe",
