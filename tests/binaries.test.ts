@@ -8,6 +8,8 @@ import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { buildBinary, ENTRY_POINTS } from "../scripts/compile.ts";
 import { ROOT, runProgram, startServerProcess } from "./helpers/processes.ts";
+import { freePort } from "./helpers/sockets.ts";
+import { ack } from "./helpers/spec.ts";
 
 let folder: string;
 let server: string[];
@@ -67,7 +69,7 @@ describe("compiled binaries, from a folder without node_modules or Bun", () => {
     try {
       const result = await run(client, ["--port", String(running.port), "--quiet"], "hello from a binary\n");
       expect(result.exitCode).toBe(0);
-      expect(result.stdout).toBe("Message 'hello from a binary' received successfully\n");
+      expect(result.stdout).toBe(`${ack("hello from a binary")}\n`);
       expect(result.stderr).toBe("");
       expect(await running.stop()).toBe(0);
       expect(running.stdout.text).toMatch(/^\[127\.0\.0\.1:\d+\] hello from a binary\n$/);
@@ -78,10 +80,7 @@ describe("compiled binaries, from a folder without node_modules or Bun", () => {
   });
 
   test("exit codes: refused is 3", async () => {
-    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const port = probe.port;
-    probe.stop(true);
-    const result = await run(client, ["--port", String(port), "-m", "x"]);
+    const result = await run(client, ["--port", String(freePort()), "-m", "x"]);
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toContain("[REFUSED] Connection refused. Make sure the server is running.\n");
   });

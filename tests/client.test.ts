@@ -6,8 +6,9 @@ import type { Socket, TCPSocketListener } from "bun";
 import { startServer, type RunningServer } from "../src/server/server.ts";
 import { runClient, startClientProcess, TextCollector, type ClientProcess } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
+import { freePort } from "./helpers/sockets.ts";
+import { ackLine } from "./helpers/spec.ts";
 
-const ack = (message: string) => `Message '${message}' received successfully`;
 
 const cleanups: Array<() => void | Promise<unknown>> = [];
 afterEach(async () => {
@@ -54,14 +55,6 @@ function scriptedServer(onLine: (socket: Socket<{ buffered: string; count: numbe
   });
   cleanups.push(() => listener.stop(true));
   return listener.port;
-}
-
-/** A port on loopback that nothing listens on (it was free a moment ago). */
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
 }
 
 /**
@@ -125,56 +118,36 @@ describe("connecting", () => {
 });
 
 describe("the server fails mid-session", () => {
-  /** Feeds `first`, waits for its ack on stdout, then feeds `second` and lets the script react. */
-  async function secondMessageFails(port: number): Promise<{ client: ClientProcess; code: number }> {
-    const client = pipelineClient(["--port", String(port)]);
-    client.send("first\n");
-    await client.stdout.waitFor(`${ack("first")}\n`);
-    client.send("second\n");
-    const code = await client.exited();
-    return { client, code };
-  }
-
-  test("reset by the server: exit 5, [ERROR] Connection was reset by the server, with the count", async () => {
-    const port = scriptedServer((socket, line, index) => {
-      if (index === 0) socket.write(`${ack(line)}\n`);
-      else socket.terminate();
-    });
-    const { client, code } = await secondMessageFails(port);
-    expect(code).toBe(5);
-    expect(client.stdout.text).toBe(`${ack("first")}\n`);
-    expect(client.stderr.lines.slice(-2)).toEqual([
+  // The server acknowledges the first message; on the second it does what the case says. The
+  // client must print the first ack, then say how the session ended and what went unacknowledged.
+  const cases: Array<[name: string, fail: (socket: Socket<unknown>) => void, error: string]> = [
+    [
+      "reset by the server",
+      (socket) => socket.terminate(),
       "[ERROR] Connection was reset by the server (1 of 2 messages unacknowledged)",
-      "[DISCONNECTED] Disconnected from server",
-    ]);
-  });
-
-  test("closed by the server: exit 5, [ERROR] Server closed the connection, with the count", async () => {
-    const port = scriptedServer((socket, line, index) => {
-      if (index === 0) socket.write(`${ack(line)}\n`);
-      else socket.end();
-    });
-    const { client, code } = await secondMessageFails(port);
-    expect(code).toBe(5);
-    expect(client.stdout.text).toBe(`${ack("first")}\n`);
-    expect(client.stderr.lines.slice(-2)).toEqual([
-      "[ERROR] Server closed the connection (1 of 2 messages unacknowledged)",
-      "[DISCONNECTED] Disconnected from server",
-    ]);
-  });
-
-  test("a server notice is shown as [ERROR] <its text>, escaped; exit 5", async () => {
-    const port = scriptedServer((socket, line, index) => {
-      if (index === 0) socket.write(`${ack(line)}\n`);
-      else socket.end("ERROR something \x1b[2J happened\n");
-    });
-    const { client, code } = await secondMessageFails(port);
-    expect(code).toBe(5);
-    expect(client.stderr.lines.slice(-2)).toEqual([
+    ],
+    ["closed by the server", (socket) => socket.end(), "[ERROR] Server closed the connection (1 of 2 messages unacknowledged)"],
+    [
+      "a server notice, shown escaped",
+      (socket) => socket.end("ERROR something \x1b[2J happened\n"),
       "[ERROR] something \\x1b[2J happened (1 of 2 messages unacknowledged)",
-      "[DISCONNECTED] Disconnected from server",
-    ]);
-  });
+    ],
+  ];
+  for (const [name, fail, error] of cases) {
+    test(`${name}: exit 5, ${error}`, async () => {
+      const port = scriptedServer((socket, line, index) => {
+        if (index === 0) socket.write(ackLine(line));
+        else fail(socket);
+      });
+      const client = pipelineClient(["--port", String(port)]);
+      client.send("first\n");
+      await client.stdout.waitFor(ackLine("first"));
+      client.send("second\n");
+      expect(await client.exited()).toBe(5);
+      expect(client.stdout.text).toBe(ackLine("first"));
+      expect(client.stderr.lines.slice(-2)).toEqual([error, "[DISCONNECTED] Disconnected from server"]);
+    });
+  }
 
   test("a server that accepts and never answers: --response-timeout ends the run, exit 5", async () => {
     const port = scriptedServer(() => {});
@@ -199,11 +172,11 @@ describe("pipeline", () => {
     for (const message of messages) {
       client.send(`${message}\n`);
       // The input is still open: the ack must not wait for the end of it.
-      await client.stdout.waitFor(`${ack(message)}\n`);
+      await client.stdout.waitFor(`${ackLine(message)}`);
     }
     client.endInput();
     expect(await client.exited()).toBe(0);
-    expect(client.stdout.text).toBe(messages.map((m) => `${ack(m)}\n`).join(""));
+    expect(client.stdout.text).toBe(messages.map(ackLine).join(""));
     expect(client.stderr.text).toBe("");
     expect(recorder.messages()).toEqual(messages);
   });
@@ -212,7 +185,7 @@ describe("pipeline", () => {
     const { server, recorder } = realServer("raw");
     const result = await runClient(["--port", String(server.port), "--framing", "raw", "-m", "one", "-m", "two words", "-m", "three"]);
     expect(result.exitCode).toBe(0);
-    expect(result.stdout).toBe(`${ack("one")}\n${ack("two words")}\n${ack("three")}\n`);
+    expect(result.stdout).toBe(ackLine("one") + ackLine("two words") + ackLine("three"));
     expect(recorder.messages()).toEqual(["one", "two words", "three"]);
   });
 });

@@ -15,18 +15,15 @@ import {
   DEADLINE_MS,
   type ServerProcess,
 } from "./helpers/processes.ts";
+import { listenProblem } from "./helpers/sockets.ts";
+import { ack } from "./helpers/spec.ts";
 
 const TUTORIAL_PORT = 12345;
-const ack = (message: string) => `Message '${message}' received successfully`;
 
 /** Why the tutorial's port cannot be used here, or undefined if it is free now. */
 function tutorialPortBusy(): string | undefined {
-  try {
-    Bun.listen({ hostname: "127.0.0.1", port: TUTORIAL_PORT, socket: { data() {} } }).stop(true);
-    return undefined;
-  } catch (error) {
-    return `127.0.0.1:${TUTORIAL_PORT} (hard-coded in the tutorial's programs) is busy: ${(error as Error).message}`;
-  }
+  const problem = listenProblem("127.0.0.1", TUTORIAL_PORT);
+  return problem && `the port is hard-coded in the tutorial's programs, and ${problem}`;
 }
 
 function toolMissing(tool: string): string | undefined {

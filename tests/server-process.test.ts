@@ -2,10 +2,9 @@
 // flags, exit codes and signals. Clients are raw sockets, so every byte on the wire is the test's.
 import { afterEach, describe, expect, test } from "bun:test";
 import { runProgram, SOURCE_SERVER, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
-import { RawClient } from "./helpers/sockets.ts";
+import { listenProblem, RawClient } from "./helpers/sockets.ts";
+import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-const ack = (message: string) => `Message '${message}' received successfully\n`;
-const SHUTDOWN_NOTICE = "ERROR server shutting down\n";
 
 const servers: ServerProcess[] = [];
 const clients: RawClient[] = [];
@@ -33,24 +32,13 @@ async function connect(server: ServerProcess): Promise<RawClient> {
 const peerOf = (client: RawClient, host = "127.0.0.1") =>
   host.includes(":") ? `[${host}]:${client.localPort}` : `${host}:${client.localPort}`;
 
-/** ::1 is usable here if something can listen on it. */
-function ipv6Loopback(): { available: true } | { available: false; reason: string } {
-  try {
-    const probe = Bun.listen({ hostname: "::1", port: 0, socket: { data() {} } });
-    probe.stop(true);
-    return { available: true };
-  } catch (error) {
-    return { available: false, reason: `cannot listen on ::1: ${(error as Error).message}` };
-  }
-}
-
 describe("output", () => {
   test("messages go to stdout as [peer] text, escaped; the lifecycle goes to stderr, line for line", async () => {
     const server = await serve();
     const client = await connect(server);
     const messages = ["Hello", "tab\there", "esc\x1b[31mred", "back\\slash", "bell\x07 and bidi \u202e", "ünï 😀"];
     client.write(messages.map((m) => m + "\n").join(""));
-    await client.waitFor(messages.map(ack).join(""));
+    await client.waitFor(messages.map(ackLine).join(""));
     const peer = peerOf(client);
     await server.stderr.waitFor(`[ACTIVE CONNECTIONS] 1\n`);
     client.end();
@@ -86,7 +74,7 @@ describe("output", () => {
     // The port in the line is the one that answers.
     const client = await connect(server);
     client.write("ping\n");
-    await client.waitFor(ack("ping"));
+    await client.waitFor(ackLine("ping"));
   });
 
   test("active connections are counted as clients come and go", async () => {
@@ -115,7 +103,7 @@ describe("output", () => {
     const server = await serve(["--quiet"]);
     const client = await connect(server);
     client.write("secret\n");
-    await client.waitFor(ack("secret"));
+    await client.waitFor(ackLine("secret"));
     client.end();
     await server.stderr.waitFor("[DISCONNECTED]");
     expect(await server.stop()).toBe(0);
@@ -128,7 +116,7 @@ describe("output", () => {
     const server = await serve(["--json"]);
     const client = await connect(server);
     client.write("first\nwith \x1b escape\n");
-    await client.waitFor(ack("first") + ack("with \x1b escape"));
+    await client.waitFor(ackLine("first") + ackLine("with \x1b escape"));
     client.end();
     await server.stderr.waitFor('"event":"disconnected"');
     expect(await server.stop()).toBe(0);
@@ -158,14 +146,14 @@ describe("output", () => {
     }
   });
 
-  const ipv6 = ipv6Loopback();
-  if (!ipv6.available) console.warn(`skipping the IPv6 test: ${ipv6.reason}`);
-  test.skipIf(!ipv6.available)("IPv6: the listener and its peers are shown as [::1]:port", async () => {
+  const noIPv6 = listenProblem("::1", 0);
+  if (noIPv6) console.warn(`skipping the IPv6 test: ${noIPv6}`);
+  test.skipIf(noIPv6 !== undefined)("IPv6: the listener and its peers are shown as [::1]:port", async () => {
     const server = await serve(["--host", "::1"]);
     expect(server.stderr.lines[0]).toBe(`[STARTING] Server is listening on [::1]:${server.port}`);
     const client = await connect(server);
     client.write("over v6\n");
-    await client.waitFor(ack("over v6"));
+    await client.waitFor(ackLine("over v6"));
     const peer = peerOf(client, "::1");
     await server.stdout.waitFor(`[${peer}] over v6\n`);
     expect(server.stderr.text).toContain(`[NEW CONNECTION] ${peer} connected.\n`);
@@ -211,7 +199,7 @@ describe("shutdown", () => {
       expect(await server.stop(signal)).toBe(0);
       for (const [c, client] of connected.entries()) {
         expect(await client.closedByServer()).toBe("end");
-        expect(client.replies.text).toBe(ack(`one from ${c}`) + ack(`two from ${c}`) + SHUTDOWN_NOTICE);
+        expect(client.replies.text).toBe(ackLine(`one from ${c}`) + ackLine(`two from ${c}`) + SHUTDOWN_NOTICE_LINE);
       }
       const lines = server.stderr.lines;
       const shuttingDown = lines.indexOf("[SHUTTING DOWN] Server is shutting down...");

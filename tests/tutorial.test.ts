@@ -3,10 +3,11 @@
 // compared with what the tutorial shows.
 import { afterEach, describe, expect, test } from "bun:test";
 import { SOURCE_CLIENT, SOURCE_SERVER, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+import { freePort } from "./helpers/sockets.ts";
+import { ack } from "./helpers/spec.ts";
 import { KEYS, TerminalSession } from "./helpers/terminal.ts";
 
 const PROMPT = "Enter message (or 'quit' to exit): ";
-const ack = (message: string) => `Message '${message}' received successfully`;
 
 const sessions: TerminalSession[] = [];
 const servers: ServerProcess[] = [];
@@ -42,14 +43,6 @@ async function serverProcess(): Promise<ServerProcess> {
   const server = await startServerProcess();
   servers.push(server);
   return server;
-}
-
-/** A port on loopback that nothing listens on (it was free a moment ago). */
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
 }
 
 describe("the tutorial's session", () => {
@@ -171,31 +164,20 @@ describe("interactive client", () => {
     expect(server.stdout.lines).toEqual([expect.stringMatching(/^\[127\.0\.0\.1:\d+\] after$/)]);
   });
 
-  test("Ctrl+C at the prompt: [INTERRUPT] Client shutting down...", async () => {
-    const server = await serverProcess();
-    const session = client(server.port);
-    await waitForPrompt(session, 1);
-    session.type(KEYS.ctrlC);
-    expect(await session.exited()).toBe(0);
-    expect(session.screen.slice(-3)).toEqual([
-      PROMPT,
-      "[INTERRUPT] Client shutting down...",
-      "[DISCONNECTED] Disconnected from server",
-    ]);
-  });
-
-  test("Ctrl+D at the prompt acts as quit", async () => {
-    const server = await serverProcess();
-    const session = client(server.port);
-    await waitForPrompt(session, 1);
-    session.type(KEYS.ctrlD);
-    expect(await session.exited()).toBe(0);
-    expect(session.screen.slice(-3)).toEqual([
-      PROMPT,
-      "[CLOSING] Closing connection by request...",
-      "[DISCONNECTED] Disconnected from server",
-    ]);
-  });
+  const keysAtPrompt: Array<[name: string, key: string, saying: string]> = [
+    ["Ctrl+C at the prompt interrupts", KEYS.ctrlC, "[INTERRUPT] Client shutting down..."],
+    ["Ctrl+D at the prompt acts as quit", KEYS.ctrlD, "[CLOSING] Closing connection by request..."],
+  ];
+  for (const [name, key, saying] of keysAtPrompt) {
+    test(`${name}: ${saying}, exit 0`, async () => {
+      const server = await serverProcess();
+      const session = client(server.port);
+      await waitForPrompt(session, 1);
+      session.type(key);
+      expect(await session.exited()).toBe(0);
+      expect(session.screen.slice(-3)).toEqual([PROMPT, saying, "[DISCONNECTED] Disconnected from server"]);
+    });
+  }
 
   test("line editing: abc, Left, Left, Backspace, X, Enter sends Xbc; Up recalls it", async () => {
     const server = await serverProcess();
