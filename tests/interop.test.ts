@@ -3,6 +3,7 @@
 // The tutorial's programs hard-code 127.0.0.1:12345, so two tests need that port; bun test runs the
 // tests of a file one after another, so they never hold it at the same time.
 import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   CHILD_ENV,
@@ -26,6 +27,12 @@ function tutorialPortBusy(): string | undefined {
   return problem && `the port is hard-coded in the tutorial's programs, and ${problem}`;
 }
 
+/** The tutorial's programs sit beside the repository (../shared/seed); a clone elsewhere has none. */
+function seedMissing(): string | undefined {
+  const missing = ["client.py", "server.py"].filter((file) => !existsSync(join(SEED, file)));
+  return missing.length === 0 ? undefined : `the tutorial's ${missing.join(" and ")} not found in ${SEED}`;
+}
+
 function toolMissing(tool: string): string | undefined {
   return Bun.which(tool) ? undefined : `${tool} is not installed`;
 }
@@ -41,7 +48,7 @@ function testUnless(reason: string | undefined, name: string, fn: () => Promise<
  * (with the reason on stderr) when something else took it since, such as another test run.
  */
 function testOnTutorialPort(name: string, fn: () => Promise<void>) {
-  testUnless(tutorialPortBusy() ?? toolMissing("python3"), name, async () => {
+  testUnless(seedMissing() ?? toolMissing("python3") ?? tutorialPortBusy(), name, async () => {
     const busy = tutorialPortBusy();
     if (busy) return console.warn(`giving up "${name}": ${busy}`);
     await fn();
