@@ -181,6 +181,20 @@ describe("pipeline", () => {
     expect(recorder.messages()).toEqual(messages);
   });
 
+  test("Ctrl+C (SIGINT) in the middle of a pipeline: [INTERRUPT], exit 130", async () => {
+    const { server } = realServer();
+    const client = pipelineClient(["--port", String(server.port)]);
+    client.send("before the interrupt\n");
+    await client.stdout.waitFor(ackLine("before the interrupt"));
+    client.proc.kill("SIGINT");
+    expect(await client.exited()).toBe(130);
+    expect(client.stdout.text).toBe(ackLine("before the interrupt"));
+    expect(client.stderr.lines.slice(-2)).toEqual([
+      "[INTERRUPT] Client shutting down...",
+      "[DISCONNECTED] Disconnected from server",
+    ]);
+  });
+
   test("-m with raw framing: one message per read, one ack per line on stdout", async () => {
     const { server, recorder } = realServer("raw");
     const result = await runClient(["--port", String(server.port), "--framing", "raw", "-m", "one", "-m", "two words", "-m", "three"]);

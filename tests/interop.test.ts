@@ -7,17 +7,19 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   CHILD_ENV,
+  DEADLINE_MS,
   runClient,
   runProgram,
   SEED,
+  SOURCE_CLIENT,
   startServerProcess,
   TextCollector,
   withDeadline,
-  DEADLINE_MS,
   type ServerProcess,
 } from "./helpers/processes.ts";
 import { listenProblem } from "./helpers/sockets.ts";
-import { ack } from "./helpers/spec.ts";
+import { ack, PROMPT } from "./helpers/spec.ts";
+import { KEYS, TerminalSession } from "./helpers/terminal.ts";
 
 const TUTORIAL_PORT = 12345;
 
@@ -98,7 +100,7 @@ describe("the tutorial's Python programs, unmodified", () => {
     ]);
   });
 
-  testOnTutorialPort("our client (--framing raw) against the tutorial's server.py", async () => {
+  testOnTutorialPort("our client (--framing raw) against the tutorial's server.py: -m, a pipe, a terminal session", async () => {
     // -u: unbuffered output, so the STARTING line shows when the server is ready (the program is unchanged).
     const python = Bun.spawn(["python3", "-u", join(SEED, "server.py")], {
       stdout: "pipe",
@@ -114,10 +116,35 @@ describe("the tutorial's Python programs, unmodified", () => {
       const piped = await runClient(["--framing", "raw", "--quiet"], { stdin: "piped one\npiped two\n" });
       expect(piped.stdout).toBe(`${ack("piped one")}\n${ack("piped two")}\n`);
       expect(piped.exitCode).toBe(0);
-      await output.waitFor(/\[DISCONNECTED\][^\n]*\n[^]*\[DISCONNECTED\]/);
-      expect(output.text).toMatch(/\[\('127\.0\.0\.1', \d+\)\] Hello\n/);
-      expect(output.text).toMatch(/\[\('127\.0\.0\.1', \d+\)\] from our client\n/);
-      expect(output.text).toMatch(/\[\('127\.0\.0\.1', \d+\)\] piped two\n/);
+
+      // And the tutorial's own session: our interactive client in a terminal.
+      const session = TerminalSession.start(SOURCE_CLIENT, ["--framing", "raw"]);
+      try {
+        await session.waitForPrompt(PROMPT, 1);
+        session.type("Hello from a terminal" + KEYS.enter);
+        await session.waitForPrompt(PROMPT, 2);
+        session.type("quit" + KEYS.enter);
+        expect(await session.exited()).toBe(0);
+        expect(session.screen).toEqual([
+          `[CONNECTING] Connecting to server at 127.0.0.1:${TUTORIAL_PORT}...`,
+          "[CONNECTED] Connected to server",
+          "",
+          `${PROMPT}Hello from a terminal`,
+          `[RESPONSE] ${ack("Hello from a terminal")}`,
+          "",
+          `${PROMPT}quit`,
+          "[CLOSING] Closing connection by request...",
+          "[DISCONNECTED] Disconnected from server",
+        ]);
+      } finally {
+        await session.close();
+      }
+
+      // Three clients came and went.
+      await output.waitFor((text) => text.split("[DISCONNECTED]").length > 3);
+      for (const message of ["Hello", "from our client", "piped one", "piped two", "Hello from a terminal"]) {
+        expect(output.text).toMatch(new RegExp(`\\[\\('127\\.0\\.0\\.1', \\d+\\)\\] ${message}\n`));
+      }
     } finally {
       python.kill("SIGINT");
       await withDeadline(python.exited, DEADLINE_MS, "the tutorial's server did not exit").catch(() => python.kill("SIGKILL"));

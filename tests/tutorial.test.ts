@@ -4,10 +4,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { SOURCE_CLIENT, SOURCE_SERVER, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
 import { freePort } from "./helpers/sockets.ts";
-import { ack } from "./helpers/spec.ts";
+import { ack, PROMPT } from "./helpers/spec.ts";
 import { KEYS, TerminalSession } from "./helpers/terminal.ts";
 
-const PROMPT = "Enter message (or 'quit' to exit): ";
 
 const sessions: TerminalSession[] = [];
 const servers: ServerProcess[] = [];
@@ -30,13 +29,7 @@ function client(port: number, args: string[] = []): TerminalSession {
   return inTerminal(SOURCE_CLIENT, ["--port", String(port), ...args]);
 }
 
-/** Waits until the client shows its `count`-th prompt, empty, on the last line. */
-function waitForPrompt(session: TerminalSession, count: number): Promise<void> {
-  return session.waitForScreen(
-    (lines) => lines.at(-1) === PROMPT && lines.filter((line) => line.startsWith(PROMPT)).length === count,
-    `prompt number ${count}`,
-  );
-}
+const waitForPrompt = (session: TerminalSession, count: number) => session.waitForPrompt(PROMPT, count);
 
 /** A server process for the client tests; its stdout shows what it received. */
 async function serverProcess(): Promise<ServerProcess> {

@@ -8,3 +8,6 @@ export const ack = (message: string) => `Message '${message}' received successfu
 export const ackLine = (message: string) => `${ack(message)}\n`;
 
 export const SHUTDOWN_NOTICE_LINE = "ERROR server shutting down\n";
+
+/** The interactive client's prompt, as the tutorial's input() shows it. */
+export const PROMPT = "Enter message (or 'quit' to exit): ";

@@ -65,6 +65,14 @@ export class TerminalSession {
     }
   }
 
+  /** Waits until the program shows its `count`-th `prompt`, empty, on the last line. */
+  waitForPrompt(prompt: string, count: number): Promise<void> {
+    return this.waitForScreen(
+      (lines) => lines.at(-1) === prompt && lines.filter((line) => line.startsWith(prompt)).length === count,
+      `prompt number ${count}`,
+    );
+  }
+
   /** Waits until the screen shows `line` as one of its lines. */
   waitForLine(line: string, deadlineMs = DEADLINE_MS): Promise<void> {
     return this.waitForScreen((lines) => lines.includes(line), JSON.stringify(line), deadlineMs);
