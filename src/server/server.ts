@@ -176,8 +176,10 @@ export function startServer(options: ServerOptions): RunningServer {
         resolve();
       };
       const deadline = setTimeout(() => {
+        // abort() closes synchronously in Bun, and the last close would call finish() too:
+        // [CLOSED] is reported once. Anything not closed is gone with the listener.
+        allClosed = undefined;
         for (const connection of active) connection.abort();
-        // abort() closes synchronously in Bun; anything left is gone with the listener.
         finish();
       }, drainTimeoutMs);
       allClosed = finish;
