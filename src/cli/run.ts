@@ -24,7 +24,8 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   let exitCode: unknown;
   try {
     checkFlags(targetArgs, (await resolve(target.args)) ?? {});
-    if (target === command) ({ result: exitCode } = await runCommand(command, { rawArgs }));
+    // A subcommand is picked above, as the first argument only; citty must not pick another.
+    if (target === command) ({ result: exitCode } = await runCommand({ ...command, subCommands: undefined }, { rawArgs }));
     else ({ result: exitCode } = await runCommand(target, { rawArgs: targetArgs }));
   } catch (error) {
     if (error instanceof UsageError || (error as Error)?.name === "CLIError") {
