@@ -46,7 +46,7 @@ export class Histogram {
    */
   percentile(percentile: number): number {
     if (this.count === 0) return 0;
-    const rank = Math.max(1, Math.ceil((percentile / 100) * this.count));
+    const rank = Math.max(1, Math.ceil((percentile * this.count) / 100));
     let seen = 0;
     for (let i = 0; i < BUCKET_COUNT; i++) {
       seen += this.counts[i]!;
