@@ -57,12 +57,23 @@ export class LineDeframer implements Deframer {
       start = lf + 1;
       lf = chunk.indexOf(LF, start);
     }
-    while (lf !== -1) {
-      const end = contentEnd(chunk, start, lf);
-      if (end - start > this.maxMessageBytes) return false;
-      onMessage(chunk.toString("utf8", start, end));
-      start = lf + 1;
-      lf = chunk.indexOf(LF, start);
+    if (lf !== -1) {
+      const lastLf = chunk.lastIndexOf(LF);
+      if (lastLf - start <= this.maxMessageBytes) {
+        // No line here can be over the limit: decode every complete line in one call (one native
+        // call per read, not per message) and cut the text at its LFs. Same result as decoding line
+        // by line: LF is never part of a multi-byte character, so it also ends any invalid sequence.
+        decodeLines(chunk.toString("utf8", start, lastLf), onMessage);
+        start = lastLf + 1;
+      } else {
+        while (lf !== -1) {
+          const end = contentEnd(chunk, start, lf);
+          if (end - start > this.maxMessageBytes) return false;
+          onMessage(chunk.toString("utf8", start, end));
+          start = lf + 1;
+          lf = chunk.indexOf(LF, start);
+        }
+      }
     }
     if (start < chunk.length) {
       // Copy: the piece outlives this read, and the reader may reuse its buffer.
@@ -82,6 +93,18 @@ export class LineDeframer implements Deframer {
     this.held = [];
     this.heldBytes = 0;
     return line.toString("utf8", 0, contentEnd(line, 0, line.length));
+  }
+}
+
+/** Hands over each line of `text` (LF-separated, the last LF already cut), without a trailing CR. */
+function decodeLines(text: string, onMessage: (message: string) => void): void {
+  let start = 0;
+  while (true) {
+    const lf = text.indexOf("\n", start);
+    const end = lf === -1 ? text.length : lf;
+    onMessage(end > start && text.charCodeAt(end - 1) === CR ? text.slice(start, end - 1) : text.slice(start, end));
+    if (lf === -1) return;
+    start = lf + 1;
   }
 }
 
