@@ -107,7 +107,7 @@ async function throughputScenario(
         try {
           await Bun.sleep(200);
           const before = { cpu: cpuSeconds(server.pid), memory: memoryKiB(server.pid) };
-          const result = await generate(server.port, connections, pipeline, kind.message, kind.framing);
+          const { result, generatorCpuSeconds } = await generate(server.port, connections, pipeline, kind.message, kind.framing);
           const cpu = cpuSeconds(server.pid) - before.cpu;
           const memory = memoryKiB(server.pid);
           const measurement: Measurement = {
@@ -116,6 +116,7 @@ async function throughputScenario(
             label: kind.label,
             result,
             serverCpuUsPerMessage: result.messages > 0 ? (cpu * 1e6) / result.messages : undefined,
+            generatorCpuUsPerMessage: result.messages > 0 ? (generatorCpuSeconds * 1e6) / result.messages : undefined,
             serverOpenFileLimit: openFileLimit(server.pid),
             ...(options.fresh && {
               serverMemoryKiB: { baseline: before.memory.rss, peak: memory.peak },
@@ -138,13 +139,21 @@ async function throughputScenario(
   return [...runs.values()].map((list) => ({ ...median(list, (m) => m.result.messagesPerSecond), repetitions: list.length }));
 }
 
-async function generate(port: number, connections: number, pipeline: number, message: string, framing: string): Promise<BenchResult> {
+/** One `client bench` run, and the CPU time it used (connecting included). */
+async function generate(
+  port: number,
+  connections: number,
+  pipeline: number,
+  message: string,
+  framing: string,
+): Promise<{ result: BenchResult; generatorCpuSeconds: number }> {
   const args = ["bench", "--port", String(port), "-c", String(connections), "-P", String(pipeline)];
   args.push("-m", message, "--framing", framing, "-d", String(DURATION_S), "--json", "--quiet", "--timeout", "30");
   const proc = Bun.spawn(pinned(GENERATOR_CPU, [DIST_CLIENT, ...args]), { stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (!stdout.trim()) throw new Error(`client bench printed nothing: ${stderr}`);
-  return JSON.parse(stdout) as BenchResult;
+  const cpuMicroseconds = proc.resourceUsage()?.cpuTime.total ?? 0;
+  return { result: JSON.parse(stdout) as BenchResult, generatorCpuSeconds: Number(cpuMicroseconds) / 1e6 };
 }
 
 /** 1,000,000 lines through `client` and through `nc -N`, against the same quiet server. */
