@@ -2,6 +2,7 @@
 // flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { flushLogs } from "../output/logger.ts";
 import { UsageError } from "./args.ts";
 
 export const EXIT_USAGE = 2;
@@ -34,8 +35,10 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
       process.stderr.write(`Run with --help for usage.\n`);
       process.exit(EXIT_USAGE);
     }
+    await flushLogs();
     throw error;
   }
+  await flushLogs();
   process.exit(typeof exitCode === "number" ? exitCode : 0);
 }
 
