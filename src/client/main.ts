@@ -23,7 +23,8 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     level: options.quiet && !interactive ? "error" : options.logLevel,
     format: options.json ? "json" : "text",
     write: interactive ? (line) => void process.stdout.write(line) : undefined,
-    writeErrors: (line) => void process.stderr.write(line),
+    // Unbuffered on a terminal, so that an error shows before the status lines that follow it.
+    writeErrors: interactive ? (line) => void process.stderr.write(line) : undefined,
   });
   const status = (text: string) => logger.info(text, { event: statusEvent(text) });
 
