@@ -3,6 +3,7 @@
 import { defineCommand, type ArgsDef } from "citty";
 import pkg from "./package.json" with { type: "json" };
 import { commonArgs, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
+import { benchCommand } from "./src/bench/command.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 import { runClientProgram } from "./src/client/main.ts";
@@ -26,6 +27,7 @@ const clientArgs = {
 export const clientCommand = defineCommand({
   meta: { name: "client", version: pkg.version, description: "socket-lab TCP message client" },
   args: clientArgs,
+  subCommands: { bench: benchCommand },
   run: ({ args, rawArgs }) =>
     runClientProgram({
       host: args.host,

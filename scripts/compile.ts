@@ -14,6 +14,10 @@ export async function buildBinary({ entry, outfile, target }: CompileOptions): P
     "build",
     "--compile",
     "--minify",
+    // Precompiled bytecode halves startup (a one-shot `client -m hi`: ~24 ms to ~12 ms); it needs ESM
+    // output for the top-level await of the entry points.
+    "--bytecode",
+    "--format=esm",
     "--sourcemap=none",
     // A user's .env or bunfig.toml in the working directory must not change the binary.
     "--no-compile-autoload-dotenv",

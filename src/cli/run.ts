@@ -2,6 +2,7 @@
 // flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { flushLogs } from "../output/logger.ts";
 import { UsageError } from "./args.ts";
 
 export const EXIT_USAGE = 2;
@@ -26,7 +27,8 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   let exitCode: unknown;
   try {
     checkFlags(targetArgs, (await resolve(target.args)) ?? {});
-    if (target === command) ({ result: exitCode } = await runCommand(command, { rawArgs }));
+    // A subcommand is picked above, as the first argument only; citty must not pick another.
+    if (target === command) ({ result: exitCode } = await runCommand({ ...command, subCommands: undefined }, { rawArgs }));
     else ({ result: exitCode } = await runCommand(target, { rawArgs: targetArgs }));
   } catch (error) {
     if (error instanceof UsageError || (error as Error)?.name === "CLIError") {
@@ -35,8 +37,10 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
       process.stderr.write(`Run with --help for usage.\n`);
       process.exit(EXIT_USAGE);
     }
+    await flushLogs();
     throw error;
   }
+  await flushLogs();
   process.exit(typeof exitCode === "number" ? exitCode : 0);
 }
 

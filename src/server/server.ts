@@ -120,7 +120,13 @@ export function startServer(options: ServerOptions): RunningServer {
           events.connected?.(peer, active.size);
         },
         data(socket, chunk) {
-          socket.data.connection.receive(chunk);
+          try {
+            socket.data.connection.receive(chunk);
+          } catch (error) {
+            // A bug of ours must cost one connection, loudly, not leave it hanging unanswered.
+            events.socketError?.(socket.data.connection.peer, error as Error);
+            socket.data.connection.abort();
+          }
         },
         drain(socket) {
           socket.data.connection.drained();
