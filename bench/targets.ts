@@ -10,6 +10,8 @@ export interface Measurement {
   label: string;
   result: BenchResult;
   serverCpuUsPerMessage?: number;
+  /** Part of the server's CPU time spent in the kernel (socket reads and writes). */
+  serverKernelShare?: number;
   /** The generator's CPU per message: near 1e6 / (msg/s) when it, not the server, is the limit. */
   generatorCpuUsPerMessage?: number;
   serverOpenFileLimit?: number;
@@ -108,14 +110,14 @@ export function renderMarkdown(results: SuiteResults): string {
   lines.push(`Versions: ${Object.entries(results.versions).map(([name, version]) => `${name} ${version}`).join("; ")}.`, ``);
 
   const scenarios = [...new Set(results.measurements.map((x) => x.scenario))];
-  lines.push(`| scenario | server | msg/s | p50 ms | p99 ms | p99.9 ms | server CPU us/msg | generator CPU us/msg | server KiB/conn | errors |`);
+  lines.push(`| scenario | server | msg/s | p50 ms | p99 ms | p99.9 ms | server CPU us/msg (kernel) | generator CPU us/msg | server KiB/conn | errors |`);
   lines.push(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const scenario of scenarios) {
     for (const x of results.measurements.filter((y) => y.scenario === scenario)) {
       const r = x.result;
       lines.push(
         `| ${SCENARIO_TITLES[scenario] ?? scenario} | ${x.label} | ${formatRate(r.messagesPerSecond)} | ${r.latencyMs.p50.toFixed(3)} | ${r.latencyMs.p99.toFixed(3)} | ${r.latencyMs.p999.toFixed(3)} | ` +
-          `${x.serverCpuUsPerMessage?.toFixed(2) ?? ""} | ${x.generatorCpuUsPerMessage?.toFixed(2) ?? ""} | ${x.serverKiBPerConnection?.toFixed(1) ?? ""} | ${r.errors}${r.connected < r.connections ? ` (${r.connected} of ${r.connections} connected)` : ""} |`,
+          `${x.serverCpuUsPerMessage === undefined ? "" : `${x.serverCpuUsPerMessage.toFixed(2)} (${((x.serverKernelShare ?? 0) * 100).toFixed(0)}%)`} | ${x.generatorCpuUsPerMessage?.toFixed(2) ?? ""} | ${x.serverKiBPerConnection?.toFixed(1) ?? ""} | ${r.errors}${r.connected < r.connections ? ` (${r.connected} of ${r.connections} connected)` : ""} |`,
       );
     }
   }
