@@ -148,7 +148,26 @@ async function throughputScenario(
   } finally {
     await Promise.all((longLived ?? []).map((server) => server.stop()));
   }
-  return [...runs.values()].map((list) => ({ ...median(list, (m) => m.result.messagesPerSecond), repetitions: list.length }));
+  return [...runs.values()].map(summarize);
+}
+
+/**
+ * One row from the repetitions of a server: the run of median throughput (its latencies come
+ * with it), and the median of each cost measured on the server, taken on its own.
+ */
+function summarize(list: Measurement[]): Measurement {
+  const medianOf = (key: (m: Measurement) => number | undefined) => {
+    const values = list.map(key).filter((value): value is number => value !== undefined);
+    return values.length === 0 ? undefined : median(values, (value) => value);
+  };
+  return {
+    ...median(list, (m) => m.result.messagesPerSecond),
+    serverCpuUsPerMessage: medianOf((m) => m.serverCpuUsPerMessage),
+    serverKernelShare: medianOf((m) => m.serverKernelShare),
+    generatorCpuUsPerMessage: medianOf((m) => m.generatorCpuUsPerMessage),
+    serverKiBPerConnection: medianOf((m) => m.serverKiBPerConnection),
+    repetitions: list.length,
+  };
 }
 
 /** One `client bench` run, and the CPU time it used (connecting included). */
