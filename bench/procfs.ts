@@ -4,14 +4,12 @@ import { readFileSync } from "node:fs";
 /** Clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-/** User + system CPU seconds used so far by every thread of the process. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds used so far by every thread of the process, in user space and in the kernel. */
+export function cpuSeconds(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may hold spaces) start at ") ".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return (utime + stime) / TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
 }
 
 /** Resident memory now (VmRSS) and at its peak so far (VmHWM), in KiB. */
