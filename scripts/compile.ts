@@ -7,14 +7,20 @@ export interface CompileOptions {
   outfile: string;
   /** A Bun target such as bun-linux-arm64; omitted = this machine. */
   target?: string;
+  /**
+   * Embed JSC bytecode so start-up skips parsing (about half the client's --version time here).
+   * Needs ESM output, since the entry points use top-level await. Default: on.
+   */
+  bytecode?: boolean;
 }
 
-export async function buildBinary({ entry, outfile, target }: CompileOptions): Promise<string> {
+export async function buildBinary({ entry, outfile, target, bytecode = true }: CompileOptions): Promise<string> {
   const args = [
     "build",
     "--compile",
     "--minify",
     "--sourcemap=none",
+    ...(bytecode ? ["--bytecode", "--format=esm"] : []),
     // A user's .env or bunfig.toml in the working directory must not change the binary.
     "--no-compile-autoload-dotenv",
     "--no-compile-autoload-bunfig",
