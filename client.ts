@@ -5,7 +5,6 @@ import pkg from "./package.json" with { type: "json" };
 import { commonArgs, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
-import { runClientProgram } from "./src/client/main.ts";
 
 const clientArgs = {
   ...commonArgs,
@@ -26,8 +25,9 @@ const clientArgs = {
 export const clientCommand = defineCommand({
   meta: { name: "client", version: pkg.version, description: "socket-lab TCP message client" },
   args: clientArgs,
-  run: ({ args, rawArgs }) =>
-    runClientProgram({
+  // The program loads only when it runs: --help and --version start without it.
+  run: async ({ args, rawArgs }) =>
+    (await import("./src/client/main.ts")).runClientProgram({
       host: args.host,
       port: parsePort(args.port, { allowZero: false }),
       framing: parseFraming(args.framing),

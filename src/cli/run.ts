@@ -2,6 +2,7 @@
 // flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { writeStderr, writeStdout } from "../output/stdio.ts";
 import { UsageError } from "./args.ts";
 
 export const EXIT_USAGE = 2;
@@ -13,12 +14,12 @@ type AnyCommand = CommandDef<any>;
 export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
   const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
   if (targetArgs.includes("--help") || targetArgs.includes("-h")) {
-    process.stdout.write((await renderUsage(target, parent)) + "\n");
+    writeStdout(await renderUsage(target, parent));
     process.exit(0);
   }
   if (targetArgs.includes("--version") || targetArgs.includes("-v")) {
     const meta = await resolve(command.meta);
-    process.stdout.write(`${meta?.version ?? "unknown"}\n`);
+    writeStdout(`${meta?.version ?? "unknown"}`);
     process.exit(0);
   }
   let exitCode: unknown;
@@ -29,8 +30,8 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   } catch (error) {
     if (error instanceof UsageError || (error as Error)?.name === "CLIError") {
       const meta = await resolve(target.meta);
-      process.stderr.write(`${meta?.name ?? "error"}: ${stripColors((error as Error).message)}\n`);
-      process.stderr.write(`Run with --help for usage.\n`);
+      writeStderr(`${meta?.name ?? "error"}: ${stripColors((error as Error).message)}`);
+      writeStderr("Run with --help for usage.");
       process.exit(EXIT_USAGE);
     }
     throw error;

@@ -22,8 +22,9 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   const logger = createLogger({
     level: options.quiet && !interactive ? "error" : options.logLevel,
     format: options.json ? "json" : "text",
+    // A terminal session already has process.stdout for readline: keep its lines in order with it.
     write: interactive ? (line) => void process.stdout.write(line) : undefined,
-    writeErrors: (line) => void process.stderr.write(line),
+    writeErrors: interactive ? (line) => void process.stderr.write(line) : undefined,
   });
   const status = (text: string) => logger.info(text, { event: statusEvent(text) });
 
