@@ -2,7 +2,6 @@
 // of our own so that stderr carries exactly the tutorial's lines (text) or one JSON object per
 // event (--json). Lifecycle events only: per-message output is too hot for consola (see LineSink).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
-import { writeStderr } from "./stdio.ts";
 
 export type LogFormat = "text" | "json";
 export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug", "trace"] as const;
@@ -34,8 +33,9 @@ const WARN_LEVEL = 1;
 export type Logger = ConsolaInstance;
 
 export function createLogger(options: LoggerOptions): Logger {
-  const write = options.write ?? writeStderr;
-  const writeErrors = options.writeErrors ?? writeStderr;
+  const toStderr = (line: string) => void process.stderr.write(line);
+  const write = options.write ?? toStderr;
+  const writeErrors = options.writeErrors ?? toStderr;
   const format = options.format === "json" ? formatJson : formatText;
   const reporter = {
     log(logObj: LogObject) {

@@ -1,7 +1,10 @@
-// Writing whole lines to stdout or stderr without process.stdout/process.stderr: creating those
-// Node streams costs a compiled binary about 8 ms of start-up, more than everything else that
-// `client -m hi` or `--version` does. Bun's console writes synchronously (all of it is out before
-// process.exit, also into a slow pipe) and prints a single string argument as is.
+// Whole lines to stdout or stderr without process.stdout/process.stderr, for the short-lived paths
+// (--help, --version, usage errors, the client's pipeline status): creating those Node streams
+// costs a compiled binary about 8 ms of start-up, more than everything else `client -m hi` does.
+// Bun's console writes synchronously (everything is out before process.exit, also into a slow
+// pipe) and prints a single string argument as is. Synchronous means a full pipe blocks the
+// caller, as it would a C program: fine for the client, not for the server's event loop, which
+// keeps process.stderr.
 
 /** Writes text that ends with a line break (one is added if it does not). */
 export function writeStdout(text: string): void {

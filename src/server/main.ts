@@ -2,7 +2,6 @@
 import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createServerReporter } from "../output/server-reporter.ts";
 import { createLineSink } from "../output/sink.ts";
-import { writeStderr } from "../output/stdio.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
 import { ListenError, startServer } from "./server.ts";
@@ -61,7 +60,7 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       return;
     }
     // The tutorial's Ctrl+C leaves "^C" on the line; start ours on a fresh one.
-    if (process.stderr.isTTY && !options.json) writeStderr("\n");
+    if (process.stderr.isTTY && !options.json) process.stderr.write("\n");
     void server.stop().then(() => exitWith(EXIT_OK));
   };
   process.on("SIGINT", onSignal);
