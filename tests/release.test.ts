@@ -2,6 +2,7 @@
 // target's file format, and the linux pairs running from a folder with no Bun and no node_modules
 // (linux-arm64 under qemu-user).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ const BUILD_DEADLINE_MS = 600_000;
 const EMULATED_DEADLINE_MS = 60_000;
 const QEMU_AARCH64 = Bun.which("qemu-aarch64");
 const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
+const ARM64_LOADER = join(ARM64_SYSROOT, "lib", "ld-linux-aarch64.so.1");
 
 const FILE_FORMATS: Record<string, RegExp> = {
   "linux-x64": /ELF 64-bit LSB [\w ]*executable, x86-64/,
@@ -127,12 +129,19 @@ function describeStandalonePair(target: string, run: (binary: string) => Program
   }, deadlineMs);
 }
 
-describe("linux-x64 binaries, run natively", () => {
+const onLinuxX64 = process.platform === "linux" && process.arch === "x64";
+if (!onLinuxX64) console.warn(`skipping the linux-x64 runs: this is ${process.platform}-${process.arch}`);
+describe.skipIf(!onLinuxX64)("linux-x64 binaries, run natively", () => {
   describeStandalonePair("linux-x64", (binary) => [binary], 10_000);
 });
 
 // qemu-user runs the arm64 binaries with Debian's arm64 C library (.ci/run installs both).
-if (!QEMU_AARCH64) console.warn("skipping the linux-arm64 runs: qemu-aarch64 is not installed (Debian: qemu-user)");
-describe.skipIf(!QEMU_AARCH64)("linux-arm64 binaries, run under qemu-aarch64", () => {
+const qemuMissing = !QEMU_AARCH64
+  ? "qemu-aarch64 (Debian: qemu-user)"
+  : !existsSync(ARM64_LOADER)
+    ? `${ARM64_LOADER} (Debian: libc6-arm64-cross)`
+    : "";
+if (qemuMissing) console.warn(`skipping the linux-arm64 runs: ${qemuMissing} is not installed`);
+describe.skipIf(qemuMissing !== "")("linux-arm64 binaries, run under qemu-aarch64", () => {
   describeStandalonePair("linux-arm64", (binary) => [QEMU_AARCH64!, "-L", ARM64_SYSROOT, binary], EMULATED_DEADLINE_MS);
 });
