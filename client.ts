@@ -25,7 +25,8 @@ const clientArgs = {
 export const clientCommand = defineCommand({
   meta: { name: "client", version: pkg.version, description: "socket-lab TCP message client" },
   args: clientArgs,
-  // The program loads only when it runs: --help and --version start without it.
+  // Subcommands and the program load only when they run: --help and --version start without them.
+  subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
   run: async ({ args, rawArgs }) =>
     (await import("./src/client/main.ts")).runClientProgram({
       host: args.host,

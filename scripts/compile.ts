@@ -8,8 +8,8 @@ export interface CompileOptions {
   /** A Bun target such as bun-linux-arm64; omitted = this machine. */
   target?: string;
   /**
-   * Embed JSC bytecode so start-up skips parsing (about half the client's --version time here).
-   * Needs ESM output, since the entry points use top-level await. Default: on.
+   * Embed JSC bytecode: start-up skips parsing, which halves it (a one-shot `client -m hi`: ~24 ms
+   * to ~12 ms). Needs ESM output for the entry points' top-level await. Default: on.
    */
   bytecode?: boolean;
 }

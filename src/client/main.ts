@@ -2,9 +2,8 @@
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
 import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
-import { writeStderr } from "../output/stdio.ts";
 import { runInteractive } from "./interactive.ts";
-import type { Outcome } from "./outcome.ts";
+import { ClientExit, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { SessionOptions } from "./session.ts";
 
@@ -23,10 +22,9 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   const logger = createLogger({
     level: options.quiet && !interactive ? "error" : options.logLevel,
     format: options.json ? "json" : "text",
-    // A terminal session has process.stdout for readline anyway: keep its lines in order with it.
-    // A pipeline run avoids creating process.stderr, a third of a one-shot run's time (stdio.ts).
-    write: interactive ? (line) => void process.stdout.write(line) : writeStderr,
-    writeErrors: interactive ? (line) => void process.stderr.write(line) : writeStderr,
+    write: interactive ? (line) => void process.stdout.write(line) : undefined,
+    // Unbuffered on a terminal, so that an error shows before the status lines that follow it.
+    writeErrors: interactive ? (line) => void process.stderr.write(line) : undefined,
   });
   const status = (text: string) => logger.info(text, { event: statusEvent(text) });
 
@@ -38,7 +36,8 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   if (interactive) {
     outcome = await runInteractive(options, { input: process.stdin, output: process.stdout, say: status, interrupted });
   } else {
-    const output = createLineSink("stdout");
+    // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
+    const output = createLineSink("stdout", () => process.exit(ClientExit.brokenPipe));
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
     outcome = await runPipeline(options, { input, output, status, interrupted });
     await output.flush();

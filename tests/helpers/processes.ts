@@ -19,31 +19,40 @@ export type Program = string[];
 export const SOURCE_SERVER: Program = [process.execPath, SERVER_TS];
 export const SOURCE_CLIENT: Program = [process.execPath, CLIENT_TS];
 
-/** Collects a stream as text, line by line, and lets a test wait for a line. */
+/**
+ * Collects text, line by line, and lets a test wait for it: from a stream (a process's stdout),
+ * or fed through append() and finish() (a socket).
+ */
 export class TextCollector {
   text = "";
   private waiters: Array<{ test: (text: string) => boolean; resolve: () => void }> = [];
   readonly done: Promise<void>;
+  private markDone!: () => void;
 
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) {
-        this.text += decoder.decode(chunk, { stream: true });
-        this.waiters = this.waiters.filter((waiter) => {
-          if (!waiter.test(this.text)) return true;
-          waiter.resolve();
-          return false;
-        });
-      }
-    })();
+  constructor(stream?: ReadableStream<Uint8Array>) {
+    this.done = new Promise((resolve) => (this.markDone = resolve));
+    if (stream) void this.readAll(stream);
+  }
+
+  append(text: string): void {
+    this.text += text;
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!waiter.test(this.text)) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  /** No more text will come. */
+  finish(): void {
+    this.markDone();
   }
 
   get lines(): string[] {
     return this.text.split("\n").filter((line, i, all) => line !== "" || i < all.length - 1);
   }
 
-  /** Resolves when the text so far matches; rejects after the deadline with what it has. */
+  /** Resolves when the text so far matches; rejects after the deadline, or at the end of the text, with what it has. */
   async waitFor(pattern: RegExp | string, deadlineMs = DEADLINE_MS): Promise<RegExpMatchArray> {
     const test = (text: string) => (typeof pattern === "string" ? text.includes(pattern) : pattern.test(text));
     if (!test(this.text)) {
@@ -53,11 +62,27 @@ export class TextCollector {
         deadlineMs,
       );
       this.waiters.push({ test, resolve });
-      await Promise.race([promise, this.done.then(() => (test(this.text) ? undefined : promise))]);
-      clearTimeout(timer);
+      const ended = this.done.then(() => {
+        if (!test(this.text)) throw new Error(`ended without ${pattern}; have:\n${this.text}`);
+      });
+      ended.catch(() => {}); // Settled by the race below; a later end must not count as unhandled.
+      try {
+        await Promise.race([promise, ended]);
+      } finally {
+        clearTimeout(timer);
+      }
     }
     const match = typeof pattern === "string" ? [pattern] : this.text.match(pattern);
     return match as RegExpMatchArray;
+  }
+
+  private async readAll(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) this.append(decoder.decode(chunk, { stream: true }));
+    } finally {
+      this.finish();
+    }
   }
 }
 
