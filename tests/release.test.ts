@@ -86,6 +86,8 @@ describe("bun run release", () => {
 
 /** The checks a user's first minutes make, from a folder with no Bun on PATH and no node_modules. */
 function describeStandalonePair(target: string, run: (binary: string) => Program, deadlineMs: number) {
+  // A test runs up to four programs, each with its own deadline, which must fire first.
+  const testTimeoutMs = 5 * deadlineMs;
   // Called inside tests: the folders exist only after beforeAll.
   const env = () => ({ PATH: emptyPathDir });
   const server = () => run(join(releaseDir, artifactName("server", target)));
@@ -96,7 +98,7 @@ function describeStandalonePair(target: string, run: (binary: string) => Program
       const result = await runProgram(program, ["--version"], { cwd: userDir, env: env(), deadlineMs });
       expect(result).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
     }
-  }, deadlineMs);
+  }, testTimeoutMs);
 
   test("--help shows usage, the same with or without the folder's .env", async () => {
     for (const program of [server(), client()]) {
@@ -107,7 +109,7 @@ function describeStandalonePair(target: string, run: (binary: string) => Program
       expect(inUserDir.stderr).toBe("");
       expect(inUserDir.stdout).toBe(inPlainDir.stdout);
     }
-  }, deadlineMs);
+  }, testTimeoutMs);
 
   test("a message makes the round trip from client to server and back; the server stops with 0", async () => {
     const running = await startServerProcess([], server(), { cwd: userDir, env: env(), deadlineMs });
@@ -119,14 +121,14 @@ function describeStandalonePair(target: string, run: (binary: string) => Program
     } finally {
       expect(await running.stop()).toBe(0);
     }
-  }, deadlineMs);
+  }, testTimeoutMs);
 
   test("a refused connection exits 3", async () => {
     // Port 1 on loopback: nothing listens there on a test machine.
     const result = await runProgram(client(), ["--port", "1", "-m", "hi"], { cwd: userDir, env: env(), deadlineMs });
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toContain("[REFUSED] Connection refused. Make sure the server is running.\n");
-  }, deadlineMs);
+  }, testTimeoutMs);
 }
 
 const onLinuxX64 = process.platform === "linux" && process.arch === "x64";
