@@ -119,11 +119,18 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
+/** Where and with what environment a program runs (defaults: this folder, CHILD_ENV), and how long it may take. */
+export interface SpawnOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  deadlineMs?: number;
+}
+
 /** Starts a server on a free port (unless args say otherwise) and waits for its STARTING line. */
 export async function startServerProcess(
   args: string[] = [],
   program: Program = SOURCE_SERVER,
-  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+  options: SpawnOptions = {},
 ): Promise<ServerProcess> {
   const withPort = args.includes("--port") ? args : ["--port", "0", ...args];
   const proc = Bun.spawn([...program, ...withPort], {
@@ -136,7 +143,7 @@ export async function startServerProcess(
   const stdout = new TextCollector(proc.stdout);
   const stderr = new TextCollector(proc.stderr);
   try {
-    const match = await stderr.waitFor(/Server is listening on (\[[^\]]+\]|[^:\s]+):(\d+)/);
+    const match = await stderr.waitFor(/Server is listening on (\[[^\]]+\]|[^:\s]+):(\d+)/, options.deadlineMs);
     const host = match[1]!.replace(/^\[|\]$/g, "");
     return {
       proc,
@@ -167,7 +174,7 @@ export interface RunResult {
 export async function runProgram(
   program: Program,
   args: string[],
-  options: { stdin?: string | Uint8Array | Blob; deadlineMs?: number; cwd?: string; env?: Record<string, string | undefined> } = {},
+  options: SpawnOptions & { stdin?: string | Uint8Array | Blob } = {},
 ): Promise<RunResult> {
   const proc = Bun.spawn([...program, ...args], {
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
