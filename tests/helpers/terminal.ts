@@ -3,7 +3,7 @@
 // would see, so tests compare lines of text rather than escape sequences. readline redraws its
 // prompt line with cursor moves and erases; the renderer applies the few it uses.
 import type { Subprocess } from "bun";
-import { CHILD_ENV, DEADLINE_MS, TextCollector, withDeadline, type Program } from "./processes.ts";
+import { CHILD_ENV, DEADLINE_MS, TextCollector, withDeadline, type Program, type SpawnOptions } from "./processes.ts";
 
 export const KEYS = {
   enter: "\r",
@@ -20,10 +20,11 @@ export class TerminalSession {
 
   private constructor(readonly proc: Subprocess) {}
 
-  static start(program: Program, args: string[]): TerminalSession {
+  static start(program: Program, args: string[], options: Pick<SpawnOptions, "cwd" | "env"> = {}): TerminalSession {
     let session!: TerminalSession;
     const proc = Bun.spawn([...program, ...args], {
-      env: CHILD_ENV,
+      cwd: options.cwd,
+      env: options.env ?? CHILD_ENV,
       terminal: {
         // Wide enough that no line of these tests wraps.
         cols: 250,
