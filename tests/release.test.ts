@@ -65,7 +65,35 @@ describe("bun run release", () => {
       }
     }
   });
+
+  test("the macOS binaries carry a code signature (Apple silicon refuses to run unsigned code)", async () => {
+    for (const target of ["darwin-x64", "darwin-arm64"]) {
+      for (const program of ["server", "client"] as const) {
+        const name = artifactName(program, target);
+        expect({ name, signed: (await machOLoadCommands(join(releaseDir, name))).includes(LC_CODE_SIGNATURE) }).toEqual({
+          name,
+          signed: true,
+        });
+      }
+    }
+  });
 });
+
+const LC_CODE_SIGNATURE = 0x1d;
+
+/** The load command types of a 64-bit little-endian Mach-O file (its header says how many). */
+async function machOLoadCommands(path: string): Promise<number[]> {
+  const header = new DataView(await Bun.file(path).slice(0, 32).arrayBuffer());
+  expect(header.getUint32(0, true)).toBe(0xfeedfacf); // MH_MAGIC_64
+  const count = header.getUint32(16, true);
+  const size = header.getUint32(20, true);
+  const commands = new DataView(await Bun.file(path).slice(32, 32 + size).arrayBuffer());
+  const types: number[] = [];
+  for (let offset = 0, i = 0; i < count; i++, offset += commands.getUint32(offset + 4, true)) {
+    types.push(commands.getUint32(offset, true));
+  }
+  return types;
+}
 
 /** The release's pair for `target`, each program started through `run` (qemu for another CPU). */
 const releasePair = (target: string, run: (binary: string) => Program) => () => ({
