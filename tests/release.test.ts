@@ -12,6 +12,8 @@ import { describeStandalonePair } from "./helpers/standalone.ts";
 
 /** Cross-compiling may first download each target's Bun (about 30 MB each) from the npm registry. */
 const BUILD_DEADLINE_MS = 600_000;
+/** sha256sum reads the whole release, about a gigabyte: seconds on a busy machine. */
+const CHECKSUM_TIMEOUT_MS = 60_000;
 /** A Bun binary under qemu takes about a second to start here; allow for a busy machine. */
 const EMULATED_DEADLINE_MS = 60_000;
 const QEMU_AARCH64 = Bun.which("qemu-aarch64");
@@ -54,7 +56,7 @@ describe("bun run release", () => {
     expect(check.stderr).toBe("");
     expect(check.exitCode).toBe(0);
     expect(check.stdout.trim().split("\n").sort()).toEqual(expected.map((name) => `${name}: OK`).sort());
-  });
+  }, CHECKSUM_TIMEOUT_MS);
 
   test("each binary has its target's executable format", async () => {
     for (const target of Object.keys(RELEASE_TARGETS)) {
