@@ -1,7 +1,7 @@
 // bun run release [--out-dir release] [TARGET...]: standalone server and client binaries for every
 // release target (or only the ones named), and a SHA256SUMS that `sha256sum -c SHA256SUMS` verifies.
 // Cross-compiling downloads each target's Bun from the npm registry once (cached by Bun).
-import { readdir, rm, mkdir } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
