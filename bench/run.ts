@@ -60,7 +60,11 @@ try {
   if (wanted("one-at-a-time")) measurements.push(...(await throughputScenario("one-at-a-time", 50, 1, lineServers)));
   if (wanted("pipelined-16")) measurements.push(...(await throughputScenario("pipelined-16", 50, 16, lineServers)));
   if (wanted("raw-one-at-a-time")) measurements.push(...(await throughputScenario("raw-one-at-a-time", 50, 1, ["socket-lab-raw", "python"])));
-  if (wanted("10k-connections")) {
+  // The generator needs a file descriptor per connection, and so does each server.
+  const fileLimit = openFileLimit(process.pid) ?? Infinity;
+  if (wanted("10k-connections") && fileLimit < MANY_CONNECTIONS + 300) {
+    skip(`10k-connections: the open-file limit is ${fileLimit}; raise it (ulimit -n 20000) to run it`);
+  } else if (wanted("10k-connections")) {
     const servers: ServerId[] = ["socket-lab", "redis", "node"];
     measurements.push(...(await throughputScenario("10k-connections", MANY_CONNECTIONS, 1, servers, { fresh: true })));
   }
