@@ -212,7 +212,7 @@ async function oneShotScenario(): Promise<CommandTiming[]> {
   writeFileSync(floorSource, 'console.log("Message \'hi\' received successfully");\n');
   const floor = await buildBinary({ entry: floorSource, outfile: join(work, "floor") });
   const commands: Record<string, (port: number) => string[]> = {
-    "client -m hi": (port) => [DIST_CLIENT, "--port", String(port), "-m", "hi", "--quiet"],
+    "client -m hi": (port) => [DIST_CLIENT, "--port", String(port), "-m", "hi"],
     "nc -N": (port) => ["nc", "-N", "127.0.0.1", String(port)],
     // The floor under any compiled Bun program: start the runtime, print a line, exit.
     "bun floor (compiled console.log)": () => [floor],
