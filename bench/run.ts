@@ -1,7 +1,8 @@
-// bun run bench [-- --duration 2 --repeat 5 --only pipelined-16,one-shot --no-build]: starts each server in turn on loopback, drives it
-// with `client bench` (the same generator for every server, in the same run), and writes
-// bench/results.json and bench/results.md, with each target's status. Benchmarks are programs,
-// not tests: nothing here asserts; a target not met is printed as such.
+// bun run bench [-- --duration 2 --repeat 5 --only pipelined-16,one-shot --no-build]
+// Starts each server in turn on loopback, drives it with `client bench` (the same generator for
+// every server, in the same run), and writes bench/results.json and bench/results.md, with each
+// target's status. Benchmarks are programs, not tests: nothing here asserts; a target not met is
+// printed as such. BENCHMARKS.md explains the method and the numbers.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
