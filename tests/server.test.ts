@@ -5,10 +5,8 @@ import { ListenError, startServer, type RunningServer, type ServerOptions } from
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
+import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-/** The spec's acknowledgement line, written out here so that a change to it fails these tests. */
-const ack = (message: string) => `Message '${message}' received successfully\n`;
-const SHUTDOWN_NOTICE = "ERROR server shutting down\n";
 
 const servers: RunningServer[] = [];
 const clients: RawClient[] = [];
@@ -41,7 +39,7 @@ describe("line framing over a socket", () => {
     expect(recorder.messages()).toEqual([]);
     expect(client.replies.text).toBe("");
     client.write("\n");
-    await client.waitFor(ack("split into bytes"));
+    await client.waitFor(ackLine("split into bytes"));
     expect(recorder.messages()).toEqual(["split into bytes"]);
   });
 
@@ -50,7 +48,7 @@ describe("line framing over a socket", () => {
     const client = await connect();
     const messages = Array.from({ length: 500 }, (_, i) => `message ${i}`);
     client.write(messages.map((m) => m + "\n").join(""));
-    const expected = messages.map(ack).join("");
+    const expected = messages.map(ackLine).join("");
     await client.waitFor(expected);
     expect(client.replies.text).toBe(expected);
     expect(recorder.messages()).toEqual(messages);
@@ -60,7 +58,7 @@ describe("line framing over a socket", () => {
     const { recorder, connect } = serve();
     const client = await connect();
     client.write("one\r\ntwo\r\n\r\na\rb\n");
-    const expected = ack("one") + ack("two") + ack("") + ack("a\rb");
+    const expected = ackLine("one") + ackLine("two") + ackLine("") + ackLine("a\rb");
     await client.waitFor(expected);
     expect(client.replies.text).toBe(expected);
     expect(recorder.messages()).toEqual(["one", "two", "", "a\rb"]);
@@ -70,8 +68,8 @@ describe("line framing over a socket", () => {
     const { recorder, connect } = serve();
     const client = await connect();
     await client.writeInPieces("abc\r\n", 4);
-    await client.waitFor(ack("abc"));
-    expect(client.replies.text).toBe(ack("abc"));
+    await client.waitFor(ackLine("abc"));
+    expect(client.replies.text).toBe(ackLine("abc"));
     expect(recorder.messages()).toEqual(["abc"]);
   });
 
@@ -82,8 +80,8 @@ describe("line framing over a socket", () => {
     // One byte per read cuts every character; 3 bytes per read cuts them at other places.
     await client.writeInPieces(text + "\n", 1);
     await client.writeInPieces(text + "\n", 3);
-    await client.waitFor(ack(text) + ack(text));
-    expect(client.replies.text).toBe(ack(text) + ack(text));
+    await client.waitFor(ackLine(text) + ackLine(text));
+    expect(client.replies.text).toBe(ackLine(text) + ackLine(text));
     expect(recorder.messages()).toEqual([text, text]);
   });
 
@@ -91,7 +89,7 @@ describe("line framing over a socket", () => {
     const { recorder, connect } = serve();
     const client = await connect();
     client.write("\n\nx\n\n");
-    const expected = ack("") + ack("") + ack("x") + ack("");
+    const expected = ackLine("") + ackLine("") + ackLine("x") + ackLine("");
     await client.waitFor(expected);
     expect(client.replies.text).toBe(expected);
     expect(recorder.messages()).toEqual(["", "", "x", ""]);
@@ -102,7 +100,7 @@ describe("line framing over a socket", () => {
     const client = await connect();
     // a, a lone continuation byte, b, a lead byte cut short by the LF.
     client.write(new Uint8Array([0x61, 0xff, 0x62, 0xc3, 0x0a, 0x6f, 0x6b, 0x0a]));
-    const expected = ack("a\ufffdb\ufffd") + ack("ok");
+    const expected = ackLine("a\ufffdb\ufffd") + ackLine("ok");
     await client.waitFor(expected);
     expect(client.replies.text).toBe(expected);
     expect(recorder.messages()).toEqual(["a\ufffdb\ufffd", "ok"]);
@@ -124,9 +122,9 @@ describe("line framing over a socket", () => {
       });
       await Bun.sleep(1);
     }
-    await Promise.all(connected.map((client, c) => client.waitFor(sent[c]!.map(ack).join(""))));
+    await Promise.all(connected.map((client, c) => client.waitFor(sent[c]!.map(ackLine).join(""))));
     connected.forEach((client, c) => {
-      expect(client.replies.text).toBe(sent[c]!.map(ack).join(""));
+      expect(client.replies.text).toBe(sent[c]!.map(ackLine).join(""));
       expect(recorder.messages(peerOf(client))).toEqual(sent[c]!);
     });
     expect(recorder.of("message").length).toBe(clientCount * rounds * perRound);
@@ -179,7 +177,7 @@ describe("connections", () => {
     const { server, recorder, connect } = serve();
     const client = await connect();
     client.write("before the reset\n");
-    await client.waitFor(ack("before the reset"));
+    await client.waitFor(ackLine("before the reset"));
     const peer = peerOf(client);
     client.terminate();
     await recorder.until((r) => r.of("disconnected").length === 1, "the disconnect");
@@ -218,7 +216,7 @@ describe("stop()", () => {
     expect(recorder.of("shuttingDown").length).toBe(1);
     expect(recorder.of("closed").length).toBe(1);
     expect(await client.closedByServer()).toBe("end");
-    expect(client.replies.text).toBe(SHUTDOWN_NOTICE);
+    expect(client.replies.text).toBe(SHUTDOWN_NOTICE_LINE);
   });
 
   test("sends every owed ack, then ERROR server shutting down, then closes", async () => {
@@ -236,7 +234,7 @@ describe("stop()", () => {
     client.resume();
     expect(await client.closedByServer()).toBe("end");
     await stopped;
-    const expected = Array.from({ length: count }, (_, i) => ack(`${i} ${filler}`)).join("") + SHUTDOWN_NOTICE;
+    const expected = Array.from({ length: count }, (_, i) => ackLine(`${i} ${filler}`)).join("") + SHUTDOWN_NOTICE_LINE;
     expect(client.replies.text.length).toBe(expected.length);
     expect(client.replies.text === expected).toBe(true);
     expect(recorder.log.map((e) => e.type).slice(-3)).toEqual(["shuttingDown", "disconnected", "closed"]);
@@ -251,7 +249,7 @@ describe("stop()", () => {
     expect(server.activeConnections).toBe(0);
     for (const [c, client] of connected.entries()) {
       expect(await client.closedByServer()).toBe("end");
-      expect(client.replies.text).toBe(ack(`hello from ${c}`) + ack(`bye from ${c}`) + SHUTDOWN_NOTICE);
+      expect(client.replies.text).toBe(ackLine(`hello from ${c}`) + ackLine(`bye from ${c}`) + SHUTDOWN_NOTICE_LINE);
     }
     expect(recorder.of("disconnected").length).toBe(5);
     expect(recorder.log.at(-1)).toEqual({ type: "closed" });

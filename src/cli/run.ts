@@ -3,6 +3,7 @@
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { flushLogs } from "../output/logger.ts";
+import { createLineSink } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
 
 export const EXIT_USAGE = 2;
@@ -14,13 +15,13 @@ type AnyCommand = CommandDef<any>;
 export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
   const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
   if (targetArgs.includes("--help") || targetArgs.includes("-h")) {
-    process.stdout.write((await renderUsage(target, parent)) + "\n");
-    process.exit(0);
+    const usage = await renderUsage(target, parent);
+    // citty colours its usage unless NO_COLOR is set, even into a pipe or a file.
+    await printAndExit(process.stdout.isTTY ? usage : stripColors(usage));
   }
   if (targetArgs.includes("--version") || targetArgs.includes("-v")) {
     const meta = await resolve(command.meta);
-    process.stdout.write(`${meta?.version ?? "unknown"}\n`);
-    process.exit(0);
+    await printAndExit(`${meta?.version ?? "unknown"}`);
   }
   let exitCode: unknown;
   try {
@@ -40,6 +41,17 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   }
   await flushLogs();
   process.exit(typeof exitCode === "number" ? exitCode : 0);
+}
+
+/**
+ * Through Bun's writer, not process.stdout: creating that Node stream costs a compiled binary
+ * ~8 ms, which would be most of `client --version` (see logger.ts for stderr).
+ */
+async function printAndExit(text: string): Promise<never> {
+  const stdout = createLineSink("stdout");
+  stdout.write(text + "\n");
+  await stdout.flush();
+  process.exit(0);
 }
 
 async function pickSubCommand(

@@ -30,7 +30,7 @@ export interface LinkHandlers {
   ended(how: LinkEnd): void;
 }
 
-export type ConnectFailure = { kind: "refused" } | { kind: "timeout" } | { kind: "error"; error: Error };
+export type ConnectFailure = { kind: "refused" } | { kind: "timeout" } | { kind: "reset" } | { kind: "error"; error: Error };
 
 export class ConnectError extends Error {
   constructor(readonly failure: ConnectFailure) {
@@ -97,6 +97,8 @@ export class ServerLink {
       // Bun reports ETIMEDOUT and EHOSTUNREACH as ECONNREFUSED too (BUN_NOTES.md); our timer is
       // the honest timeout signal, so a refusal here is shown as one.
       if (code === "ECONNREFUSED") throw new ConnectError({ kind: "refused" });
+      // The server accepted and reset at once (before our open handler ran): not a refusal.
+      if (code === "ECONNRESET") throw new ConnectError({ kind: "reset" });
       throw new ConnectError({ kind: "error", error: error as Error });
     } finally {
       clearTimeout(timer);

@@ -28,6 +28,8 @@ export function connectFailureOutcome(failure: ConnectFailure): Outcome {
       return { exitCode: ClientExit.refused, error: "[REFUSED] Connection refused. Make sure the server is running." };
     case "timeout":
       return { exitCode: ClientExit.timeout, error: "[TIMEOUT] Connection attempt timed out. Is the server running?" };
+    case "reset":
+      return { exitCode: ClientExit.lost, error: "[ERROR] Connection was reset by the server" };
     case "error":
       return { exitCode: ClientExit.failure, error: `[ERROR] ${failure.error.message}` };
   }

@@ -66,9 +66,11 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
     options.framing === "line"
       ? sendPipelined(session, io.input, stopped, track)
       : sendOneAtATime(session, io.input, stopped, track);
-  const finished = sending.then(async () => {
+  const finished = sending.then(async (): Promise<Outcome> => {
     await session.whenAllAcknowledged();
-    return { exitCode: ClientExit.ok } satisfies Outcome;
+    // whenAllAcknowledged() also returns when the session fails: exit 0 only with nothing owed.
+    if (session.hasFailed || session.owed > 0) return session.failure;
+    return { exitCode: ClientExit.ok };
   });
   const outcome = await Promise.race([finished, stopped]);
   session.close();

@@ -2,7 +2,7 @@
 // escaped, or a JSON object), lifecycle lines on stderr through the logger.
 import { formatAddress } from "../net/address.ts";
 import type { ServerEvents } from "../server/events.ts";
-import { escapeForTerminal } from "./escape.ts";
+import { escapeForTerminal, escapeJsonForTerminal } from "./escape.ts";
 import type { Logger } from "./logger.ts";
 import type { LineSink } from "./sink.ts";
 
@@ -48,7 +48,9 @@ export function createServerReporter({ logger, messages, json }: ServerReporterO
 function messageWriter(sink: LineSink, json: boolean): (peer: string, text: string) => void {
   if (json) {
     return (peer, message) =>
-      sink.write(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message }) + "\n");
+      sink.write(
+        escapeJsonForTerminal(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message })) + "\n",
+      );
   }
   return (peer, text) => sink.write(`[${peer}] ${escapeForTerminal(text)}\n`);
 }

@@ -106,3 +106,21 @@ export class RawClient {
 export function connectClients(count: number, port: number, host?: string): Promise<RawClient[]> {
   return Promise.all(Array.from({ length: count }, () => RawClient.connect(port, host)));
 }
+
+/** Why nothing can listen on host:port right now, or undefined if something could. */
+export function listenProblem(host: string, port: number): string | undefined {
+  try {
+    Bun.listen({ hostname: host, port, socket: { data() {} } }).stop(true);
+    return undefined;
+  } catch (error) {
+    return `cannot listen on ${host}:${port}: ${(error as Error).message}`;
+  }
+}
+
+/** A loopback port that nothing listens on (it was free a moment ago): a refused connection. */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}

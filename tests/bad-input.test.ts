@@ -1,0 +1,189 @@
+// Bad input (spec, "Protocol" and "server"): random bytes, invalid UTF-8, NUL, lone CR, very long
+// lines, terminal escape sequences, half-closed sockets and resets. Nothing crashes or hangs,
+// every message still gets exactly one ack, and the operator's terminal (the server's stdout)
+// never receives a control character a client chose.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startServerProcess, withDeadline, type ServerProcess } from "./helpers/processes.ts";
+import { countMatches, eventually, expectedAck, RawPeer, seededRandom } from "./limits-support.ts";
+
+/** Characters a terminal acts on: C0 controls (the line's own LF aside), DEL, C1, bidi controls. */
+const TERMINAL_CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** What a message is, per the spec: UTF-8 with U+FFFD for bytes that are not (WHATWG decoding). */
+const decode = (bytes: Uint8Array) => new TextDecoder("utf-8").decode(bytes);
+
+/** Reverses the server's terminal escaping (\\, \t, \n, \r, \xNN, \uNNNN), written independently. */
+function unescapeLogged(text: string): string {
+  return text.replace(/\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[\\tnr])/g, (_, code: string) => {
+    if (code === "\\") return "\\";
+    if (code === "t") return "\t";
+    if (code === "n") return "\n";
+    if (code === "r") return "\r";
+    return String.fromCharCode(parseInt(code.slice(1), 16));
+  });
+}
+
+/** The hostile lines every test sends: each is one message (no LF inside). */
+function hostileLines(): Uint8Array[] {
+  const random = seededRandom(20261127);
+  const randomLine = () => Uint8Array.from({ length: 1 + random.int(200) }, () => random.pick([random.int(256), 0x1b, 0x0d, 0x00]) ).map((b) => (b === 0x0a ? 0x0b : b));
+  const text = (value: string) => Buffer.from(value, "utf8");
+  return [
+    text("plain"),
+    text("\x1b[2J\x1b[H\x1b]0;pwned\x07cleared your screen"),
+    text("\x1b[31mred\x1b[0m and \x1bP+q\x1b\\ and bell\x07"),
+    text("\u009b31m C1 CSI \u0085 NEL \u009d OSC"),
+    text("bidi \u202eevil\u202c \u2066iso\u2069 \u2028sep"),
+    text("nul \0 inside, tab \t, del \x7f, backspace \b"),
+    text("lone CR \r in the middle"),
+    text("\r"),
+    text("back\\slash \\x1b literal"),
+    Uint8Array.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82, 0x20, 0xed, 0xa0, 0x80, 0xc0, 0xaf, 0xf4, 0x90, 0x80, 0x80]),
+    text(""),
+    text("emoji 😀 and ñ"),
+    ...Array.from({ length: 20 }, randomLine),
+  ];
+}
+
+/** The message a line carries: a CR right before its LF is dropped. */
+function messageOf(line: Uint8Array): string {
+  const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+  return decode(line.subarray(0, end));
+}
+
+function joinLines(lines: Uint8Array[]): Buffer {
+  return Buffer.concat(lines.flatMap((line) => [line, Uint8Array.of(0x0a)]));
+}
+
+/** The server's stdout lines for one peer, as `[peer] text` with the text unescaped. */
+function loggedMessages(stdout: string, peer: string): string[] {
+  const prefix = `[${peer}] `;
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith(prefix))
+    .map((line) => unescapeLogged(line.slice(prefix.length)));
+}
+
+let server: ServerProcess;
+beforeAll(async () => {
+  server = await startServerProcess([]);
+});
+afterAll(async () => {
+  expect(await server?.stop("SIGTERM")).toBe(0);
+});
+
+describe("hostile bytes", () => {
+  test("each line gets its one ack; the server's terminal sees only escapes", async () => {
+    const lines = hostileLines();
+    const expected = lines.map(messageOf);
+    const peer = await RawPeer.connect(server.port);
+    // Cut into awkward pieces so that no character or escape sequence arrives whole.
+    const bytes = joinLines(lines);
+    for (let i = 0; i < bytes.length; i += 7) {
+      peer.send(bytes.subarray(i, i + 7));
+      if (i % 70 === 0) await Bun.sleep(1);
+    }
+    await peer.until(() => peer.receivedLines >= lines.length);
+    expect(peer.lines).toEqual(expected.map(expectedAck));
+
+    const peerName = `127.0.0.1:${peer.localPort}`;
+    await eventually(() => loggedMessages(server.stdout.text, peerName).length >= lines.length, 5000, "messages logged");
+    expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
+    expect(server.stderr.text).not.toMatch(TERMINAL_CONTROLS);
+    expect(loggedMessages(server.stdout.text, peerName)).toEqual(expected);
+    peer.close();
+  });
+
+  test("with --json, each message is a JSON string and raw control characters never reach stdout", async () => {
+    const json = await startServerProcess(["--json"]);
+    try {
+      const lines = hostileLines();
+      const peer = await RawPeer.connect(json.port);
+      peer.send(joinLines(lines));
+      await peer.until(() => peer.receivedLines >= lines.length);
+      await eventually(() => json.stdout.lines.length >= lines.length, 5000, "messages logged");
+      expect(json.stdout.text).not.toMatch(TERMINAL_CONTROLS);
+      const records = json.stdout.lines.map((line) => JSON.parse(line));
+      expect(records.map((record) => record.message)).toEqual(lines.map(messageOf));
+      peer.close();
+    } finally {
+      await json.stop();
+    }
+  });
+
+  test("a 1 MiB line (the default limit) is acknowledged in full", async () => {
+    const peer = await RawPeer.connect(server.port);
+    peer.keep = false;
+    const message = "x".repeat(1024 * 1024);
+    peer.send(message + "\r\n");
+    await peer.until(() => peer.receivedLines >= 1);
+    expect(peer.receivedBytes).toBe(expectedAck(message).length + 1);
+    peer.close();
+  });
+});
+
+describe("the end of a connection", () => {
+  // FIN after a partial line: the partial line is a message (as `sed` and `awk` treat a last line
+  // without LF), acknowledged before the server closes; a CR at its end is dropped.
+  const cases: Array<[input: string, acks: string[]]> = [
+    ["partial", ["partial"]],
+    ["a\nb", ["a", "b"]],
+    ["complete\n", ["complete"]],
+    ["crlf cut\r", ["crlf cut"]],
+    ["", []],
+    ["\n", [""]],
+    ["broken \xe2\x82", ["broken \ufffd"]],
+  ];
+  for (const [input, acks] of cases) {
+    test(`FIN after ${JSON.stringify(input)}: ${acks.length} ack(s), then the server closes, every time`, async () => {
+      const bytes = Buffer.from(input, "latin1");
+      for (let round = 0; round < 5; round++) {
+        const peer = await RawPeer.connect(server.port);
+        // Round 0 sends all at once; later rounds one byte per write.
+        if (round === 0) peer.send(bytes);
+        else for (const byte of bytes) peer.send(Uint8Array.of(byte));
+        await peer.sent();
+        peer.halfClose();
+        expect(await withDeadline(peer.ended, 5000, "server did not close after FIN")).toMatch(/end|close/);
+        expect({ round, lines: peer.lines }).toEqual({ round, lines: acks.map((text) => expectedAck(text)) });
+      }
+    });
+  }
+
+  test("RST mid-message: the partial line is dropped, the reset logged, others served", async () => {
+    const peer = await RawPeer.connect(server.port);
+    peer.send("complete\n");
+    await peer.waitForText(expectedAck("complete"));
+    peer.send("partial line that never ends");
+    await peer.sent();
+    await Bun.sleep(100);
+    peer.reset();
+    const peerName = `127.0.0.1:${peer.localPort}`;
+    await server.stderr.waitFor(`[${peerName}] Connection reset by client`);
+    await server.stderr.waitFor(`[DISCONNECTED] ${peerName} disconnected`);
+    expect(loggedMessages(server.stdout.text, peerName)).toEqual(["complete"]);
+
+    const other = await RawPeer.connect(server.port);
+    other.send("next\n");
+    await other.waitForText(expectedAck("next"));
+    other.close();
+  });
+
+  test("resets in every phase of a connection never crash the server", async () => {
+    const random = seededRandom(7);
+    for (let i = 0; i < 40; i++) {
+      const peer = await RawPeer.connect(server.port);
+      const phase = i % 4;
+      if (phase >= 1) peer.send("x".repeat(random.int(5000)));
+      if (phase >= 2) peer.send("\nline\n".repeat(random.int(1000)));
+      if (phase === 3) peer.halfClose();
+      peer.reset();
+    }
+    const survivor = await RawPeer.connect(server.port);
+    survivor.send("alive?\n");
+    await survivor.waitForText(expectedAck("alive?"));
+    survivor.close();
+    expect(server.proc.exitCode).toBeNull();
+    expect(countMatches(server.stderr.text, /\[ERROR\]/g)).toBe(0);
+  });
+});

@@ -1,0 +1,187 @@
+// Client faults (spec, "client"): a server that dies, stays silent, answers garbage or hangs up
+// early. Every case ends with the right line and exit code, and none of them hangs.
+import { describe, expect, test } from "bun:test";
+import { CHILD_ENV, DEADLINE_MS, runClient, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
+import { startFakeServer } from "./limits-support.ts";
+import type { Socket } from "bun";
+
+const LOST = 5;
+
+/** Runs the client against a fake server that behaves as given. */
+async function againstFake(
+  behaviour: Parameters<typeof startFakeServer>[0],
+  args: string[],
+  options: Parameters<typeof runClient>[1] = {},
+) {
+  const fake = startFakeServer(behaviour);
+  try {
+    return await runClient(["--port", String(fake.port), ...args], options);
+  } finally {
+    fake.stop();
+  }
+}
+
+/** A fake server that acknowledges every line, correctly, until `after` acks; then does `then`. */
+function ackingUntil(after: number, then: (socket: Socket<undefined>) => void) {
+  let acked = 0;
+  let held = "";
+  return {
+    data(socket: Socket<undefined>, chunk: Buffer) {
+      held += chunk.toString();
+      const lines = held.split("\n");
+      held = lines.pop()!;
+      for (const line of lines) {
+        if (acked === after) return then(socket);
+        socket.write(`Message '${line}' received successfully\n`);
+        acked++;
+      }
+    },
+  };
+}
+
+describe("the server goes away", () => {
+  test("killed mid-stream: exit 5 with how many went unacknowledged, while stdin is still open", async () => {
+    const server = await startServerProcess(["--quiet"]);
+    const client = Bun.spawn([...SOURCE_CLIENT, "--port", String(server.port)], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: CHILD_ENV,
+    });
+    try {
+      const stdout = new Response(client.stdout).text();
+      const stderr = new Response(client.stderr).text();
+      for (let i = 0; i < 100; i++) client.stdin.write(`line ${i}\n`);
+      client.stdin.flush();
+      await Bun.sleep(300);
+      server.proc.kill("SIGKILL");
+      // Keep stdin open: the client must notice the server, not the end of its input.
+      const code = await withDeadline(client.exited, DEADLINE_MS, "client hung after the server died");
+      expect(code).toBe(LOST);
+      expect(await stderr).toMatch(
+        /\[ERROR\] (Connection was reset by the server|Server closed the connection) \((\d+) of (\d+) messages? unacknowledged\)\n/,
+      );
+      expect((await stdout).split("\n").length - 1).toBeLessThanOrEqual(100);
+    } finally {
+      client.kill("SIGKILL");
+      server.proc.kill("SIGKILL");
+    }
+  });
+
+  test("closes as soon as we connect: exit 5, nothing acknowledged", async () => {
+    const result = await againstFake({ open: (socket) => void socket.end() }, ["-m", "hi"]);
+    expect(result.exitCode).toBe(LOST);
+    // Our message may reach the closed socket, which the kernel answers with a reset.
+    expect(result.stderr).toMatch(/\[ERROR\] (Server closed the connection|Connection was reset by the server) \(1 of 1 message unacknowledged\)\n/);
+    expect(result.stderr).toEndWith("[DISCONNECTED] Disconnected from server\n");
+  });
+
+  test("resets as soon as we connect: 'Connection was reset by the server', every time", async () => {
+    const fake = startFakeServer({ open: (socket) => socket.terminate() });
+    try {
+      // The reset can land before or after Bun reports the connection open: both must read the same.
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => runClient(["--port", String(fake.port), "-m", "hi"])),
+      );
+      for (const result of results) {
+        expect(result.exitCode).toBe(LOST);
+        expect(result.stderr).toMatch(/\[ERROR\] (Connection was reset by the server|Server closed the connection)/);
+      }
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("closes after some acks: exit 5 and the count of the rest", async () => {
+    const result = await againstFake(ackingUntil(2, (socket) => void socket.end()), ["-m", "a", "-m", "b", "-m", "c"]);
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
+    expect(result.stderr).toContain("[ERROR] Server closed the connection (1 of 3 messages unacknowledged)\n");
+  });
+
+  test("sends a notice: shown as '[ERROR] <notice>', exit 5", async () => {
+    const result = await againstFake(ackingUntil(1, (socket) => void socket.end("ERROR server shutting down\n")), [
+      "-m",
+      "a",
+      "-m",
+      "b",
+    ]);
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stdout).toBe("Message 'a' received successfully\n");
+    expect(result.stderr).toContain("[ERROR] server shutting down (1 of 2 messages unacknowledged)\n");
+  });
+});
+
+describe("the server does not answer", () => {
+  test("reads but never answers: the response timeout ends the run", async () => {
+    const result = await againstFake({}, ["-m", "hello?", "--response-timeout", "0.5"]);
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stderr).toContain("[ERROR] No response from server for 0.5 s (1 of 1 message unacknowledged)\n");
+  });
+
+  test("never reads either: a client with megabytes to send still gives up, not hangs", async () => {
+    const input = "x".repeat(99) + "\n";
+    const result = await againstFake({ open: (socket) => socket.pause() }, ["--response-timeout", "0.5", "--quiet"], {
+      stdin: input.repeat(200_000),
+    });
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stderr).toMatch(/^\[ERROR\] No response from server for 0\.5 s \(\d+ of \d+ messages unacknowledged\)\n$/);
+  });
+
+  test("raw framing, silent server: the same timeout", async () => {
+    const result = await againstFake({}, ["--framing", "raw", "-m", "hello?", "--response-timeout", "0.5"]);
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stderr).toContain("[ERROR] No response from server for 0.5 s");
+  });
+});
+
+describe("the server answers garbage", () => {
+  test("a line that is neither an ack nor a notice: exit 5, shown escaped", async () => {
+    const result = await againstFake(
+      { data: (socket) => void socket.write("HTTP/1.1 400 Bad Request\x1b]0;pwned\x07\r\n") },
+      ["-m", "hi"],
+    );
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stderr).toContain("[ERROR] Unexpected reply from server: 'HTTP/1.1 400 Bad Request\\x1b]0;pwned\\x07'");
+    expect(result.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+  });
+
+  test("a notice with escape sequences is shown escaped", async () => {
+    const result = await againstFake({ data: (socket) => void socket.end("ERROR \x1b[2Jgone\n") }, ["-m", "hi"]);
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stderr).toContain("[ERROR] \\x1b[2Jgone (1 of 1 message unacknowledged)");
+  });
+
+  test("an ack nobody asked for: exit 5", async () => {
+    const result = await againstFake(
+      { open: (socket) => void socket.write("Message 'surprise' received successfully\n") },
+      ["--response-timeout", "2"],
+      { stdin: new Blob([]) },
+    );
+    // With no input nothing is owed, so an early ack may arrive after the client is done (exit 0),
+    // but it must never be taken as an ack of a later message.
+    expect([0, LOST]).toContain(result.exitCode);
+    expect(result.stdout).toBe("");
+  });
+
+  test("an endless reply line without LF: stops at its limit instead of filling memory", async () => {
+    const block = Buffer.alloc(1024 * 1024, "z");
+    const result = await againstFake(
+      {
+        data(socket) {
+          // 70 MiB of one line, more than the client's 64 MiB reply limit.
+          let left = 70;
+          const pump = () => {
+            while (left > 0 && socket.write(block) === block.length) left--;
+            if (left > 0) setTimeout(pump, 1);
+          };
+          pump();
+        },
+      },
+      ["-m", "hi"],
+      { deadlineMs: 30_000 },
+    );
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stderr).toContain("[ERROR] Reply from server longer than 67108864 bytes (1 of 1 message unacknowledged)");
+  }, 40_000);
+});
