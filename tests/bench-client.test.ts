@@ -1,6 +1,7 @@
 // `client bench` as a user runs it, against our server as a real process.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { runClient, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+import { freePort } from "./helpers/sockets.ts";
 
 let server: ServerProcess;
 beforeAll(async () => {
@@ -23,7 +24,7 @@ describe("client bench", () => {
   });
 
   test("a refused connection is an error in the summary and exit 1", async () => {
-    const result = await runClient(["bench", "--port", "1", "-c", "2", "-n", "10", "--quiet"]);
+    const result = await runClient(["bench", "--port", String(freePort()), "-c", "2", "-n", "10", "--quiet"]);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain("connections   0 of 2");
     expect(result.stdout).toContain("errors        2 (refused 2)");
