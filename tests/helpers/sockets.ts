@@ -86,7 +86,12 @@ export class RawClient {
     this.socket.resume();
   }
 
-  /** Hangs up (FIN). */
+  /** Sends FIN but keeps reading: "I am done sending", as `nc -N` does at the end of its input. */
+  finishSending(): void {
+    this.socket.shutdown();
+  }
+
+  /** Hangs up. */
   end(): void {
     this.socket.end();
   }
