@@ -1,8 +1,8 @@
 // The compiled binaries (dist/server, dist/client), run the way a user who downloaded them would:
 // from a folder of their own with no node_modules and no Bun on PATH. `npm test` builds dist/
-// first; when it is missing (plain `bun test`), it is built here.
+// first; when it is missing or stale (plain `bun test`), it is built here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -17,10 +17,21 @@ let client: string[];
 /** A user's environment: a PATH with nothing on it (this machine has bun in /usr/bin). */
 let env: Record<string, string>;
 
+/** The newest modification time of the code that goes into the binaries. */
+function newestSource(): number {
+  const files = ["server.ts", "client.ts", "package.json", ...readdirSync(join(ROOT, "src"), { recursive: true }).map((f) => join("src", String(f)))];
+  return Math.max(...files.map((file) => statSync(join(ROOT, file)).mtimeMs));
+}
+
 beforeAll(async () => {
+  // Missing, or older than the code (a plain `bun test` after an edit): build, or the binaries
+  // tested would not be the code under test.
+  const sourceTime = newestSource();
   for (const [name, entry] of Object.entries(ENTRY_POINTS)) {
     const binary = join(ROOT, "dist", name);
-    if (!existsSync(binary)) await buildBinary({ entry: join(ROOT, entry), outfile: binary });
+    if (!existsSync(binary) || statSync(binary).mtimeMs < sourceTime) {
+      await buildBinary({ entry: join(ROOT, entry), outfile: binary });
+    }
   }
   folder = mkdtempSync(join(tmpdir(), "socket-lab-binaries-"));
   const bin = join(folder, "empty-bin");
