@@ -9,7 +9,6 @@ import { EventRecorder } from "./helpers/server-events.ts";
 import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
 
-
 const cleanups: Array<() => void | Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

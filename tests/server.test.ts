@@ -7,7 +7,6 @@ import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-
 const servers: RunningServer[] = [];
 const clients: RawClient[] = [];
 

@@ -7,7 +7,6 @@ import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ack, PROMPT } from "./helpers/spec.ts";
 import { KEYS, TerminalSession } from "./helpers/terminal.ts";
 
-
 const sessions: TerminalSession[] = [];
 const servers: ServerProcess[] = [];
 

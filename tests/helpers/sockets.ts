@@ -50,7 +50,6 @@ export class RawClient {
     return client;
   }
 
-
   write(data: string | Uint8Array): void {
     this.outbox.send(data);
   }
