@@ -4,11 +4,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { startServer, type RunningServer } from "../src/server/server.ts";
-import { runClient, startClientProcess, TextCollector, type ClientProcess } from "./helpers/processes.ts";
+import { runClient, startClientProcess, type ClientProcess } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
-import { freePort } from "./helpers/sockets.ts";
+import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
-
 
 const cleanups: Array<() => void | Promise<unknown>> = [];
 afterEach(async () => {
@@ -57,41 +56,10 @@ function scriptedServer(onLine: (socket: Socket<{ buffered: string; count: numbe
   return listener.port;
 }
 
-/**
- * A listener whose accept queue is full: python3 listens with a backlog of 0 and never accepts,
- * and fills the queue itself, so the kernel drops our SYNs and the connection attempt hangs.
- */
-async function fullListener(): Promise<number> {
-  const script = `
-import socket, sys
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
-listener.listen(0)
-fillers = []
-for _ in range(4):
-    filler = socket.socket()
-    filler.setblocking(False)
-    try:
-        filler.connect(listener.getsockname())
-    except BlockingIOError:
-        pass
-    fillers.append(filler)
-print(listener.getsockname()[1], flush=True)
-sys.stdin.read()
-`;
-  const python = Bun.spawn(["python3", "-c", script], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-  cleanups.push(async () => {
-    python.kill();
-    await python.exited;
-  });
-  const output = new TextCollector(python.stdout);
-  const [port] = await output.waitFor(/^\d+(?=\n)/);
-  return Number(port);
-}
-
 describe("connecting", () => {
   test("a server that never accepts: [TIMEOUT] after --timeout, exit 4", async () => {
-    const port = await fullListener();
+    const { port, close } = await unacceptingListener();
+    cleanups.push(close);
     const result = await runClient(["--port", String(port), "--timeout", "1", "-m", "hi"], { deadlineMs: 8000 });
     expect(result.exitCode).toBe(4);
     expect(result.stderr.split("\n")).toEqual([

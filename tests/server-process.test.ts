@@ -5,7 +5,6 @@ import { runProgram, SOURCE_SERVER, startServerProcess, type ServerProcess } fro
 import { listenProblem, RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-
 const servers: ServerProcess[] = [];
 const clients: RawClient[] = [];
 

@@ -7,7 +7,6 @@ import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-
 const servers: RunningServer[] = [];
 const clients: RawClient[] = [];
 
@@ -106,6 +105,17 @@ describe("line framing over a socket", () => {
     expect(recorder.messages()).toEqual(["a\ufffdb\ufffd", "ok"]);
   });
 
+  test("a last line without LF, then the client's FIN: still a message, acknowledged before the close", async () => {
+    const { recorder, connect } = serve();
+    const client = await connect();
+    client.write("complete\nunfinished");
+    client.finishSending();
+    // Bun reports the server's FIN after our own as a plain close, not as an end.
+    expect(await client.closedByServer()).not.toBe("reset");
+    expect(client.replies.text).toBe(ackLine("complete") + ackLine("unfinished"));
+    expect(recorder.messages()).toEqual(["complete", "unfinished"]);
+  });
+
   test("many clients at once each get only their own acks, in order", async () => {
     const { recorder, connect } = serve();
     const clientCount = 25;
@@ -144,6 +154,16 @@ describe("raw framing (the tutorial's protocol)", () => {
     }
     expect(client.replies.text).toBe(expected);
     expect(recorder.messages()).toEqual(["Hello", "two words", "wörld", "a\nb"]);
+  });
+
+  test("stop(): the shutdown notice has no line ending either", async () => {
+    const { server, connect } = serve({ framing: "raw" });
+    const client = await connect();
+    client.write("last words");
+    await client.waitFor("Message 'last words' received successfully");
+    await server.stop();
+    expect(await client.closedByServer()).toBe("end");
+    expect(client.replies.text).toBe("Message 'last words' received successfullyERROR server shutting down");
   });
 });
 

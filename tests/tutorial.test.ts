@@ -3,10 +3,9 @@
 // compared with what the tutorial shows.
 import { afterEach, describe, expect, test } from "bun:test";
 import { SOURCE_CLIENT, SOURCE_SERVER, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
-import { freePort } from "./helpers/sockets.ts";
+import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ack, PROMPT } from "./helpers/spec.ts";
 import { KEYS, TerminalSession } from "./helpers/terminal.ts";
-
 
 const sessions: TerminalSession[] = [];
 const servers: ServerProcess[] = [];
@@ -112,6 +111,25 @@ describe("the tutorial's session", () => {
 });
 
 describe("interactive client", () => {
+  test("Ctrl+C while still connecting: ^C, [INTERRUPT], [DISCONNECTED], as the tutorial shows it", async () => {
+    const stuck = await unacceptingListener();
+    try {
+      const session = client(stuck.port, ["--timeout", "30"]);
+      await session.waitForLine(`[CONNECTING] Connecting to server at 127.0.0.1:${stuck.port}...`);
+      session.type(KEYS.ctrlC);
+      expect(await session.exited()).toBe(0);
+      expect(session.screen).toEqual([
+        `[CONNECTING] Connecting to server at 127.0.0.1:${stuck.port}...`,
+        // The terminal echoes Ctrl+C (no line editing yet); the client starts its own line after it.
+        "^C",
+        "[INTERRUPT] Client shutting down...",
+        "[DISCONNECTED] Disconnected from server",
+      ]);
+    } finally {
+      await stuck.close();
+    }
+  });
+
   test("quit in any case closes by request; it is not sent", async () => {
     const server = await serverProcess();
     const session = client(server.port);

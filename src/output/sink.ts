@@ -44,18 +44,22 @@ export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderG
       fail(error);
     }
   };
-  const flushNow = async () => {
+  const flushNow = async (untilEmpty: boolean) => {
     if (readerGone) return;
     if (batch !== "") handOver();
     try {
-      await writer.flush();
+      let flushed = writer.flush();
+      await flushed;
+      // Under load a flush's promise can resolve while later writes still wait in the writer, and
+      // exiting then cut the output short. Before exit, flush until the writer says it is empty.
+      while (untilEmpty && (flushed = writer.flush()) !== 0) await flushed;
     } catch (error) {
       fail(error);
     }
   };
   const flushSoon = () => {
     scheduled = false;
-    void flushNow();
+    void flushNow(false);
   };
   return {
     write(text) {
@@ -67,6 +71,6 @@ export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderG
         setImmediate(flushSoon);
       }
     },
-    flush: flushNow,
+    flush: () => flushNow(true),
   };
 }

@@ -50,7 +50,6 @@ export class RawClient {
     return client;
   }
 
-
   write(data: string | Uint8Array): void {
     this.outbox.send(data);
   }
@@ -86,7 +85,12 @@ export class RawClient {
     this.socket.resume();
   }
 
-  /** Hangs up (FIN). */
+  /** Sends FIN but keeps reading: "I am done sending", as `nc -N` does at the end of its input. */
+  finishSending(): void {
+    this.socket.shutdown();
+  }
+
+  /** Hangs up. */
   end(): void {
     this.socket.end();
   }
@@ -123,4 +127,41 @@ export function freePort(): number {
   const port = probe.port;
   probe.stop(true);
   return port;
+}
+
+/**
+ * A listener whose accept queue is full: python3 listens with a backlog of 0, never accepts, and
+ * fills the queue itself, so the kernel drops new SYNs and a connection attempt hangs (the case
+ * of a server that is up but stuck, or a host that drops packets).
+ */
+export async function unacceptingListener(): Promise<{ port: number; close(): Promise<unknown> }> {
+  const script = `
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(0)
+fillers = []
+for _ in range(4):
+    filler = socket.socket()
+    filler.setblocking(False)
+    try:
+        filler.connect(listener.getsockname())
+    except BlockingIOError:
+        pass
+    fillers.append(filler)
+print(listener.getsockname()[1], flush=True)
+sys.stdin.read()
+`;
+  const python = Bun.spawn(["python3", "-c", script], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const close = () => {
+    python.kill();
+    return python.exited;
+  };
+  try {
+    const [port] = await new TextCollector(python.stdout).waitFor(/^\d+(?=\n)/);
+    return { port: Number(port), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
