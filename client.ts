@@ -5,7 +5,6 @@ import pkg from "./package.json" with { type: "json" };
 import { commonArgs, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
-import { runClientProgram } from "./src/client/main.ts";
 
 const clientArgs = {
   ...commonArgs,
@@ -26,8 +25,10 @@ const clientArgs = {
 export const clientCommand = defineCommand({
   meta: { name: "client", version: pkg.version, description: "socket-lab TCP message client" },
   args: clientArgs,
-  run: ({ args, rawArgs }) =>
-    runClientProgram({
+  // Subcommands and the program load only when they run: --help and --version start without them.
+  subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
+  run: async ({ args, rawArgs }) =>
+    (await import("./src/client/main.ts")).runClientProgram({
       host: args.host,
       port: parsePort(args.port, { allowZero: false }),
       framing: parseFraming(args.framing),

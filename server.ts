@@ -5,7 +5,6 @@ import pkg from "./package.json" with { type: "json" };
 import { commonArgs, parseBytes, parseFraming, parseInteger, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
 import { runCli } from "./src/cli/run.ts";
 import { DEFAULT_LIMITS } from "./src/server/limits.ts";
-import { runServerProgram } from "./src/server/main.ts";
 
 const serverArgs = {
   ...commonArgs,
@@ -32,8 +31,9 @@ const serverArgs = {
 export const serverCommand = defineCommand({
   meta: { name: "server", version: pkg.version, description: "socket-lab TCP message server" },
   args: serverArgs,
-  run: ({ args }) =>
-    runServerProgram({
+  // The program loads only when it runs: --help and --version start without it.
+  run: async ({ args }) =>
+    (await import("./src/server/main.ts")).runServerProgram({
       host: args.host,
       port: parsePort(args.port, { allowZero: true }),
       framing: parseFraming(args.framing),

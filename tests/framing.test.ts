@@ -40,6 +40,11 @@ describe("line framing", () => {
     expect(deframe(Buffer.from([0x61, 0xff, 0xc3, 0x0a]), []).messages).toEqual(["a\ufffd\ufffd"]);
   });
 
+  test("a character cut short by LF ends at the LF, with many lines in one read", () => {
+    const bytes = Buffer.from([0x61, 0xc3, 0x0a, 0x62, 0xe2, 0x82, 0x0d, 0x0a, 0xf0, 0x9f, 0x0a, 0x63, 0x0a]);
+    expect(deframe(bytes, []).messages).toEqual(["a\ufffd", "b\ufffd", "\ufffd", "c"]);
+  });
+
   test("NUL is an ordinary character", () => {
     expect(deframe(Buffer.from("a\0b\n"), []).messages).toEqual(["a\0b"]);
   });

@@ -60,14 +60,6 @@ describe("pipeline mode", () => {
 });
 
 describe("client errors", () => {
-  test("refused: exit 3 with the tutorial's lines", async () => {
-    // Port 1 on loopback: nothing listens there on a test machine.
-    const result = await runClient(["--port", "1", "-m", "hi"]);
-    expect(result.exitCode).toBe(3);
-    expect(result.stderr).toContain("[REFUSED] Connection refused. Make sure the server is running.\n");
-    expect(result.stderr).toEndWith("[DISCONNECTED] Disconnected from server\n");
-  });
-
   test("usage errors exit 2 with one plain line", async () => {
     for (const args of [["--port", "70000"], ["--nope"], ["--timeout", "soon"], ["--framing", "xml"], ["-m"]]) {
       const result = await runClient(args);

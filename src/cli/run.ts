@@ -2,6 +2,8 @@
 // flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { flushLogs } from "../output/logger.ts";
+import { createLineSink } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
 
 export const EXIT_USAGE = 2;
@@ -13,18 +15,19 @@ type AnyCommand = CommandDef<any>;
 export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
   const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
   if (targetArgs.includes("--help") || targetArgs.includes("-h")) {
-    process.stdout.write((await renderUsage(target, parent)) + "\n");
-    process.exit(0);
+    const usage = await renderUsage(target, parent);
+    // citty colours its usage unless NO_COLOR is set, even into a pipe or a file.
+    await printAndExit(process.stdout.isTTY ? usage : stripColors(usage));
   }
   if (targetArgs.includes("--version") || targetArgs.includes("-v")) {
     const meta = await resolve(command.meta);
-    process.stdout.write(`${meta?.version ?? "unknown"}\n`);
-    process.exit(0);
+    await printAndExit(`${meta?.version ?? "unknown"}`);
   }
   let exitCode: unknown;
   try {
     checkFlags(targetArgs, (await resolve(target.args)) ?? {});
-    if (target === command) ({ result: exitCode } = await runCommand(command, { rawArgs }));
+    // A subcommand is picked above, as the first argument only; citty must not pick another.
+    if (target === command) ({ result: exitCode } = await runCommand({ ...command, subCommands: undefined }, { rawArgs }));
     else ({ result: exitCode } = await runCommand(target, { rawArgs: targetArgs }));
   } catch (error) {
     if (error instanceof UsageError || (error as Error)?.name === "CLIError") {
@@ -33,9 +36,22 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
       process.stderr.write(`Run with --help for usage.\n`);
       process.exit(EXIT_USAGE);
     }
+    await flushLogs();
     throw error;
   }
+  await flushLogs();
   process.exit(typeof exitCode === "number" ? exitCode : 0);
+}
+
+/**
+ * Through Bun's writer, not process.stdout: creating that Node stream costs a compiled binary
+ * ~8 ms, which would be most of `client --version` (see logger.ts for stderr).
+ */
+async function printAndExit(text: string): Promise<never> {
+  const stdout = createLineSink("stdout");
+  stdout.write(text + "\n");
+  await stdout.flush();
+  process.exit(0);
 }
 
 async function pickSubCommand(

@@ -1,6 +1,5 @@
 // Interactive mode (stdin is a terminal): the tutorial's session, line for line, with line editing
 // and history from node:readline. One message at a time: send, wait for the reply, print it.
-import { createInterface } from "node:readline";
 import { frameMessage } from "../protocol/framing.ts";
 import { ConnectError } from "./link.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
@@ -46,6 +45,9 @@ export async function runInteractive(options: SessionOptions, io: InteractiveIO)
   }
   io.say("[CONNECTED] Connected to server");
 
+  // Loaded here, not at the top: node:readline costs ~1.5 ms of startup that one-shot and
+  // pipeline runs never use.
+  const { createInterface } = await import("node:readline");
   const readline = createInterface({ input: io.input, output: io.output, terminal: true, historySize: 1000 });
   // One queue of what the user did, so that readline's events and our awaits never race.
   const steps: Step[] = [];

@@ -24,6 +24,8 @@ export type LinkEnd =
 export interface LinkHandlers {
   /** One reply: a line without its LF (line framing) or one read (raw framing). */
   reply(text: string): void;
+  /** Optional: several complete reply lines at once (see LinesHandler in framing.ts). */
+  replies?(lines: string): void;
   /** The connection ended without our asking; called at most once. */
   ended(how: LinkEnd): void;
 }
@@ -128,7 +130,7 @@ export class ServerLink {
 
   private received(chunk: Buffer): void {
     if (this.done) return;
-    const withinLimit = this.deframer.push(chunk, this.handlers.reply);
+    const withinLimit = this.deframer.push(chunk, this.handlers.reply, this.handlers.replies);
     if (!withinLimit) {
       this.finish({ kind: "reply-too-long", limit: this.maxReplyBytes });
       this.socket.terminate();

@@ -3,7 +3,7 @@
 import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
-import type { Outcome } from "./outcome.ts";
+import { ClientExit, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { SessionOptions } from "./session.ts";
 
@@ -23,7 +23,8 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     level: options.quiet && !interactive ? "error" : options.logLevel,
     format: options.json ? "json" : "text",
     write: interactive ? (line) => void process.stdout.write(line) : undefined,
-    writeErrors: (line) => void process.stderr.write(line),
+    // Unbuffered on a terminal, so that an error shows before the status lines that follow it.
+    writeErrors: interactive ? (line) => void process.stderr.write(line) : undefined,
   });
   const status = (text: string) => logger.info(text, { event: statusEvent(text) });
 
@@ -35,7 +36,8 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   if (interactive) {
     outcome = await runInteractive(options, { input: process.stdin, output: process.stdout, say: status, interrupted });
   } else {
-    const output = createLineSink("stdout");
+    // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
+    const output = createLineSink("stdout", () => process.exit(ClientExit.brokenPipe));
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
     outcome = await runPipeline(options, { input, output, status, interrupted });
     await output.flush();

@@ -12,6 +12,8 @@ export const ClientExit = {
   lost: 5,
   /** Ctrl+C in pipeline mode: the shell's convention for SIGINT. */
   interrupted: 130,
+  /** stdout was closed by its reader: the shell's convention for SIGPIPE. */
+  brokenPipe: 141,
 } as const;
 
 export interface Outcome {

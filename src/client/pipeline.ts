@@ -44,7 +44,9 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
 
   let session: Session;
   try {
-    session = await Session.open(options, onAck);
+    // Without --json an ack is printed as it came, so a read's acks go out whole, in one write.
+    const onAckLines = options.json ? undefined : (lines: string) => io.output.write(lines + "\n");
+    session = await Session.open(options, onAck, onAckLines);
   } catch (error) {
     if (error instanceof ConnectError) return connectFailureOutcome(error.failure);
     throw error;

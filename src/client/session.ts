@@ -1,7 +1,8 @@
 // A client session, shared by the interactive and pipeline modes: counts messages sent and
 // acknowledged, matches replies to messages in order, watches for a silent server, and turns
 // every way the server can fail us into one Outcome.
-import { classifyReply, type Framing } from "../protocol/messages.ts";
+import { splitLines } from "../protocol/framing.ts";
+import { classifyReply, countAcks, type Framing } from "../protocol/messages.ts";
 import { ServerLink, type LinkEnd } from "./link.ts";
 import {
   linkEndOutcome,
@@ -23,6 +24,11 @@ export interface SessionOptions {
 
 /** Called for each acknowledgement, in order; `index` counts from 0. */
 export type AckListener = (text: string, index: number) => void;
+/**
+ * Optional, for readers that only pass acks on (pipeline output): the acks of one read at once,
+ * `count` lines joined by LF (no last LF), instead of one AckListener call each.
+ */
+export type AckLinesListener = (lines: string, count: number) => void;
 
 export class Session {
   readonly tally: Tally = { sent: 0, acknowledged: 0 };
@@ -38,15 +44,17 @@ export class Session {
   private constructor(
     private readonly options: SessionOptions,
     private readonly onAck: AckListener,
+    private readonly onAckLines: AckLinesListener | undefined,
   ) {
     this.failure = new Promise((resolve) => (this.fail = resolve));
   }
 
   /** Connects; throws ConnectError when the server cannot be reached. */
-  static async open(options: SessionOptions, onAck: AckListener): Promise<Session> {
-    const session = new Session(options, onAck);
+  static async open(options: SessionOptions, onAck: AckListener, onAckLines?: AckLinesListener): Promise<Session> {
+    const session = new Session(options, onAck, onAckLines);
     session.link = await ServerLink.open(options, {
       reply: (text) => session.replied(text),
+      replies: onAckLines && ((lines) => session.repliedLines(lines)),
       ended: (how) => session.ended(how),
     });
     return session;
@@ -101,11 +109,24 @@ export class Session {
     this.lastProgressAt = performance.now();
     this.onAck(text, this.tally.acknowledged);
     this.tally.acknowledged++;
-    if (this.owed === 0) {
-      clearTimeout(this.responseTimer);
-      this.responseTimer = undefined;
-      this.wakeAllAckedWaiters();
-    }
+    if (this.owed === 0) this.allAcknowledged();
+  }
+
+  /** Several reply lines of one read: taken whole when all are acks we are owed (the usual case). */
+  private repliedLines(lines: string): void {
+    if (this.failed) return;
+    const count = countAcks(lines);
+    if (count < 0 || count > this.owed) return splitLines(lines, (text) => this.replied(text));
+    this.lastProgressAt = performance.now();
+    this.onAckLines!(lines, count);
+    this.tally.acknowledged += count;
+    if (this.owed === 0) this.allAcknowledged();
+  }
+
+  private allAcknowledged(): void {
+    clearTimeout(this.responseTimer);
+    this.responseTimer = undefined;
+    this.wakeAllAckedWaiters();
   }
 
   private ended(how: LinkEnd): void {

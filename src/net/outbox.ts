@@ -5,7 +5,8 @@
 
 /** The part of Bun's socket that the outbox writes to. */
 export interface WritableSocket {
-  write(data: Uint8Array): number;
+  /** Returns the bytes the kernel took (a string is written as UTF-8), or -1 when closed. */
+  write(data: string | Uint8Array): number;
 }
 
 export class Outbox {
@@ -22,21 +23,22 @@ export class Outbox {
   }
 
   send(data: string | Uint8Array): void {
-    if (this.closed) return;
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
-    if (bytes.length === 0) return;
+    if (this.closed || data.length === 0) return;
     if (this.queuedBytes > 0) {
       // Order: older bytes go first, so new ones wait behind them.
-      this.enqueue(bytes);
+      this.enqueue(typeof data === "string" ? Buffer.from(data) : data);
       return;
     }
-    const written = this.socket.write(bytes);
-    if (written === bytes.length) return;
+    // A string goes to the socket as it is: Bun encodes it on the way, with no Buffer made per
+    // send. Only the rare unsent rest is encoded here, to be kept as bytes.
+    const written = this.socket.write(data);
     if (written < 0) {
       this.closed = true;
       return;
     }
-    this.enqueue(bytes.subarray(written));
+    const length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
+    if (written === length) return;
+    this.enqueue((typeof data === "string" ? Buffer.from(data) : data).subarray(written));
   }
 
   /** Call from the socket's `drain` handler. Returns true when nothing is left to send. */

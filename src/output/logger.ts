@@ -2,6 +2,7 @@
 // of our own so that stderr carries exactly the tutorial's lines (text) or one JSON object per
 // event (--json). Lifecycle events only: per-message output is too hot for consola (see LineSink).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { createLineSink, type LineSink } from "./sink.ts";
 
 export type LogFormat = "text" | "json";
 export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug", "trace"] as const;
@@ -32,8 +33,23 @@ const WARN_LEVEL = 1;
 
 export type Logger = ConsolaInstance;
 
+let stderrSink: LineSink | undefined;
+
+/**
+ * Log lines go to stderr through Bun's native writer, not process.stderr: the first use of
+ * process.stderr costs ~10 ms of startup in a compiled binary, more than a whole one-shot
+ * `client -m hi` round trip. The writer flushes every event-loop turn; flushLogs() before exit.
+ */
+function toStderr(line: string): void {
+  (stderrSink ??= createLineSink("stderr")).write(line);
+}
+
+/** Writes out log lines still buffered; the CLI runner calls it before the process exits. */
+export async function flushLogs(): Promise<void> {
+  await stderrSink?.flush();
+}
+
 export function createLogger(options: LoggerOptions): Logger {
-  const toStderr = (line: string) => void process.stderr.write(line);
   const write = options.write ?? toStderr;
   const writeErrors = options.writeErrors ?? toStderr;
   const format = options.format === "json" ? formatJson : formatText;

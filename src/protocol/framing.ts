@@ -13,11 +13,12 @@ const CR = 0x0d;
 
 export interface Deframer {
   /**
-   * Cuts messages out of one read and hands each to `onMessage`, in order.
+   * Cuts messages out of one read and hands each to `onMessage`, in order (or, given `onLines`
+   * and where it can, several at once to that).
    * Returns false, after handing over every message before it, when a message exceeds the
    * byte limit; the deframer must not be used after that.
    */
-  push(chunk: Buffer, onMessage: (message: string) => void): boolean;
+  push(chunk: Buffer, onMessage: (message: string) => void, onLines?: LinesHandler): boolean;
   /**
    * At end of stream: the unfinished message, if bytes of one are held. A last line without
    * its LF is still a message (as `sed` and `awk` treat it): `printf 'a\nb' | nc` gets two acks.
@@ -26,6 +27,13 @@ export interface Deframer {
   /** Bytes held for an unfinished message. */
   readonly heldBytes: number;
 }
+
+/**
+ * Optional fast path for a reader that can use several lines at once (line framing): the complete
+ * lines of one read as one string, joined by LF, without the last LF and with any CRs still in.
+ * `splitLines(lines, onMessage)` turns it into what onMessage would have received.
+ */
+export type LinesHandler = (lines: string) => void;
 
 /** How one message is put on the wire in each framing. */
 export function frameMessage(framing: Framing, text: string): string {
@@ -42,7 +50,7 @@ export class LineDeframer implements Deframer {
 
   constructor(private readonly maxMessageBytes: number) {}
 
-  push(chunk: Buffer, onMessage: (message: string) => void): boolean {
+  push(chunk: Buffer, onMessage: (message: string) => void, onLines?: LinesHandler): boolean {
     let start = 0;
     let lf = chunk.indexOf(LF);
     if (lf !== -1 && this.heldBytes > 0) {
@@ -57,12 +65,25 @@ export class LineDeframer implements Deframer {
       start = lf + 1;
       lf = chunk.indexOf(LF, start);
     }
-    while (lf !== -1) {
-      const end = contentEnd(chunk, start, lf);
-      if (end - start > this.maxMessageBytes) return false;
-      onMessage(chunk.toString("utf8", start, end));
-      start = lf + 1;
-      lf = chunk.indexOf(LF, start);
+    if (lf !== -1) {
+      const lastLf = chunk.lastIndexOf(LF);
+      if (lastLf - start <= this.maxMessageBytes) {
+        // No line here can be over the limit: decode every complete line in one call (one native
+        // call per read, not per message) and cut the text at its LFs. Same result as decoding line
+        // by line: LF is never part of a multi-byte character, so it also ends any invalid sequence.
+        const lines = chunk.toString("utf8", start, lastLf);
+        if (onLines) onLines(lines);
+        else splitLines(lines, onMessage);
+        start = lastLf + 1;
+      } else {
+        while (lf !== -1) {
+          const end = contentEnd(chunk, start, lf);
+          if (end - start > this.maxMessageBytes) return false;
+          onMessage(chunk.toString("utf8", start, end));
+          start = lf + 1;
+          lf = chunk.indexOf(LF, start);
+        }
+      }
     }
     if (start < chunk.length) {
       // Copy: the piece outlives this read, and the reader may reuse its buffer.
@@ -82,6 +103,18 @@ export class LineDeframer implements Deframer {
     this.held = [];
     this.heldBytes = 0;
     return line.toString("utf8", 0, contentEnd(line, 0, line.length));
+  }
+}
+
+/** Hands over each line of `text` (LF-separated, the last LF already cut), without a trailing CR. */
+export function splitLines(text: string, onMessage: (message: string) => void): void {
+  let start = 0;
+  while (true) {
+    const lf = text.indexOf("\n", start);
+    const end = lf === -1 ? text.length : lf;
+    onMessage(end > start && text.charCodeAt(end - 1) === CR ? text.slice(start, end - 1) : text.slice(start, end));
+    if (lf === -1) return;
+    start = lf + 1;
   }
 }
 

@@ -30,6 +30,21 @@ export type Reply =
   | { kind: "notice"; text: string }
   | { kind: "unexpected"; text: string };
 
+/**
+ * How many replies `lines` holds (LF-separated, as LinesHandler gives them) when every one is a
+ * plain ack, else -1. It allocates nothing, so a client can take a read's acks whole.
+ */
+export function countAcks(lines: string): number {
+  // A line ending in CR must lose it (line framing), so such lines take the line-by-line path.
+  if (!lines.startsWith(ACK_PREFIX) || lines.includes("\r")) return -1;
+  let count = 1;
+  for (let lf = lines.indexOf("\n"); lf !== -1; lf = lines.indexOf("\n", lf + 1)) {
+    if (!lines.startsWith(ACK_PREFIX, lf + 1)) return -1;
+    count++;
+  }
+  return count;
+}
+
 /** Classifies one reply line from a server (line framing). */
 export function classifyReply(line: string): Reply {
   if (line.startsWith(ACK_PREFIX)) return { kind: "ack", text: line };

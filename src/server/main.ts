@@ -24,7 +24,12 @@ export interface ServerProgramOptions {
 
 export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
   const logger = createLogger({ level: options.logLevel, format: options.json ? "json" : "text" });
-  const messages = options.quiet ? undefined : createLineSink("stdout");
+  const messages = options.quiet
+    ? undefined
+    : createLineSink("stdout", () =>
+        // The server's job is its clients, not its stdout: keep serving, say so once.
+        logger.warn("[WARNING] stdout was closed: per-message lines are no longer written", { event: "stdout-closed" }),
+      );
   const events = createServerReporter({ logger, messages, json: options.json });
 
   let server;

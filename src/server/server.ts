@@ -123,7 +123,13 @@ export function startServer(options: ServerOptions): RunningServer {
           events.connected?.(peer, active.size);
         },
         data(socket, chunk) {
-          socket.data.connection.receive(chunk);
+          try {
+            socket.data.connection.receive(chunk);
+          } catch (error) {
+            // A bug of ours must cost one connection, loudly, not leave it hanging unanswered.
+            events.socketError?.(socket.data.connection.peer, error as Error);
+            socket.data.connection.abort();
+          }
         },
         drain(socket) {
           socket.data.connection.drained();
@@ -176,8 +182,10 @@ export function startServer(options: ServerOptions): RunningServer {
         resolve();
       };
       const deadline = setTimeout(() => {
+        // abort() closes synchronously in Bun, and the last close would call finish() too:
+        // [CLOSED] is reported once. Anything not closed is gone with the listener.
+        allClosed = undefined;
         for (const connection of active) connection.abort();
-        // abort() closes synchronously in Bun; anything left is gone with the listener.
         finish();
       }, drainTimeoutMs);
       allClosed = finish;

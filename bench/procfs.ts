@@ -1,0 +1,45 @@
+// What the suite reads about a running process from /proc (Linux): CPU time and memory.
+import { readFileSync } from "node:fs";
+
+/** Clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds used so far by every thread of the process, in user space and in the kernel. */
+export function cpuSeconds(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at ") ".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
+}
+
+/** Resident memory now (VmRSS) and at its peak so far (VmHWM), in KiB. */
+export function memoryKiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { rss: field("VmRSS"), peak: field("VmHWM") };
+}
+
+/** The soft open-file limit of a process, as it really runs. */
+export function openFileLimit(pid: number): number | undefined {
+  try {
+    const match = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function machineDescription(): { cpu: string; cores: number; kernel: string; memoryGiB: number } {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  const meminfo = readFileSync("/proc/meminfo", "utf8");
+  return {
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown",
+    cores: (cpuinfo.match(/^processor\s*:/gm) ?? []).length,
+    kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(),
+    memoryGiB: Math.round(Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) / 1024 / 1024),
+  };
+}
+
+export function loadAverage(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+}

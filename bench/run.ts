@@ -1,0 +1,291 @@
+// bun run bench [-- --duration 2 --repeat 5 --only pipelined-16,one-shot --no-build]
+// Starts each server in turn on loopback, drives it with `client bench` (the same generator for
+// every server, in the same run), and writes bench/results.json and bench/results.md, with each
+// target's status. Benchmarks are programs, not tests: nothing here asserts; a target not met is
+// printed as such. BENCHMARKS.md explains the method and the numbers.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { buildBinary } from "../scripts/compile.ts";
+import type { BenchResult } from "../src/bench/generator.ts";
+import { formatRate } from "../src/bench/report.ts";
+import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit } from "./procfs.ts";
+import { DIST_CLIENT, ROOT, SERVERS, startServer, type ServerId } from "./servers.ts";
+import { evaluateTargets, renderMarkdown, type CommandTiming, type Measurement, type SuiteResults } from "./targets.ts";
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    duration: { type: "string", default: "2" },
+    repeat: { type: "string", default: "5" },
+    only: { type: "string" },
+    "no-build": { type: "boolean", default: false },
+  },
+});
+const DURATION_S = Number(flags.duration);
+const REPEAT = Math.max(1, Number(flags.repeat));
+const ONLY = flags.only?.split(",");
+const wanted = (scenario: string) => ONLY === undefined || ONLY.includes(scenario);
+const MANY_CONNECTIONS = 10_000;
+const PIPED_LINES = 1_000_000;
+/** Timed commands are short: more runs of them cost little and steady the medians. */
+const PIPED_LINES_RUNS = 9;
+const ONE_SHOT_RUNS = 15;
+
+const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+const notes: string[] = [];
+const skip = (why: string) => {
+  notes.push(why);
+  log(`skipped: ${why}`);
+};
+
+// Server on one core, generator on another, where the machine allows: they never fight for a core
+// (other programs on the machine still can).
+const cores = navigator.hardwareConcurrency;
+const pinning = Bun.which("taskset") && cores >= 2;
+const SERVER_CPU = pinning ? "0" : undefined;
+const GENERATOR_CPU = pinning ? "1" : undefined;
+if (!pinning) skip(Bun.which("taskset") ? "one core only: server and generator not pinned" : "taskset not installed: no pinning");
+const pinned = (cpu: string | undefined, command: string[]) => (cpu === undefined ? command : ["taskset", "-c", cpu, ...command]);
+
+const work = mkdtempSync(join(tmpdir(), "socket-lab-bench-"));
+try {
+  if (!flags["no-build"]) {
+    log("building dist/server and dist/client");
+    const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: ROOT, stderr: "pipe" });
+    if (build.exitCode !== 0) throw new Error(`bun run build failed:\n${build.stderr}`);
+  }
+  const started = new Date();
+  const loadBefore = loadAverage();
+  const measurements: Measurement[] = [];
+  const lineServers: ServerId[] = ["socket-lab", "socket-lab-file", "node", "redis"];
+  if (wanted("one-at-a-time")) measurements.push(...(await throughputScenario("one-at-a-time", 50, 1, lineServers)));
+  if (wanted("pipelined-16")) measurements.push(...(await throughputScenario("pipelined-16", 50, 16, lineServers)));
+  if (wanted("raw-one-at-a-time")) measurements.push(...(await throughputScenario("raw-one-at-a-time", 50, 1, ["socket-lab-raw", "python"])));
+  // The generator needs a file descriptor per connection, and so does each server.
+  const fileLimit = openFileLimit(process.pid) ?? Infinity;
+  if (wanted("10k-connections") && fileLimit < MANY_CONNECTIONS + 300) {
+    skip(`10k-connections: the open-file limit is ${fileLimit}; raise it (ulimit -n 20000) to run it`);
+  } else if (wanted("10k-connections")) {
+    const servers: ServerId[] = ["socket-lab", "redis", "node"];
+    measurements.push(...(await throughputScenario("10k-connections", MANY_CONNECTIONS, 1, servers, { fresh: true })));
+  }
+  const timings: CommandTiming[] = [];
+  if (wanted("1M-piped-lines")) timings.push(...(await pipedLinesScenario()));
+  if (wanted("one-shot")) timings.push(...(await oneShotScenario()));
+
+  const results: SuiteResults = {
+    date: started.toISOString(),
+    machine: { ...machineDescription(), loadBefore, loadAfter: loadAverage(), pinned: pinning ? "server on CPU 0, generator on CPU 1" : "no" },
+    versions: versions(),
+    method: { durationSeconds: DURATION_S, repeat: REPEAT, statistic: "median of the repetitions" },
+    measurements,
+    timings,
+    notes,
+    targets: [],
+  };
+  results.targets = evaluateTargets(results);
+  writeFileSync(join(import.meta.dir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  const markdown = renderMarkdown(results);
+  writeFileSync(join(import.meta.dir, "results.md"), markdown);
+  process.stdout.write(markdown);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+interface ScenarioOptions {
+  /** A new server process for each repetition, so its memory tells about these connections only. */
+  fresh?: boolean;
+}
+
+/**
+ * Each server in turn, REPEAT times, round-robin (so a burst of load from other programs hits
+ * every server alike); the median repetition by throughput is kept.
+ */
+async function throughputScenario(
+  scenario: string,
+  connections: number,
+  pipeline: number,
+  ids: ServerId[],
+  options: ScenarioOptions = {},
+): Promise<Measurement[]> {
+  const kinds = ids.map((id) => SERVERS[id]).filter((kind) => {
+    const missing = kind.missing();
+    if (missing) skip(`${kind.label} in ${scenario}: ${missing}`);
+    return !missing;
+  });
+  const runs = new Map<ServerId, Measurement[]>(kinds.map((kind) => [kind.id, []]));
+  const longLived = options.fresh ? undefined : await Promise.all(kinds.map((kind) => startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`))));
+  try {
+    for (let repetition = 1; repetition <= REPEAT; repetition++) {
+      for (const [index, kind] of kinds.entries()) {
+        const server = longLived?.[index] ?? (await startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`)));
+        try {
+          await Bun.sleep(200);
+          const before = { cpu: cpuSeconds(server.pid), memory: memoryKiB(server.pid) };
+          const { result, generatorCpuSeconds } = await generate(server.port, connections, pipeline, kind.message, kind.framing);
+          const after = cpuSeconds(server.pid);
+          const cpu = after.user + after.system - before.cpu.user - before.cpu.system;
+          const memory = memoryKiB(server.pid);
+          const measurement: Measurement = {
+            scenario,
+            server: kind.id,
+            label: kind.label,
+            result,
+            serverCpuUsPerMessage: result.messages > 0 ? (cpu * 1e6) / result.messages : undefined,
+            serverKernelShare: cpu > 0 ? (after.system - before.cpu.system) / cpu : undefined,
+            generatorCpuUsPerMessage: result.messages > 0 ? (generatorCpuSeconds * 1e6) / result.messages : undefined,
+            serverOpenFileLimit: openFileLimit(server.pid),
+            ...(options.fresh && {
+              serverMemoryKiB: { baseline: before.memory.rss, peak: memory.peak },
+              serverKiBPerConnection: (memory.peak - before.memory.rss) / Math.max(1, result.connected),
+            }),
+          };
+          runs.get(kind.id)!.push(measurement);
+          log(
+            `${scenario} ${kind.label} #${repetition}: ${formatRate(result.messagesPerSecond)} msg/s, p99 ${result.latencyMs.p99.toFixed(2)} ms, ` +
+              `${result.errors} errors${measurement.serverKiBPerConnection ? `, ${measurement.serverKiBPerConnection.toFixed(1)} KiB/conn` : ""}`,
+          );
+        } finally {
+          if (!longLived) await server.stop();
+        }
+      }
+    }
+  } finally {
+    await Promise.all((longLived ?? []).map((server) => server.stop()));
+  }
+  return [...runs.values()].map(summarize);
+}
+
+/**
+ * One row from the repetitions of a server: the run of median throughput (its latencies come
+ * with it), and the median of each cost measured on the server, taken on its own.
+ */
+function summarize(list: Measurement[]): Measurement {
+  const medianOf = (key: (m: Measurement) => number | undefined) => {
+    const values = list.map(key).filter((value): value is number => value !== undefined);
+    return values.length === 0 ? undefined : median(values, (value) => value);
+  };
+  return {
+    ...median(list, (m) => m.result.messagesPerSecond),
+    serverCpuUsPerMessage: medianOf((m) => m.serverCpuUsPerMessage),
+    serverKernelShare: medianOf((m) => m.serverKernelShare),
+    generatorCpuUsPerMessage: medianOf((m) => m.generatorCpuUsPerMessage),
+    serverKiBPerConnection: medianOf((m) => m.serverKiBPerConnection),
+    repetitions: list.length,
+  };
+}
+
+/** One `client bench` run, and the CPU time it used (connecting included). */
+async function generate(
+  port: number,
+  connections: number,
+  pipeline: number,
+  message: string,
+  framing: string,
+): Promise<{ result: BenchResult; generatorCpuSeconds: number }> {
+  const args = ["bench", "--port", String(port), "-c", String(connections), "-P", String(pipeline)];
+  args.push("-m", message, "--framing", framing, "-d", String(DURATION_S), "--json", "--quiet", "--timeout", "30");
+  const proc = Bun.spawn(pinned(GENERATOR_CPU, [DIST_CLIENT, ...args]), { stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (!stdout.trim()) throw new Error(`client bench printed nothing: ${stderr}`);
+  const cpuMicroseconds = proc.resourceUsage()?.cpuTime.total ?? 0;
+  return { result: JSON.parse(stdout) as BenchResult, generatorCpuSeconds: Number(cpuMicroseconds) / 1e6 };
+}
+
+/** 1,000,000 lines through `client` and through `nc -N`, against the same quiet server. */
+async function pipedLinesScenario(): Promise<CommandTiming[]> {
+  const input = join(work, "lines.txt");
+  writeFileSync(input, Array.from({ length: PIPED_LINES }, (_, i) => `line ${i + 1}`).join("\n") + "\n");
+  const commands: Record<string, (port: number) => string[]> = {
+    client: (port) => [DIST_CLIENT, "--port", String(port), "--quiet"],
+    "nc -N": (port) => ["nc", "-N", "127.0.0.1", String(port)],
+  };
+  return timeCommands("1M-piped-lines", commands, input, PIPED_LINES, PIPED_LINES_RUNS);
+}
+
+/** One message, one connection, one process: `client -m hi` against `printf 'hi\n' | nc -N`. */
+async function oneShotScenario(): Promise<CommandTiming[]> {
+  const input = join(work, "hi.txt");
+  writeFileSync(input, "hi\n");
+  const floorSource = join(work, "floor.ts");
+  writeFileSync(floorSource, 'console.log("Message \'hi\' received successfully");\n');
+  const floor = await buildBinary({ entry: floorSource, outfile: join(work, "floor") });
+  const commands: Record<string, (port: number) => string[]> = {
+    "client -m hi": (port) => [DIST_CLIENT, "--port", String(port), "-m", "hi"],
+    "nc -N": (port) => ["nc", "-N", "127.0.0.1", String(port)],
+    // The floor under any compiled Bun program: start the runtime, print a line, exit.
+    "bun floor (compiled console.log)": () => [floor],
+  };
+  return timeCommands("one-shot", commands, input, 1, ONE_SHOT_RUNS);
+}
+
+/** Runs each command `runs` times, alternating, with stdin from `inputFile`; medians of wall time. */
+async function timeCommands(
+  scenario: string,
+  commands: Record<string, (port: number) => string[]>,
+  inputFile: string,
+  expectedLines: number,
+  runs: number,
+): Promise<CommandTiming[]> {
+  if (!Bun.which("nc")) {
+    skip(`${scenario}: nc is not installed`);
+    delete commands["nc -N"];
+  }
+  const server = await startServer(SERVERS["socket-lab"], SERVER_CPU, join(work, "timing.out"));
+  const times = new Map<string, number[]>(Object.keys(commands).map((name) => [name, []]));
+  const output = join(work, "timing-output.txt");
+  try {
+    for (let run = 0; run <= runs; run++) {
+      for (const [name, command] of Object.entries(commands)) {
+        writeFileSync(output, "");
+        const start = performance.now();
+        const proc = Bun.spawn(pinned(GENERATOR_CPU, command(server.port)), {
+          stdin: Bun.file(inputFile),
+          stdout: Bun.file(output),
+          stderr: "ignore",
+        });
+        const exitCode = await proc.exited;
+        const ms = performance.now() - start;
+        const lines = countLines(output);
+        if (exitCode !== 0 || lines !== expectedLines) {
+          throw new Error(`${scenario}: ${name} exited ${exitCode} with ${lines} of ${expectedLines} acks`);
+        }
+        // Run 0 warms the page cache and the server; it is not counted.
+        if (run > 0) times.get(name)!.push(ms);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+  return [...times].map(([name, list]) => {
+    const ms = median(list, (x) => x);
+    log(`${scenario} ${name}: median ${ms.toFixed(1)} ms of ${list.length}`);
+    return { scenario, command: name, medianMs: ms, runs: list.length, allMs: list.map((x) => Math.round(x * 10) / 10) };
+  });
+}
+
+function countLines(path: string): number {
+  const bytes = readFileSync(path);
+  let count = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) count++;
+  return count;
+}
+
+/** The middle element by `key` (the upper middle of an even count). */
+function median<T>(items: T[], key: (item: T) => number): T {
+  return [...items].sort((a, b) => key(a) - key(b))[Math.floor(items.length / 2)]!;
+}
+
+function versions(): Record<string, string> {
+  const version = (command: string[]) =>
+    Bun.which(command[0]!) ? Bun.spawnSync(command).stdout.toString().trim().split("\n")[0]! : "not installed";
+  return {
+    bun: Bun.version,
+    node: version(["node", "--version"]),
+    redis: version(["redis-server", "--version"]),
+    python: version(["python3", "--version"]),
+    nc: Bun.which("nc") ? "OpenBSD netcat" : "not installed",
+  };
+}

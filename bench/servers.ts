@@ -1,0 +1,167 @@
+// The servers the suite compares, each started on loopback on a free port, pinned to the server
+// core where taskset exists, and stopped for sure.
+import type { Subprocess } from "bun";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..");
+export const DIST_SERVER = join(ROOT, "dist", "server");
+export const DIST_CLIENT = join(ROOT, "dist", "client");
+const NODE_SERVER = join(import.meta.dir, "node-server.mjs");
+const PYTHON_SERVER = join(ROOT, "..", "shared", "seed", "server.py");
+
+export type ServerId = "socket-lab" | "socket-lab-file" | "socket-lab-raw" | "node" | "redis" | "python";
+
+export interface ServerKind {
+  id: ServerId;
+  label: string;
+  framing: "line" | "raw";
+  /** What the generator sends: redis-server answers PING with +PONG. */
+  message: string;
+  /** Why it cannot run here, or undefined when it can. */
+  missing(): string | undefined;
+  command(port: number, outputFile: string): string[];
+  /** Where its stdout goes: a file only for socket-lab with per-message output. */
+  stdoutToFile?: boolean;
+}
+
+/** The tutorial's port, replaced so that the suite never depends on a fixed one. */
+const TUTORIAL_PORT_LINE = "port = 12345";
+
+export const SERVERS: Record<ServerId, ServerKind> = {
+  "socket-lab": {
+    id: "socket-lab",
+    label: "socket-lab --quiet",
+    framing: "line",
+    message: "ping",
+    missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
+    command: (port) => [DIST_SERVER, "--port", String(port), "--quiet"],
+  },
+  "socket-lab-file": {
+    id: "socket-lab-file",
+    label: "socket-lab > file",
+    framing: "line",
+    message: "ping",
+    missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
+    command: (port) => [DIST_SERVER, "--port", String(port)],
+    stdoutToFile: true,
+  },
+  "socket-lab-raw": {
+    id: "socket-lab-raw",
+    label: "socket-lab --framing raw --quiet",
+    framing: "raw",
+    message: "ping",
+    missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
+    command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--framing", "raw"],
+  },
+  node: {
+    id: "node",
+    label: `node:net reference (node ${nodeVersion() ?? "?"})`,
+    framing: "line",
+    message: "ping",
+    missing: () => (Bun.which("node") ? undefined : "node is not installed"),
+    command: (port) => ["node", NODE_SERVER, String(port)],
+  },
+  redis: {
+    id: "redis",
+    label: "redis-server PING",
+    framing: "line",
+    message: "PING",
+    missing: () => (Bun.which("redis-server") ? undefined : "redis-server is not installed"),
+    // Room for 10,000 clients: redis lowers maxclients to what `ulimit -n` allows.
+    command: (port) => [
+      "sh",
+      "-c",
+      `ulimit -n 20000 2>/dev/null || ulimit -n $(ulimit -Hn); exec redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --maxclients 10100 --loglevel warning`,
+    ],
+  },
+  python: {
+    id: "python",
+    label: "tutorial server.py (raw)",
+    framing: "raw",
+    message: "ping",
+    missing: () =>
+      !Bun.which("python3")
+        ? "python3 is not installed"
+        : !existsSync(PYTHON_SERVER)
+          ? `${PYTHON_SERVER} not found`
+          : undefined,
+    command: (port) => [
+      "python3",
+      "-c",
+      readFileSync(PYTHON_SERVER, "utf8").replace(TUTORIAL_PORT_LINE, `port = ${port}`),
+    ],
+  },
+};
+
+export interface RunningServer {
+  kind: ServerKind;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a server pinned to `cpu` (if given) and waits until it accepts connections. */
+export async function startServer(kind: ServerKind, cpu: string | undefined, outputFile: string): Promise<RunningServer> {
+  const port = await freePort();
+  const command = kind.command(port, outputFile);
+  // sh -c execs redis-server, and taskset execs its command: the pid is the server's own.
+  const pinned = cpu === undefined ? command : pinCommand(command, cpu);
+  const proc = Bun.spawn(pinned, {
+    stdin: "ignore",
+    stdout: kind.stdoutToFile ? Bun.file(outputFile) : "ignore",
+    stderr: "ignore",
+    env: { ...process.env, NO_COLOR: "1", NODE_ENV: "production" },
+  });
+  try {
+    await waitUntilAccepting(port, proc);
+  } catch (error) {
+    proc.kill("SIGKILL");
+    throw error;
+  }
+  return { kind, port, pid: proc.pid, stop: () => stopProcess(proc) };
+}
+
+/** taskset execs the command; with sh -c, the shell execs it too, so the pid stays the server's. */
+function pinCommand(command: string[], cpu: string): string[] {
+  if (command[0] === "sh") return ["sh", "-c", command[2]!.replace("exec ", `exec taskset -c ${cpu} `)];
+  return ["taskset", "-c", cpu, ...command];
+}
+
+export async function stopProcess(proc: Subprocess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill("SIGTERM");
+  const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
+  if (!exited) {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+}
+
+/** A port that was free a moment ago (the kernel picks it; the race with other programs is tiny). */
+export async function freePort(): Promise<number> {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+async function waitUntilAccepting(port: number, proc: Subprocess): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  while (performance.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`server exited with code ${proc.exitCode} before listening`);
+    try {
+      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, connectError() {} } });
+      socket.end();
+      return;
+    } catch {
+      await Bun.sleep(20);
+    }
+  }
+  throw new Error(`server on port ${port} did not accept connections within 10 s`);
+}
+
+function nodeVersion(): string | undefined {
+  if (!Bun.which("node")) return undefined;
+  return Bun.spawnSync(["node", "--version"]).stdout.toString().trim().replace(/^v/, "");
+}

@@ -1,0 +1,283 @@
+// The load generator behind `client bench` and `bun run bench`: N connections, each sending a batch
+// of `pipeline` messages and waiting for as many replies before the next batch (redis-benchmark's
+// -P), for a duration or a message count. It counts reply lines (LFs) without decoding them, so it
+// drives any server that answers each line with one line (redis-server answers PING with +PONG);
+// in raw framing each read is one reply. Per connection it keeps a few numbers and no buffers:
+// the generator must stay cheaper than the servers it measures.
+import type { Socket } from "bun";
+import type { Framing } from "../protocol/messages.ts";
+import { Histogram } from "./histogram.ts";
+
+export interface BenchOptions {
+  host: string;
+  port: number;
+  connections: number;
+  /** Messages in flight per connection: sent in one write, all replies awaited before the next. */
+  pipeline: number;
+  message: string;
+  framing: Framing;
+  /** Run this long once every connection is open... */
+  durationMs?: number;
+  /** ...or until this many messages are acknowledged (whichever is given; count wins). */
+  requests?: number;
+  connectTimeoutMs: number;
+  /** Called about once a second while messages flow. */
+  onProgress?(progress: BenchProgress): void;
+}
+
+export interface BenchProgress {
+  elapsedMs: number;
+  messages: number;
+  errors: number;
+}
+
+export type ErrorKind = "refused" | "connect-timeout" | "connect-error" | "closed" | "reset" | "socket-error";
+
+export interface BenchResult {
+  host: string;
+  port: number;
+  framing: Framing;
+  message: string;
+  connections: number;
+  /** Connections that opened; the rest are counted in errors. */
+  connected: number;
+  pipeline: number;
+  /** Time from the first batch to the end of the run. */
+  elapsedMs: number;
+  /** How long it took to open every connection (not part of elapsedMs). */
+  connectMs: number;
+  messages: number;
+  messagesPerSecond: number;
+  errors: number;
+  errorKinds: Partial<Record<ErrorKind, number>>;
+  latencyMs: { min: number; mean: number; p50: number; p90: number; p99: number; p999: number; max: number };
+}
+
+/** Connects opened at once while ramping up: more would overflow the server's accept backlog. */
+const CONNECT_CONCURRENCY = 128;
+const LF = 0x0a;
+
+type BenchSocket = Socket<Worker | undefined>;
+
+/** One connection's state: how many replies the current batch still owes, and when it was sent. */
+class Worker {
+  owed = 0;
+  sentAt = 0;
+  /** Bytes of the current batch the kernel has not taken yet (rare: batches are small). */
+  unsent: Uint8Array | undefined;
+  closedByUs = false;
+
+  constructor(
+    readonly socket: BenchSocket,
+    private readonly run: Run,
+  ) {}
+
+  sendBatch(): void {
+    const count = this.run.takeBudget();
+    if (count === 0) return this.run.retire(this);
+    this.owed = count;
+    this.sentAt = performance.now();
+    this.write(count === this.run.pipeline ? this.run.batch : this.run.batch.subarray(0, count * this.run.messageBytes));
+  }
+
+  write(bytes: Uint8Array): void {
+    const written = this.socket.write(bytes);
+    this.unsent = written >= 0 && written < bytes.length ? bytes.subarray(written) : undefined;
+  }
+
+  received(chunk: Buffer): void {
+    let replies = 0;
+    if (this.run.framing === "raw") replies = 1;
+    else for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) replies++;
+    if (replies === 0 || !this.run.measuring) return;
+    this.run.recordReplies(replies, performance.now() - this.sentAt);
+    this.owed -= replies;
+    if (this.owed <= 0) this.sendBatch();
+  }
+}
+
+/** The state of one benchmark run, shared by its workers. */
+class Run {
+  readonly histogram = new Histogram();
+  readonly framing: Framing;
+  readonly pipeline: number;
+  readonly batch: Uint8Array;
+  readonly messageBytes: number;
+  measuring = false;
+  messages = 0;
+  errors = 0;
+  readonly errorKinds: Partial<Record<ErrorKind, number>> = {};
+  readonly workers = new Set<Worker>();
+  private budget: number;
+  private readonly allDone = Promise.withResolvers<void>();
+
+  constructor(options: BenchOptions) {
+    this.framing = options.framing;
+    this.pipeline = options.framing === "raw" ? 1 : options.pipeline;
+    const framed = options.framing === "line" ? options.message + "\n" : options.message;
+    const one = Buffer.from(framed);
+    this.messageBytes = one.length;
+    this.batch = Buffer.concat(Array.from({ length: this.pipeline }, () => one));
+    this.budget = options.requests ?? Infinity;
+  }
+
+  get done(): Promise<void> {
+    return this.allDone.promise;
+  }
+
+  takeBudget(): number {
+    if (!this.measuring) return 0;
+    const count = Math.min(this.pipeline, this.budget);
+    this.budget -= count;
+    return count;
+  }
+
+  recordReplies(count: number, latencyMs: number): void {
+    this.messages += count;
+    const latencyUs = latencyMs * 1000;
+    for (let i = 0; i < count; i++) this.histogram.record(latencyUs);
+  }
+
+  error(kind: ErrorKind): void {
+    this.errors++;
+    this.errorKinds[kind] = (this.errorKinds[kind] ?? 0) + 1;
+  }
+
+  /** The worker has sent its share: close its connection. */
+  retire(worker: Worker): void {
+    worker.closedByUs = true;
+    worker.socket.end();
+    this.forget(worker);
+  }
+
+  /** The worker is gone (retired or lost); the run is done when none is left. */
+  forget(worker: Worker): void {
+    if (this.workers.delete(worker) && this.workers.size === 0) this.allDone.resolve();
+  }
+
+  /** Ends the run: every connection is closed and nothing more is counted. */
+  stop(): void {
+    this.measuring = false;
+    for (const worker of this.workers) {
+      worker.closedByUs = true;
+      worker.socket.end();
+    }
+    this.workers.clear();
+    this.allDone.resolve();
+  }
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const run = new Run(options);
+  const connectStart = performance.now();
+  await openConnections(run, options);
+  const connectMs = performance.now() - connectStart;
+
+  const start = performance.now();
+  run.measuring = true;
+  const progress = setInterval(() => {
+    options.onProgress?.({ elapsedMs: performance.now() - start, messages: run.messages, errors: run.errors });
+  }, 1000);
+  const deadline =
+    options.requests === undefined ? setTimeout(() => run.stop(), options.durationMs ?? 5000) : undefined;
+  if (run.workers.size === 0) run.stop();
+  for (const worker of [...run.workers]) worker.sendBatch();
+  await run.done;
+  const elapsedMs = performance.now() - start;
+  clearInterval(progress);
+  clearTimeout(deadline);
+  run.stop();
+
+  const h = run.histogram;
+  const ms = (us: number) => us / 1000;
+  return {
+    host: options.host,
+    port: options.port,
+    framing: options.framing,
+    message: options.message,
+    connections: options.connections,
+    connected: options.connections - countConnectErrors(run),
+    pipeline: run.pipeline,
+    elapsedMs,
+    connectMs,
+    messages: run.messages,
+    messagesPerSecond: elapsedMs > 0 ? (run.messages * 1000) / elapsedMs : 0,
+    errors: run.errors,
+    errorKinds: run.errorKinds,
+    latencyMs: {
+      min: ms(h.count === 0 ? 0 : h.min),
+      mean: ms(h.mean),
+      p50: ms(h.percentile(50)),
+      p90: ms(h.percentile(90)),
+      p99: ms(h.percentile(99)),
+      p999: ms(h.percentile(99.9)),
+      max: ms(h.max),
+    },
+  };
+}
+
+function countConnectErrors(run: Run): number {
+  const kinds = run.errorKinds;
+  return (kinds.refused ?? 0) + (kinds["connect-timeout"] ?? 0) + (kinds["connect-error"] ?? 0);
+}
+
+/** Opens every connection, a bounded number at a time; failures are counted, not thrown. */
+async function openConnections(run: Run, options: BenchOptions): Promise<void> {
+  let next = 0;
+  const openOne = async (): Promise<void> => {
+    let timer: Timer | undefined;
+    let abandoned = false;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), options.connectTimeoutMs)));
+    const connecting = Bun.connect<Worker | undefined>({
+      hostname: options.host,
+      port: options.port,
+      data: undefined,
+      socket: {
+        open(socket) {
+          if (abandoned) return socket.terminate();
+          socket.data = new Worker(socket, run);
+        },
+        data: (socket, chunk) => socket.data?.received(chunk),
+        drain(socket) {
+          const worker = socket.data;
+          if (worker?.unsent) worker.write(worker.unsent);
+        },
+        end: (socket) => lost(socket, "closed"),
+        close: (socket, error) => lost(socket, (error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "reset" : "closed"),
+        error(socket, error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          lost(socket, code === "ECONNRESET" || code === "EPIPE" ? "reset" : "socket-error");
+        },
+        connectError() {},
+      },
+    });
+    try {
+      const socket = await Promise.race([connecting, timedOut]);
+      if (socket === "timeout") {
+        abandoned = true;
+        run.error("connect-timeout");
+        return;
+      }
+      run.workers.add(socket.data!);
+    } catch (error) {
+      abandoned = true;
+      run.error((error as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "refused" : "connect-error");
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const lost = (socket: BenchSocket, kind: ErrorKind) => {
+    const worker = socket.data;
+    if (!worker || worker.closedByUs) return;
+    worker.closedByUs = true;
+    run.error(kind);
+    run.forget(worker);
+  };
+  const connector = async () => {
+    while (next < options.connections) {
+      next++;
+      await openOne();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, options.connections) }, connector));
+}

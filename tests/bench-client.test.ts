@@ -1,0 +1,32 @@
+// `client bench` as a user runs it, against our server as a real process.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { runClient, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+import { freePort } from "./helpers/sockets.ts";
+
+let server: ServerProcess;
+beforeAll(async () => {
+  server = await startServerProcess(["--quiet"]);
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("client bench", () => {
+  test("--requests N: exactly N messages acknowledged, pipelined over several connections, no errors", async () => {
+    const args = ["bench", "--port", String(server.port), "-c", "7", "-P", "4", "-n", "5003", "--json", "--quiet"];
+    const result = await runClient(args);
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ connections: 7, connected: 7, pipeline: 4, messages: 5003, errors: 0, errorKinds: {} });
+    expect(report.latencyMs.p50).toBeGreaterThan(0);
+    expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p999);
+  });
+
+  test("a refused connection is an error in the summary and exit 1", async () => {
+    const result = await runClient(["bench", "--port", String(freePort()), "-c", "2", "-n", "10", "--quiet"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain("connections   0 of 2");
+    expect(result.stdout).toContain("errors        2 (refused 2)");
+  });
+});

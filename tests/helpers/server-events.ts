@@ -1,0 +1,65 @@
+// Records what an in-process server reports (src/server/events.ts), in order, so tests can wait
+// for an event and compare the sequence with what a user would see in the log.
+import type { LimitKind, ServerEvents } from "../../src/server/events.ts";
+import { DEADLINE_MS } from "./processes.ts";
+
+export type RecordedEvent =
+  | { type: "listening"; host: string; port: number }
+  | { type: "connected"; peer: string; active: number }
+  | { type: "message"; peer: string; text: string }
+  | { type: "reset"; peer: string }
+  | { type: "disconnected"; peer: string; active: number }
+  | { type: "limitHit"; peer: string; limit: LimitKind }
+  | { type: "socketError"; peer: string; message: string }
+  | { type: "shuttingDown" }
+  | { type: "closed" };
+
+export class EventRecorder {
+  readonly log: RecordedEvent[] = [];
+  private waiters: Array<() => void> = [];
+
+  readonly events: Required<ServerEvents> = {
+    listening: ({ host, port }) => this.push({ type: "listening", host, port }),
+    connected: (peer, active) => this.push({ type: "connected", peer, active }),
+    message: (peer, text) => this.push({ type: "message", peer, text }),
+    reset: (peer) => this.push({ type: "reset", peer }),
+    disconnected: (peer, active) => this.push({ type: "disconnected", peer, active }),
+    limitHit: (peer, limit) => this.push({ type: "limitHit", peer, limit }),
+    socketError: (peer, error) => this.push({ type: "socketError", peer, message: error.message }),
+    shuttingDown: () => this.push({ type: "shuttingDown" }),
+    closed: () => this.push({ type: "closed" }),
+  };
+
+  /** The recorded events of one type, in order. */
+  of<T extends RecordedEvent["type"]>(type: T): Array<Extract<RecordedEvent, { type: T }>> {
+    return this.log.filter((event): event is Extract<RecordedEvent, { type: T }> => event.type === type);
+  }
+
+  /** The texts of the messages received from `peer` (or from everyone), in order. */
+  messages(peer?: string): string[] {
+    return this.of("message")
+      .filter((event) => peer === undefined || event.peer === peer)
+      .map((event) => event.text);
+  }
+
+  /** Resolves once `check` holds for the log; rejects after the deadline, showing the log. */
+  async until(check: (recorder: EventRecorder) => boolean, what: string, deadlineMs = DEADLINE_MS): Promise<void> {
+    const deadline = performance.now() + deadlineMs;
+    while (!check(this)) {
+      if (performance.now() > deadline) {
+        throw new Error(`timed out waiting for ${what}; events:\n${this.log.map((e) => JSON.stringify(e)).join("\n")}`);
+      }
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  private push(event: RecordedEvent): void {
+    this.log.push(event);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
