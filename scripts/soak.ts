@@ -6,7 +6,8 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { CHILD_ENV, TextCollector } from "../tests/helpers/processes.ts";
-import { cpuTicks, CLOCK_TICKS_PER_SECOND, expectedAck, RawPeer, residentBytes, seededRandom } from "../tests/limits-support.ts";
+import { cpuTicks, CLOCK_TICKS_PER_SECOND, RawPeer, residentBytes, seededRandom } from "../tests/limits-support.ts";
+import { ack } from "../tests/helpers/spec.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -79,7 +80,7 @@ const good: Behaviour = async (peer) => {
     let batch = "";
     for (let i = random.int(200); i >= 0; i--) {
       const message = `m${counts.messages++}-${"x".repeat(random.int(100))}`;
-      expected.push(expectedAck(message));
+      expected.push(ack(message));
       batch += message + (random.int(2) ? "\n" : "\r\n");
     }
     peer.send(batch);
@@ -94,7 +95,7 @@ const slowReader: Behaviour = async (peer) => {
   const expected: string[] = [];
   for (let i = 0; i < 20_000; i++) {
     const message = `s${counts.messages++}`;
-    expected.push(expectedAck(message));
+    expected.push(ack(message));
     peer.send(message + "\n");
   }
   await Bun.sleep(2000);

@@ -4,7 +4,8 @@
 // never receives a control character a client chose.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startServerProcess, withDeadline, type ServerProcess } from "./helpers/processes.ts";
-import { countMatches, decode, eventually, expectedAck, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
+import { countMatches, decode, eventually, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
+import { ack } from "./helpers/spec.ts";
 
 /** The hostile lines every test sends: each is one message (no LF inside). */
 function hostileLines(): Uint8Array[] {
@@ -69,7 +70,7 @@ describe("hostile bytes", () => {
       if (i % 70 === 0) await Bun.sleep(1);
     }
     await peer.until(() => peer.receivedLines >= lines.length);
-    expect(peer.lines).toEqual(expected.map(expectedAck));
+    expect(peer.lines).toEqual(expected.map(ack));
 
     const peerName = `127.0.0.1:${peer.localPort}`;
     await eventually(() => loggedMessages(server.stdout.text, peerName).length >= lines.length, 5000, "messages logged");
@@ -102,7 +103,7 @@ describe("hostile bytes", () => {
     const message = "x".repeat(1024 * 1024);
     peer.send(message + "\r\n");
     await peer.until(() => peer.receivedLines >= 1);
-    expect(peer.receivedBytes).toBe(expectedAck(message).length + 1);
+    expect(peer.receivedBytes).toBe(ack(message).length + 1);
     peer.close();
   });
 });
@@ -130,7 +131,7 @@ describe("the end of a connection", () => {
         await peer.sent();
         peer.halfClose();
         expect(await withDeadline(peer.ended, 5000, "server did not close after FIN")).toMatch(/end|close/);
-        expect({ round, lines: peer.lines }).toEqual({ round, lines: acks.map((text) => expectedAck(text)) });
+        expect({ round, lines: peer.lines }).toEqual({ round, lines: acks.map((text) => ack(text)) });
       }
     });
   }
@@ -138,7 +139,7 @@ describe("the end of a connection", () => {
   test("RST mid-message: the partial line is dropped, the reset logged, others served", async () => {
     const peer = await RawPeer.connect(server.port);
     peer.send("complete\n");
-    await peer.waitForText(expectedAck("complete"));
+    await peer.waitForText(ack("complete"));
     peer.send("partial line that never ends");
     await peer.sent();
     await Bun.sleep(100);
@@ -150,7 +151,7 @@ describe("the end of a connection", () => {
 
     const other = await RawPeer.connect(server.port);
     other.send("next\n");
-    await other.waitForText(expectedAck("next"));
+    await other.waitForText(ack("next"));
     other.close();
   });
 
@@ -172,7 +173,7 @@ describe("the end of a connection", () => {
     }
     const survivor = await RawPeer.connect(server.port);
     survivor.send("alive?\n");
-    await survivor.waitForText(expectedAck("alive?"));
+    await survivor.waitForText(ack("alive?"));
     survivor.close();
     expect(server.proc.exitCode).toBeNull();
     expect(countMatches(server.stderr.text, /\[ERROR\]/g)).toBe(0);

@@ -6,7 +6,8 @@
 // FUZZ_SEED=<n> replays one run; FUZZ_CONNECTIONS=<n> makes it longer.
 import { expect, test } from "bun:test";
 import { runClient, startServerProcess } from "./helpers/processes.ts";
-import { decode, expectedAck, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
+import { decode, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
+import { ack } from "./helpers/spec.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 424242);
 const CONNECTIONS = Number(process.env.FUZZ_CONNECTIONS ?? 400);
@@ -118,7 +119,7 @@ test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invarian
     // The server still serves a well-behaved client.
     const wellBehaved = await runClient(["--port", String(server.port), "--quiet", "-m", "still there?", "-m", "yes"]);
     expect(wellBehaved.exitCode).toBe(0);
-    expect(wellBehaved.stdout).toBe(`${expectedAck("still there?")}\n${expectedAck("yes")}\n`);
+    expect(wellBehaved.stdout).toBe(`${ack("still there?")}\n${ack("yes")}\n`);
     expect(await server.stop("SIGTERM")).toBe(0);
 
     // Nothing a client sent reaches the operator's terminal unescaped; every stdout line is a message.
@@ -154,7 +155,7 @@ test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invarian
         expect({ ...context, seen }).toEqual({ ...context, seen: upToReset.slice(0, seen.length) });
         continue;
       }
-      const replies = [...expected.messages.map(expectedAck), ...(expected.refused ? [TOO_LONG] : [])];
+      const replies = [...expected.messages.map(ack), ...(expected.refused ? [TOO_LONG] : [])];
       if (expected.refused) tally.tooLong++;
       expect({ ...context, replies: peer.lines }).toEqual({ ...context, replies });
       expect({ ...context, seen }).toEqual({ ...context, seen: expected.messages });

@@ -226,11 +226,6 @@ export async function cpuShareOver(pid: number, ms: number): Promise<number> {
   return ((cpuTicks(pid) - before) / CLOCK_TICKS_PER_SECOND) / (elapsed / 1000);
 }
 
-/** The expected ack line of one message (the wire format, written out independently). */
-export function expectedAck(message: string): string {
-  return `Message '${message}' received successfully`;
-}
-
 /** Polls `test` until it holds; rejects with `what` at the deadline. */
 export async function eventually(test: () => boolean, deadlineMs: number, what: string): Promise<void> {
   const start = performance.now();

@@ -7,7 +7,8 @@ import type { LimitKind } from "../src/server/events.ts";
 import { openFileLimit } from "../src/server/limits.ts";
 import { startServer, type RunningServer, type ServerOptions } from "../src/server/server.ts";
 import { SERVER_TS, startServerProcess, withDeadline, type ServerProcess } from "./helpers/processes.ts";
-import { countMatches, cpuShareOver, eventually, expectedAck, openFiles, RawPeer, residentBytes, sampleMax } from "./limits-support.ts";
+import { countMatches, cpuShareOver, eventually, openFiles, RawPeer, residentBytes, sampleMax } from "./limits-support.ts";
+import { ack } from "./helpers/spec.ts";
 
 const MiB = 1024 * 1024;
 /** A server that spins on EMFILE uses a whole core; an idle one, close to nothing. */
@@ -46,7 +47,7 @@ async function withServerProcess(args: string[], body: (server: ServerProcess) =
 /** Sends one message and waits for its ack. */
 async function roundTrip(peer: RawPeer, message: string): Promise<void> {
   peer.send(message + "\n");
-  await peer.waitForText(expectedAck(message) + "\n");
+  await peer.waitForText(ack(message) + "\n");
 }
 
 /**
@@ -221,8 +222,8 @@ describe("max message bytes", () => {
       }
       await withDeadline(peer.ended, 5000, "not closed");
       expect(peer.lines).toEqual([
-        expectedAck("short"),
-        expectedAck(atLimit),
+        ack("short"),
+        ack(atLimit),
         "ERROR message too long (limit 1000 bytes)",
       ]);
       expect(server.stats.limitHits["message-bytes"]).toBe(1);
@@ -235,7 +236,7 @@ describe("max message bytes", () => {
       const peer = await RawPeer.connect(server.port);
       peer.send(`ok\n${"d".repeat(1500)}\nnever\n`);
       await withDeadline(peer.ended, 5000, "not closed");
-      expect(peer.lines).toEqual([expectedAck("ok"), "ERROR message too long (limit 1000 bytes)"]);
+      expect(peer.lines).toEqual([ack("ok"), "ERROR message too long (limit 1000 bytes)"]);
       expect(server.stats.limitHits["message-bytes"]).toBe(1);
     });
   });
@@ -310,7 +311,7 @@ describe("output backpressure", () => {
       greedy.resume();
       await greedy.until(() => greedy.receivedLines >= messages, 60_000);
       expect(greedy.receivedLines).toBe(messages);
-      expect(greedy.receivedBytes).toBe(messages * (expectedAck("x").length + 1));
+      expect(greedy.receivedBytes).toBe(messages * (ack("x").length + 1));
       expect(server.stderr.text.match(/client is not reading its replies/g)?.length).toBe(1);
       for (const peer of [greedy, other]) peer.close();
     });

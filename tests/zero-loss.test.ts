@@ -4,7 +4,8 @@
 // when every message it sent was acknowledged.
 import { expect, test } from "bun:test";
 import { CHILD_ENV, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
-import { eventually, expectedAck, RawPeer } from "./limits-support.ts";
+import { eventually, RawPeer } from "./limits-support.ts";
+import { ack } from "./helpers/spec.ts";
 
 const RAW_PEERS = 24;
 const CLIENT_PROCESSES = 4;
@@ -84,7 +85,7 @@ test("SIGTERM under load: every logged message is acknowledged, then the notice,
       const received = logged(server.stdout.text, `127.0.0.1:${peer.localPort}`);
       const lines = peer.lines;
       expect(lines.at(-1)).toBe("ERROR server shutting down");
-      expect(lines.slice(0, -1)).toEqual(received.map(expectedAck));
+      expect(lines.slice(0, -1)).toEqual(received.map(ack));
       total += received.length;
     }
     expect(total).toBeGreaterThan(RAW_PEERS * 100);
@@ -99,7 +100,7 @@ test("SIGTERM under load: every logged message is acknowledged, then the notice,
         const text = line.slice(line.indexOf("] ") + 2);
         return text.startsWith(`proc${k}-`) ? [text] : [];
       });
-      expect(acks).toEqual(received.map(expectedAck));
+      expect(acks).toEqual(received.map(ack));
       const unacked = /\[ERROR\] server shutting down \((\d+) of (\d+) messages unacknowledged\)/.exec(stderr);
       expect(unacked).not.toBeNull();
       expect(Number(unacked![2]) - Number(unacked![1])).toBe(acks.length);
