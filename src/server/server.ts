@@ -99,11 +99,13 @@ export function startServer(options: ServerOptions): RunningServer {
       allowHalfOpen: true,
       socket: {
         open(socket) {
+          // Read once: each read asks the kernel, and a client can reset in between.
+          const { remoteAddress, remotePort } = socket;
           // A client that reset right after the accept is gone before we see it: Bun no longer
-          // knows its address. Nothing to serve, count or log.
-          if (!socket.remoteAddress) return socket.terminate();
+          // knows its address or port. Nothing to serve (its acks could not be sent), count or log.
+          if (!remoteAddress || typeof remotePort !== "number") return socket.terminate();
           // Bun shares one `data` object across sockets unless each gets its own (BUN_NOTES.md).
-          const peer = formatAddress(socket.remoteAddress, socket.remotePort);
+          const peer = formatAddress(remoteAddress, remotePort);
           const connection = new Connection(socket, peer, context);
           // Bun's own socket timeout is a coarse ~4 s tick that does not close; ours is exact.
           socket.timeout(0);
