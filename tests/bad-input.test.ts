@@ -166,9 +166,12 @@ describe("the end of a connection", () => {
       peer.reset();
     }
     // Resets right after connecting, before the server has run its open handler for some.
-    for (let burst = 0; burst < 5; burst++) {
-      const peers = await Promise.all(Array.from({ length: 20 }, () => RawPeer.connect(server.port)));
-      for (const peer of peers) peer.reset();
+    for (let burst = 0; burst < 10; burst++) {
+      const peers = await Promise.all(Array.from({ length: 30 }, () => RawPeer.connect(server.port)));
+      for (const [i, peer] of peers.entries()) {
+        if (i % 2) peer.send("said and gone\n");
+        peer.reset();
+      }
       await Bun.sleep(20);
     }
     const survivor = await RawPeer.connect(server.port);
@@ -177,7 +180,8 @@ describe("the end of a connection", () => {
     survivor.close();
     expect(server.proc.exitCode).toBeNull();
     expect(countMatches(server.stderr.text, /\[ERROR\]/g)).toBe(0);
-    // Only the server's own tagged lines: no stack trace, no message text.
+    // Every message line names its peer in full; only the server's own tagged lines on stderr.
+    for (const line of server.stdout.lines) expect(line).toMatch(/^\[127\.0\.0\.1:\d+\] /);
     for (const line of server.stderr.lines) expect(line).toMatch(/^\[(STARTING|NEW CONNECTION|ACTIVE CONNECTIONS|DISCONNECTED|LIMIT|SHUTTING DOWN|CLOSED|127\.0\.0\.1:\d+)\] /);
   });
 });

@@ -126,8 +126,9 @@ test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invarian
     expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
     const logged = new Map<string, string[]>();
     for (const line of server.stdout.lines) {
-      const match = /^\[(127\.0\.0\.1:\d+)\] (.*)$/.exec(line);
-      expect(match).not.toBeNull();
+      const shape = /^\[(127\.0\.0\.1:\d+)\] (.*)$/;
+      expect(line).toMatch(shape);
+      const match = shape.exec(line);
       const list = logged.get(match![1]!) ?? [];
       list.push(unescapeLogged(match![2]!));
       logged.set(match![1]!, list);
