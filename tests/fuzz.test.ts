@@ -59,17 +59,25 @@ function randomInput(random: ReturnType<typeof seededRandom>): Uint8Array {
 }
 
 interface Run {
+  id: string;
   peer: RawPeer;
   bytes: Uint8Array;
   ending: Ending;
 }
 
-async function runConnection(port: number, random: ReturnType<typeof seededRandom>): Promise<Run> {
-  const bytes = randomInput(random);
+/**
+ * One connection. Its first line names it (`conn-000042`): over thousands of connections the
+ * kernel reuses client ports, so the server's `[peer]` alone does not tell connections apart.
+ */
+async function runConnection(port: number, random: ReturnType<typeof seededRandom>, number: number): Promise<Run> {
+  const id = `conn-${String(number).padStart(6, "0")}`;
+  const header = Buffer.from(id + "\n");
+  const bytes = Buffer.concat([header, randomInput(random)]);
   const ending: Ending = random.pick(["fin", "fin", "fin", "reset", "slow-reader"] as const);
   const peer = await RawPeer.connect(port);
   if (ending === "slow-reader") peer.pause();
-  const resetAt = ending === "reset" ? random.int(bytes.length + 1) : -1;
+  // Resets come after the name, so that whatever the server logs can be told apart.
+  const resetAt = ending === "reset" ? header.length + random.int(bytes.length - header.length + 1) : -1;
   let offset = 0;
   while (offset < bytes.length && !peer.isEnded) {
     const size = 1 + random.int(random.int(2) ? 16 : 4096);
@@ -81,7 +89,7 @@ async function runConnection(port: number, random: ReturnType<typeof seededRando
   }
   if (ending === "reset") {
     peer.reset();
-    return { peer, bytes, ending };
+    return { id, peer, bytes, ending };
   }
   if (ending === "slow-reader") {
     await Bun.sleep(random.int(300));
@@ -91,7 +99,7 @@ async function runConnection(port: number, random: ReturnType<typeof seededRando
   if (!peer.isEnded) peer.halfClose();
   await peer.ended;
   peer.close();
-  return { peer, bytes, ending };
+  return { id, peer, bytes, ending };
 }
 
 test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invariant`, async () => {
@@ -110,34 +118,42 @@ test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invarian
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (started < CONNECTIONS) {
-          started++;
-          runs.push(await runConnection(server.port, random));
+          runs.push(await runConnection(server.port, random, started++));
         }
       }),
     );
 
     // The server still serves a well-behaved client.
-    const wellBehaved = await runClient(["--port", String(server.port), "--quiet", "-m", "still there?", "-m", "yes"]);
+    const name = `conn-${String(CONNECTIONS).padStart(6, "0")}`;
+    const wellBehaved = await runClient(["--port", String(server.port), "--quiet", "-m", name, "-m", "still there?"]);
     expect(wellBehaved.exitCode).toBe(0);
-    expect(wellBehaved.stdout).toBe(`${ack("still there?")}\n${ack("yes")}\n`);
+    expect(wellBehaved.stdout).toBe(`${ack(name)}\n${ack("still there?")}\n`);
     expect(await server.stop("SIGTERM")).toBe(0);
 
     // Nothing a client sent reaches the operator's terminal unescaped; every stdout line is a message.
     expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
+    // Messages by connection: each peer's lines belong to the connection it last named.
     const logged = new Map<string, string[]>();
+    const current = new Map<string, string[]>();
     for (const line of server.stdout.lines) {
       const shape = /^\[(127\.0\.0\.1:\d+)\] (.*)$/;
       expect(line).toMatch(shape);
-      const match = shape.exec(line);
-      const list = logged.get(match![1]!) ?? [];
-      list.push(unescapeLogged(match![2]!));
-      logged.set(match![1]!, list);
+      const [, peer, text] = shape.exec(line)!;
+      const message = unescapeLogged(text!);
+      if (/^conn-\d{6}$/.test(message)) {
+        expect(logged.has(message)).toBe(false);
+        logged.set(message, []);
+        current.set(peer!, logged.get(message)!);
+      }
+      const list = current.get(peer!);
+      expect({ line, named: list !== undefined }).toEqual({ line, named: true });
+      list!.push(message);
     }
     expect(server.stderr.text).not.toMatch(/\[ERROR\]/);
 
     const tally = { fin: 0, reset: 0, "slow-reader": 0, full: 0, tooLong: 0 };
-    for (const { peer, bytes, ending } of runs) {
-      const seen = logged.get(`127.0.0.1:${peer.localPort}`) ?? [];
+    for (const { id, peer, bytes, ending } of runs) {
+      const seen = logged.get(id) ?? [];
       const expected = model(bytes);
       const context = { seed: SEED, ending, input: Buffer.from(bytes).toString("base64") };
       if (peer.text === FULL + "\n") {
