@@ -1,5 +1,6 @@
 // Interactive mode (stdin is a terminal): the tutorial's session, line for line, with line editing
 // and history from node:readline. One message at a time: send, wait for the reply, print it.
+import { escapeForTerminal } from "../output/escape.ts";
 import { frameMessage } from "../protocol/framing.ts";
 import { ConnectError } from "./link.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
@@ -111,7 +112,8 @@ export async function runInteractive(options: SessionOptions, io: InteractiveIO)
         return interruptedOutcome;
       }
       if (typeof reply !== "string") return reply;
-      io.say(`[RESPONSE] ${reply}`);
+      // The reply echoes what was typed, but a server can send anything: never raw to the terminal.
+      io.say(`[RESPONSE] ${escapeForTerminal(reply)}`);
     }
   } finally {
     readline.close();

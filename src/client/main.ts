@@ -39,7 +39,8 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
     const output = createLineSink("stdout", () => process.exit(ClientExit.brokenPipe));
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
-    outcome = await runPipeline(options, { input, output, status, interrupted });
+    const outputIsTerminal = process.stdout.isTTY === true;
+    outcome = await runPipeline(options, { input, output, outputIsTerminal, status, interrupted });
     await output.flush();
   }
   if (outcome.error) logger.error(outcome.error, { event: statusEvent(outcome.error), exitCode: outcome.exitCode });

@@ -2,6 +2,7 @@
 // input bytes go to the server as they come (no round trip each) and acks are printed as they
 // return, in order. In raw framing there is no delimiter, so each message waits for its reply.
 import { LineDeframer } from "../protocol/framing.ts";
+import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
 import { ConnectError } from "./link.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
@@ -16,6 +17,8 @@ export interface PipelineIO {
   input: ReadableStream<Uint8Array>;
   /** Acks, one line each. */
   output: LineSink;
+  /** The output is a terminal: show acks with control characters escaped, as the server does. */
+  outputIsTerminal: boolean;
   status(text: string): void;
   /** Set by the caller's Ctrl+C handler: ends the run as interrupted. */
   interrupted: Promise<void>;
@@ -40,12 +43,16 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
         const rttMs = Math.round((performance.now() - sent.sentAt) * 1000) / 1000;
         io.output.write(JSON.stringify({ message: sent.text, response, rtt_ms: rttMs }) + "\n");
       }
-    : (response: string) => io.output.write(response + "\n");
+    : io.outputIsTerminal
+      ? (response: string) => io.output.write(escapeForTerminal(response) + "\n")
+      : (response: string) => io.output.write(response + "\n");
 
   let session: Session;
   try {
-    // Without --json an ack is printed as it came, so a read's acks go out whole, in one write.
-    const onAckLines = options.json ? undefined : (lines: string) => io.output.write(lines + "\n");
+    // Without --json (and not to a terminal) an ack is printed as it came, so a read's acks go out
+    // whole, in one write. A pipe gets the bytes faithfully; a terminal gets them escaped.
+    const printAsIs = !options.json && !io.outputIsTerminal;
+    const onAckLines = printAsIs ? (lines: string) => io.output.write(lines + "\n") : undefined;
     session = await Session.open(options, onAck, onAckLines);
   } catch (error) {
     if (error instanceof ConnectError) return connectFailureOutcome(error.failure);
