@@ -1,5 +1,6 @@
 // The client program: pick the mode (a terminal gets the tutorial's session, anything else is a
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
+import { isTerminal } from "../cli/terminal.ts";
 import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
@@ -16,7 +17,7 @@ export interface ClientProgramOptions extends SessionOptions {
 }
 
 export async function runClientProgram(options: ClientProgramOptions): Promise<number> {
-  const interactive = options.messages.length === 0 && process.stdin.isTTY === true;
+  const interactive = options.messages.length === 0 && (await isTerminal("stdin"));
   // Interactive: everything on the terminal (stdout), as the tutorial prints it; errors on stderr.
   // Pipeline: stdout carries acks only; status goes to stderr, and --quiet silences it.
   const logger = createLogger({
@@ -39,7 +40,7 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
     const output = createLineSink("stdout", () => process.exit(ClientExit.brokenPipe));
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
-    const outputIsTerminal = process.stdout.isTTY === true;
+    const outputIsTerminal = await isTerminal("stdout");
     outcome = await runPipeline(options, { input, output, outputIsTerminal, status, interrupted });
     await output.flush();
   }
