@@ -1,10 +1,10 @@
 // How the client prints acks that arrive many to a read (its fast path takes a read's acks whole):
 // a notice or a CRLF among them must still be seen line by line.
 import { describe, expect, test } from "bun:test";
-import { runClient } from "./helpers/processes.ts";
+import { CHILD_ENV, DEADLINE_MS, runClient, SOURCE_CLIENT, withDeadline } from "./helpers/processes.ts";
 
 /** A server that answers the first read with `reply` in one write, then closes. */
-async function withScriptedServer(reply: string, run: (port: number) => Promise<void>): Promise<void> {
+async function withScriptedServer(reply: string | Uint8Array, run: (port: number) => Promise<void>): Promise<void> {
   const listener = Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
@@ -30,6 +30,31 @@ describe("acks many to a read", () => {
       expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
       expect(result.stderr).toContain("[ERROR] idle timeout (1 of 3 messages unacknowledged)");
       expect(result.exitCode).toBe(5);
+    });
+  });
+
+  test("acks with bytes that are not UTF-8 are printed with U+FFFD, as line by line", async () => {
+    const ack = (text: string) => Buffer.from(`Message '${text}' received successfully\n`, "latin1");
+    await withScriptedServer(Buffer.concat([ack("a\xff"), ack("b\xc3")]), async (port) => {
+      // Read as bytes: decoding the output here would turn invalid bytes into U+FFFD as well.
+      const proc = Bun.spawn([...SOURCE_CLIENT, "--port", String(port), "--quiet"], {
+        stdin: new Blob(["a\nb\n"]),
+        stdout: "pipe",
+        stderr: "ignore",
+        env: CHILD_ENV,
+      });
+      try {
+        const [stdout, exitCode] = await withDeadline(
+          Promise.all([new Response(proc.stdout).bytes(), proc.exited]),
+          DEADLINE_MS,
+          "client exit",
+        );
+        const expected = "Message 'a\ufffd' received successfully\nMessage 'b\ufffd' received successfully\n";
+        expect(Buffer.from(stdout).toString("hex")).toBe(Buffer.from(expected).toString("hex"));
+        expect(exitCode).toBe(0);
+      } finally {
+        proc.kill("SIGKILL");
+      }
     });
   });
 

@@ -25,7 +25,7 @@ export interface LinkHandlers {
   /** One reply: a line without its LF (line framing) or one read (raw framing). */
   reply(text: string): void;
   /** Optional: several complete reply lines at once (see LinesHandler in framing.ts). */
-  replies?(lines: string): void;
+  replies?(lines: Buffer): void;
   /** The connection ended without our asking; called at most once. */
   ended(how: LinkEnd): void;
 }

@@ -1,6 +1,7 @@
 // Pipeline mode: every input line (or -m) is a message. In line framing, messages are pipelined:
 // input bytes go to the server as they come (no round trip each) and acks are printed as they
 // return, in order. In raw framing there is no delimiter, so each message waits for its reply.
+import { isUtf8 } from "node:buffer";
 import { LineDeframer } from "../protocol/framing.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
@@ -50,9 +51,13 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
   let session: Session;
   try {
     // Without --json (and not to a terminal) an ack is printed as it came, so a read's acks go out
-    // whole, in one write. A pipe gets the bytes faithfully; a terminal gets them escaped.
+    // whole, in one write, as the bytes that came (no decoding and encoding again). A pipe gets
+    // them faithfully; a terminal gets them escaped. Bytes that are not UTF-8 are decoded first,
+    // so they are printed as U+FFFD, as on every other path.
     const printAsIs = !options.json && !io.outputIsTerminal;
-    const onAckLines = printAsIs ? (lines: string) => io.output.write(lines + "\n") : undefined;
+    const onAckLines = printAsIs
+      ? (lines: Buffer) => (isUtf8(lines) ? io.output.writeBytes(lines) : io.output.write(lines.toString("utf8")))
+      : undefined;
     session = await Session.open(options, onAck, onAckLines);
   } catch (error) {
     if (error instanceof ConnectError) return connectFailureOutcome(error.failure);

@@ -1,7 +1,7 @@
 // A client session, shared by the interactive and pipeline modes: counts messages sent and
 // acknowledged, matches replies to messages in order, watches for a silent server, and turns
 // every way the server can fail us into one Outcome.
-import { splitLines } from "../protocol/framing.ts";
+import { decodeLines, splitLines } from "../protocol/framing.ts";
 import { classifyReply, countAcks, type Framing } from "../protocol/messages.ts";
 import { ServerLink, type LinkEnd } from "./link.ts";
 import {
@@ -26,9 +26,9 @@ export interface SessionOptions {
 export type AckListener = (text: string, index: number) => void;
 /**
  * Optional, for readers that only pass acks on (pipeline output): the acks of one read at once,
- * `count` lines joined by LF (no last LF), instead of one AckListener call each.
+ * `count` lines as the server sent them (UTF-8, each with its LF), instead of one AckListener call each.
  */
-export type AckLinesListener = (lines: string, count: number) => void;
+export type AckLinesListener = (lines: Buffer, count: number) => void;
 
 export class Session {
   readonly tally: Tally = { sent: 0, acknowledged: 0 };
@@ -113,10 +113,10 @@ export class Session {
   }
 
   /** Several reply lines of one read: taken whole when all are acks we are owed (the usual case). */
-  private repliedLines(lines: string): void {
+  private repliedLines(lines: Buffer): void {
     if (this.failed) return;
     const count = countAcks(lines);
-    if (count < 0 || count > this.owed) return splitLines(lines, (text) => this.replied(text));
+    if (count < 0 || count > this.owed) return splitLines(decodeLines(lines), (text) => this.replied(text));
     this.lastProgressAt = performance.now();
     this.onAckLines!(lines, count);
     this.tally.acknowledged += count;

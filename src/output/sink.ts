@@ -10,6 +10,8 @@ import type { FileSink } from "bun";
 
 export interface LineSink {
   write(text: string): void;
+  /** Lines that are already UTF-8 bytes (each with its LF), after everything written before. */
+  writeBytes(lines: Uint8Array): void;
   /** Writes out everything buffered; resolves when the OS has it (or the reader is gone). */
   flush(): Promise<void>;
 }
@@ -31,12 +33,10 @@ export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderG
     batch = "";
     onReaderGone?.();
   };
-  const handOver = () => {
-    const text = batch;
-    batch = "";
+  const handOver = (data: string | Uint8Array) => {
     try {
       // FileSink reports a failed write either by throwing or through a returned promise.
-      const written: unknown = writer.write(text);
+      const written: unknown = writer.write(data);
       if (typeof (written as Promise<number> | undefined)?.then === "function") {
         (written as Promise<number>).then(undefined, fail);
       }
@@ -44,9 +44,14 @@ export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderG
       fail(error);
     }
   };
+  const handOverBatch = () => {
+    const text = batch;
+    batch = "";
+    handOver(text);
+  };
   const flushNow = async (untilEmpty: boolean) => {
     if (readerGone) return;
-    if (batch !== "") handOver();
+    if (batch !== "") handOverBatch();
     try {
       let flushed = writer.flush();
       await flushed;
@@ -61,15 +66,24 @@ export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderG
     scheduled = false;
     void flushNow(false);
   };
+  const flushLater = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flushSoon);
+  };
   return {
     write(text) {
       if (readerGone) return;
       batch += text;
-      if (batch.length >= BATCH_CHARS) handOver();
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flushSoon);
-      }
+      if (batch.length >= BATCH_CHARS) handOverBatch();
+      flushLater();
+    },
+    writeBytes(lines) {
+      if (readerGone) return;
+      // In order: text written before goes first. The bytes go as they are, with no string made.
+      if (batch !== "") handOverBatch();
+      handOver(lines);
+      flushLater();
     },
     flush: () => flushNow(true),
   };

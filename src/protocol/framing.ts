@@ -30,10 +30,11 @@ export interface Deframer {
 
 /**
  * Optional fast path for a reader that can use several lines at once (line framing): the complete
- * lines of one read as one string, joined by LF, without the last LF and with any CRs still in.
- * `splitLines(lines, onMessage)` turns it into what onMessage would have received.
+ * lines of one read as they came, undecoded, each with its LF and any CR still in. A reader that
+ * only checks and passes them on (the client's acks into a pipe) needs no string per read.
+ * `splitLines(decodeLines(lines), onMessage)` turns it into what onMessage would have received.
  */
-export type LinesHandler = (lines: string) => void;
+export type LinesHandler = (lines: Buffer) => void;
 
 /** How one message is put on the wire in each framing. */
 export function frameMessage(framing: Framing, text: string): string {
@@ -71,9 +72,8 @@ export class LineDeframer implements Deframer {
         // No line here can be over the limit: decode every complete line in one call (one native
         // call per read, not per message) and cut the text at its LFs. Same result as decoding line
         // by line: LF is never part of a multi-byte character, so it also ends any invalid sequence.
-        const lines = chunk.toString("utf8", start, lastLf);
-        if (onLines) onLines(lines);
-        else splitLines(lines, onMessage);
+        if (onLines) onLines(chunk.subarray(start, lastLf + 1));
+        else splitLines(chunk.toString("utf8", start, lastLf), onMessage);
         start = lastLf + 1;
       } else {
         while (lf !== -1) {
@@ -104,6 +104,11 @@ export class LineDeframer implements Deframer {
     this.heldBytes = 0;
     return line.toString("utf8", 0, contentEnd(line, 0, line.length));
   }
+}
+
+/** The text of what a LinesHandler received, as splitLines() takes it (without the last LF). */
+export function decodeLines(lines: Buffer): string {
+  return lines.toString("utf8", 0, lines.length - 1);
 }
 
 /** Hands over each line of `text` (LF-separated, the last LF already cut), without a trailing CR. */

@@ -30,19 +30,28 @@ export type Reply =
   | { kind: "notice"; text: string }
   | { kind: "unexpected"; text: string };
 
+const ACK_PREFIX_BYTES = Buffer.from(ACK_PREFIX);
+const LF = 0x0a;
+const CR = 0x0d;
+
 /**
- * How many replies `lines` holds (LF-separated, as LinesHandler gives them) when every one is a
- * plain ack, else -1. It allocates nothing, so a client can take a read's acks whole.
+ * How many replies `lines` holds (complete lines, each with its LF, as a LinesHandler gets them)
+ * when every one is a plain ack, else -1. It works on the bytes and allocates nothing, so a client
+ * can take a read's acks whole without decoding them. (A line starts with the ASCII ACK_PREFIX
+ * exactly when its decoded text does: ASCII characters come only from ASCII bytes.)
  */
-export function countAcks(lines: string): number {
+export function countAcks(lines: Uint8Array): number {
   // A line ending in CR must lose it (line framing), so such lines take the line-by-line path.
-  if (!lines.startsWith(ACK_PREFIX) || lines.includes("\r")) return -1;
-  let count = 1;
-  for (let lf = lines.indexOf("\n"); lf !== -1; lf = lines.indexOf("\n", lf + 1)) {
-    if (!lines.startsWith(ACK_PREFIX, lf + 1)) return -1;
-    count++;
+  if (lines.indexOf(CR) !== -1) return -1;
+  const prefixLength = ACK_PREFIX_BYTES.length;
+  let count = 0;
+  for (let start = 0; start < lines.length; count++) {
+    for (let i = 0; i < prefixLength; i++) if (lines[start + i] !== ACK_PREFIX_BYTES[i]) return -1;
+    const lf = lines.indexOf(LF, start + prefixLength);
+    if (lf === -1) return -1;
+    start = lf + 1;
   }
-  return count;
+  return count === 0 ? -1 : count;
 }
 
 /** Classifies one reply line from a server (line framing). */
