@@ -32,6 +32,13 @@ export function createServerReporter({ logger, messages, json }: ServerReporterO
     limitHit(peer, limit, detail) {
       logger.warn(`[LIMIT] ${peer} ${detail}`, { event: "limit", peer, limit, detail });
     },
+    repliesUndelivered(peer, bytes) {
+      logger.warn(`[LIMIT] ${peer} stopped reading while closing: ${bytes} bytes of replies not delivered`, {
+        event: "replies-undelivered",
+        peer,
+        bytes,
+      });
+    },
     socketError(peer, error) {
       logger.error(`[ERROR] ${peer}: ${error.message}`, { event: "socket-error", peer, error: error.message });
       logger.debug(error);

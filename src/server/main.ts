@@ -17,6 +17,7 @@ export interface ServerProgramOptions {
   framing: Framing;
   limits: ServerLimits;
   drainTimeoutMs: number;
+  closeTimeoutMs: number;
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
@@ -40,6 +41,7 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       framing: options.framing,
       limits: options.limits,
       drainTimeoutMs: options.drainTimeoutMs,
+      lingerMs: options.closeTimeoutMs,
       events,
     });
   } catch (error) {

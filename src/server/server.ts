@@ -14,7 +14,10 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** On stop(): how long to wait for connections to finish before dropping them. */
   drainTimeoutMs?: number;
-  /** How long a closing connection waits for its peer to hang up. */
+  /**
+   * How long a closing connection may go without progress (the peer reading its last replies,
+   * then hanging up) before it is closed anyway. The CLI's --close-timeout.
+   */
   lingerMs?: number;
   events?: ServerEvents;
 }
@@ -62,6 +65,7 @@ export function startServer(options: ServerOptions): RunningServer {
     connectionsAccepted: 0,
     connectionsRejected: 0,
     messagesReceived: 0,
+    undeliveredReplyBytes: 0,
     limitHits: { connections: 0, "message-bytes": 0, idle: 0, output: 0 },
   };
   const context: ConnectionContext = {
@@ -69,7 +73,7 @@ export function startServer(options: ServerOptions): RunningServer {
     limits,
     events,
     stats,
-    lingerMs: options.lingerMs ?? 2000,
+    lingerMs: options.lingerMs ?? 5000,
   };
   const drainTimeoutMs = options.drainTimeoutMs ?? 5000;
 
@@ -220,7 +224,7 @@ function startIdleSweeper(connections: Set<Connection>, idleTimeoutMs: number): 
   const timer = setInterval(() => {
     const now = performance.now();
     for (const connection of connections) {
-      if (connection.state === "open" && now - connection.lastInputAt >= idleTimeoutMs) {
+      if (connection.state === "open" && now - connection.lastActivityAt >= idleTimeoutMs) {
         connection.reportLimit("idle", `no input for ${idleTimeoutMs / 1000} s`);
         connection.close(notices.idleTimeout);
       }
