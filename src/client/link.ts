@@ -114,6 +114,15 @@ export class ServerLink {
     return this.outbox.queuedBytes;
   }
 
+  /** Stops reading replies (they wait in the kernel, and the server slows down), or reads again. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   /** Resolves when everything sent so far is with the kernel (or the link is gone). */
   whenDrained(): Promise<void> {
     if (this.outbox.isEmpty || this.done) return Promise.resolve();
