@@ -1,11 +1,14 @@
 // The client program: pick the mode (a terminal gets the tutorial's session, anything else is a
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
 import { createLogger, flushLogs, type LogLevelName } from "../output/logger.ts";
-import { createLineSink } from "../output/sink.ts";
+import { createLineSink, flushWithin } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
 import { ClientExit, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { SessionOptions } from "./session.ts";
+
+/** How long an interrupted run waits for stdout to take the acks already received. */
+const INTERRUPTED_FLUSH_MS = 500;
 
 export interface ClientProgramOptions extends SessionOptions {
   /** Messages from -m; when given, stdin is not read. */
@@ -58,7 +61,9 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     outcome = await runPipeline(options, { input, output, outputIsTerminal, status, interrupted });
     runOver = true;
     // Every ack must reach stdout before exit 0; a signal meanwhile exits at once (onSignal).
-    await output.flush();
+    // Interrupted, we only give stdout a moment: it may be the very thing that is stuck.
+    if (outcome.exitCode === ClientExit.interrupted) await flushWithin(output, INTERRUPTED_FLUSH_MS);
+    else await output.flush();
   }
   if (outcome.error) logger.error(outcome.error, { event: statusEvent(outcome.error), exitCode: outcome.exitCode });
   status("[DISCONNECTED] Disconnected from server");

@@ -72,6 +72,10 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
       if (typeof (result as Promise<number> | undefined)?.then === "function") {
         (result as Promise<number>).then(undefined, fail);
       }
+      // A flush that completes at once means the OS took everything: nothing waits. Only a
+      // reader that is really behind (a full pipe) leaves a promise, and a backlog, behind.
+      if (typeof writer.flush() === "number") written = handedOver;
+      else void drain();
     } catch (error) {
       fail(error);
     }

@@ -36,7 +36,11 @@ export class Connection {
   lastActivityAt = performance.now();
   private readonly outbox: Outbox;
   private readonly deframer: Deframer;
-  private readingPaused = false;
+  /** Reading is paused while this client does not read its replies (backpressure)... */
+  private waitingForPeer = false;
+  /** ...or while the server holds every client's input (its own stdout is behind). */
+  private held = false;
+  private socketPaused = false;
   private peerEnded = false;
   /** FIN (or the full close) is sent: the goodbye is written. */
   private goodbyeWritten = false;
@@ -86,9 +90,9 @@ export class Connection {
     const progressed = this.outbox.queuedBytes < queuedBefore;
     // A client that reads its replies is not idle, even while we wait before reading more from it.
     if (progressed && this.state === "open") this.lastActivityAt = performance.now();
-    if (this.readingPaused && this.outbox.queuedBytes <= this.context.limits.maxOutputBytes / 2) {
-      this.readingPaused = false;
-      this.socket.resume();
+    if (this.waitingForPeer && this.outbox.queuedBytes <= this.context.limits.maxOutputBytes / 2) {
+      this.waitingForPeer = false;
+      this.updateReading();
     }
     if (this.state !== "closing") return;
     if (empty) this.writeGoodbye();
@@ -121,12 +125,26 @@ export class Connection {
     this.state = "closing";
     if (notice !== undefined) this.outbox.send(frameMessage(this.context.framing, NOTICE_PREFIX + notice));
     this.armLinger();
-    if (this.readingPaused) {
-      // Keep reading (and dropping) so the peer's writes cannot wedge the goodbye.
-      this.readingPaused = false;
-      this.socket.resume();
-    }
+    // Keep reading (and dropping) so the peer's writes cannot wedge the goodbye.
+    this.waitingForPeer = false;
+    this.held = false;
+    this.updateReading();
     if (this.outbox.isEmpty) this.writeGoodbye();
+  }
+
+  /** Holds or releases this client's input for the whole server (see RunningServer.holdInputUntil). */
+  hold(held: boolean): void {
+    if (this.state !== "open") return;
+    this.held = held;
+    this.updateReading();
+  }
+
+  private updateReading(): void {
+    const pause = this.waitingForPeer || this.held;
+    if (pause === this.socketPaused) return;
+    this.socketPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** Closes at once; replies still in the outbox are dropped (second Ctrl+C, drain timeout). */
@@ -151,11 +169,11 @@ export class Connection {
 
   private applyBackpressure(): void {
     const limit = this.context.limits.maxOutputBytes;
-    if (this.readingPaused || this.outbox.queuedBytes <= limit) return;
+    if (this.waitingForPeer || this.outbox.queuedBytes <= limit) return;
     // The client sends but does not read its acks: stop reading from it until it catches up,
     // so its replies cannot grow without bound. Other clients are not affected.
-    this.readingPaused = true;
-    this.socket.pause();
+    this.waitingForPeer = true;
+    this.updateReading();
     this.reportLimit("output", `client is not reading its replies; paused after ${limit} bytes`);
   }
 

@@ -4,15 +4,13 @@ import { createServerReporter } from "../output/server-reporter.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
-import { ListenError, startServer } from "./server.ts";
+import { ListenError, startServer, type RunningServer } from "./server.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME_ERROR = 1;
 /** After a second Ctrl+C: the shell's convention for "killed by SIGINT". */
 export const EXIT_INTERRUPTED = 130;
 
-/** Per-message lines waiting for a slow stdout before new ones are dropped (about 100k lines). */
-const STDOUT_BACKLOG_CHARS = 8 * 1024 * 1024;
 
 export interface ServerProgramOptions {
   host: string;
@@ -28,10 +26,10 @@ export interface ServerProgramOptions {
 
 export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
   const logger = createLogger({ level: options.logLevel, format: options.json ? "json" : "text" });
-  // The server's job is its clients, not its stdout: whatever stdout does, keep serving, and say so.
   const messages = options.quiet
     ? undefined
     : createLineSink("stdout", {
+        // The server's job is its clients, not its stdout: if stdout fails, keep serving and say so.
         onFailure: (error) =>
           logger.warn(
             error.code === "EPIPE"
@@ -39,17 +37,23 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
               : `[WARNING] cannot write to stdout (${error.code ?? error.message}): per-message lines are no longer written`,
             { event: "stdout-failed", code: error.code },
           ),
-        dropWhenBehind: {
-          limit: STDOUT_BACKLOG_CHARS,
-          onDropping: () =>
-            logger.warn("[WARNING] stdout is not keeping up: per-message lines are being dropped", {
-              event: "stdout-behind",
-            }),
-        },
       });
-  const events = createServerReporter({ logger, messages, json: options.json });
+  let server: RunningServer | undefined;
+  let toldBehind = false;
+  // A stdout that is read slowly (or not at all) paces the server, as a pipe paces any Unix tool:
+  // input waits in the clients' sockets, not in memory. Said once.
+  const onMessagesBehind = () => {
+    if (!messages || !server) return;
+    if (!toldBehind) {
+      toldBehind = true;
+      logger.warn("[WARNING] stdout is not keeping up: reading from clients pauses until it does", {
+        event: "stdout-behind",
+      });
+    }
+    server.holdInputUntil(messages.flush());
+  };
+  const events = createServerReporter({ logger, messages, json: options.json, onMessagesBehind });
 
-  let server;
   try {
     server = startServer({
       host: options.host,
@@ -89,17 +93,9 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   process.on("SIGTERM", onSignal);
 
   const code = await stopped;
-  if (messages) {
-    // The drain timeout bounds the whole way out, stdout included.
-    const flushed = await flushWithin(messages, options.drainTimeoutMs);
-    if (messages.dropped > 0 || !flushed) {
-      const unwritten = flushed ? "" : "; the last ones were not written before exit";
-      logger.warn(`[WARNING] stdout fell behind: ${messages.dropped} per-message lines dropped${unwritten}`, {
-        event: "stdout-lines-dropped",
-        dropped: messages.dropped,
-        flushed,
-      });
-    }
+  // The drain timeout bounds the wait for stdout too.
+  if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) {
+    logger.warn("[WARNING] stdout did not take the last per-message lines before exit", { event: "stdout-unflushed" });
   }
   return code;
 }

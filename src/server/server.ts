@@ -37,6 +37,11 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** Immediate stop: drop every connection now. */
   kill(): void;
+  /**
+   * Stops reading from every client (new ones too) until `until` settles: the operator's output is
+   * behind, and messages are better left in the clients' socket buffers than piled up in memory.
+   */
+  holdInputUntil(until: Promise<unknown>): void;
 }
 
 /** Listening failed; `message` is one plain sentence for the operator. */
@@ -79,6 +84,7 @@ export function startServer(options: ServerOptions): RunningServer {
 
   const active = new Set<Connection>();
   let lingeringRejections = 0;
+  let holdingInput = false;
   let stopping: Promise<void> | undefined;
   let allClosed: (() => void) | undefined;
 
@@ -126,6 +132,7 @@ export function startServer(options: ServerOptions): RunningServer {
           }
           stats.connectionsAccepted++;
           active.add(connection);
+          if (holdingInput) connection.hold(true);
           events.connected?.(peer, active.size);
         },
         data(socket, chunk) {
@@ -213,6 +220,15 @@ export function startServer(options: ServerOptions): RunningServer {
     kill() {
       for (const connection of active) connection.abort();
       listener.stop(true);
+    },
+    holdInputUntil(until) {
+      if (holdingInput) return;
+      holdingInput = true;
+      for (const connection of active) connection.hold(true);
+      void until.finally(() => {
+        holdingInput = false;
+        for (const connection of active) connection.hold(false);
+      });
     },
   };
 }
