@@ -5,8 +5,8 @@
 // be flushed and awaited before the process exits.
 //
 // A reader that is slow or stuck (`server | sleep 300`) makes output wait in memory: the sink
-// tells how much (`backlog`) so its owner can stop producing (the client stops reading acks) or
-// choose to drop (the server's per-message lines, with `dropWhenBehind`). When writing fails
+// tells how much (`backlog`) so its owner can stop producing (the server and the client stop
+// reading from their sockets), or it drops lines past a limit (`dropWhenBehind`, for log lines). When writing fails
 // (EPIPE when the reader is gone, as in `client | head -1`; ENOSPC; ...), the sink drops
 // everything after and tells its owner once.
 import type { FileSink } from "bun";
@@ -17,15 +17,13 @@ export interface LineSink {
   flush(): Promise<void>;
   /** Characters written to the sink that the OS has not taken yet. */
   readonly backlog: number;
-  /** Lines dropped because the backlog was over the limit (dropWhenBehind only). */
-  readonly dropped: number;
 }
 
 export interface LineSinkOptions {
   /** Writing failed (the error's code says why: EPIPE = the reader is gone); called once. */
   onFailure?: (error: NodeJS.ErrnoException) => void;
-  /** Drop lines instead of queueing them once this many characters wait; calls onDropping once. */
-  dropWhenBehind?: { limit: number; onDropping?(): void };
+  /** Drop lines instead of queueing them once this many characters wait (stderr's log lines). */
+  dropWhenBehind?: { limit: number };
 }
 
 /**
@@ -52,7 +50,6 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
   let written = 0;
   let scheduled = false;
   let failed = false;
-  let dropped = 0;
   let draining: Promise<void> | undefined;
 
   const fail = (error: unknown): void => {
@@ -119,10 +116,7 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
     write(text) {
       if (failed) return;
       const limit = options.dropWhenBehind?.limit;
-      if (limit !== undefined && handedOver - written + batch.length > limit) {
-        if (dropped++ === 0) options.dropWhenBehind!.onDropping?.();
-        return;
-      }
+      if (limit !== undefined && handedOver - written + batch.length > limit) return;
       batch += text;
       if (batch.length >= BATCH_CHARS) handOver();
       if (!scheduled) {
@@ -133,9 +127,6 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
     flush: flushNow,
     get backlog() {
       return handedOver - written + batch.length;
-    },
-    get dropped() {
-      return dropped;
     },
   };
 }
