@@ -133,7 +133,7 @@ async function sendPipelined(
   }
 }
 
-/** Raw framing: one message per input line, each waiting for its reply. */
+/** Raw framing: one message per input line (empty lines skipped), each waiting for its reply. */
 async function sendOneAtATime(
   session: Session,
   input: ReadableStream<Uint8Array>,
@@ -144,6 +144,8 @@ async function sendOneAtATime(
   const lines: string[] = [];
   const sendLines = async () => {
     for (const line of lines.splice(0)) {
+      // An empty message is no bytes at all in raw framing: nothing to send, no reply to wait for.
+      if (line === "") continue;
       track?.(line);
       session.sendFramed(line, 1);
       await Promise.race([session.whenAllAcknowledged(), stopped]);
