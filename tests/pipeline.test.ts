@@ -41,6 +41,14 @@ describe("pipeline mode", () => {
     ]);
   });
 
+  test("-m takes the next argument as the message, even -v or --help; -m=text works too", async () => {
+    const result = await runClient(["--port", String(server.port), "--quiet", "-m", "-v", "-m", "--help", "-m=eq"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(
+      "Message '-v' received successfully\nMessage '--help' received successfully\nMessage 'eq' received successfully\n",
+    );
+  });
+
   test("a last line without LF is still a message", async () => {
     const result = await runClient(["--port", String(server.port), "--quiet"], { stdin: "a\nb" });
     expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
