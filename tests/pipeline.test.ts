@@ -69,7 +69,8 @@ describe("pipeline mode", () => {
 
 describe("client errors", () => {
   test("usage errors exit 2 with one plain line", async () => {
-    for (const args of [["--port", "70000"], ["--nope"], ["--timeout", "soon"], ["--framing", "xml"], ["-m"]]) {
+    const usage = [["--port", "70000"], ["--nope"], ["--timeout", "soon"], ["--timeout", "3000000"], ["--framing", "xml"], ["-m"]];
+    for (const args of usage) {
       const result = await runClient(args);
       expect({ args, code: result.exitCode }).toEqual({ args, code: 2 });
       expect(result.stderr).not.toContain("    at ");

@@ -1,6 +1,7 @@
 // How a client run ends: the exit code and the one line that says why (spec, "client").
 import { escapeForTerminal } from "../output/escape.ts";
-import type { ConnectFailure, LinkEnd } from "./link.ts";
+import type { ConnectFailure } from "../net/connect.ts";
+import type { LinkEnd } from "./link.ts";
 
 export const ClientExit = {
   ok: 0,

@@ -4,7 +4,7 @@
 import { LineDeframer } from "../protocol/framing.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
-import { ConnectError } from "./link.ts";
+import { ConnectError } from "../net/connect.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { connectingLine } from "./status.ts";

@@ -75,7 +75,9 @@ export function createLogger(options: LoggerOptions): Logger {
 function formatText(logObj: LogObject): string {
   const [text, ...rest] = logObj.args;
   const extra = rest.filter((arg) => arg instanceof Error || typeof arg === "string");
-  return [text, ...extra.map(formatExtra)].join(" ") + "\n";
+  // An Error logged on its own (logger.debug(error)) shows its stack: that is what debug is for.
+  const first = text instanceof Error ? (text.stack ?? text.message) : text;
+  return [first, ...extra.map(formatExtra)].join(" ") + "\n";
 }
 
 function formatJson(logObj: LogObject): string {
