@@ -20,7 +20,6 @@ export const commonArgs = {
     default: "line",
   },
   json: { type: "boolean", description: "Write events as JSON lines", default: false },
-  quiet: { type: "boolean", description: "Less output (see README)", default: false },
   "log-level": {
     type: "enum",
     options: [...LOG_LEVELS],

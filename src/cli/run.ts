@@ -5,8 +5,8 @@ import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { flushLogs } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
+import { ExitCode } from "./exit-codes.ts";
 
-export const EXIT_USAGE = 2;
 
 // citty's CommandDef is invariant in its args; the runner only needs the untyped shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -35,7 +35,7 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
       const meta = await resolve(target.meta);
       process.stderr.write(`${meta?.name ?? "error"}: ${stripColors((error as Error).message)}\n`);
       process.stderr.write(`Run with --help for usage.\n`);
-      process.exit(EXIT_USAGE);
+      process.exit(ExitCode.usage);
     }
     await flushLogs();
     throw error;

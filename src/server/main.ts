@@ -1,4 +1,5 @@
 // The server program: start, report, and shut down on signals with the spec's exit codes.
+import { ExitCode } from "../cli/exit-codes.ts";
 import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createServerReporter } from "../output/server-reporter.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
@@ -6,10 +7,6 @@ import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
 import { ListenError, startServer, type RunningServer } from "./server.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_RUNTIME_ERROR = 1;
-/** After a second Ctrl+C: the shell's convention for "killed by SIGINT". */
-export const EXIT_INTERRUPTED = 130;
 
 
 export interface ServerProgramOptions {
@@ -67,7 +64,7 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
     logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
-    return EXIT_RUNTIME_ERROR;
+    return ExitCode.failure;
   }
   if (server.maxConnections < options.limits.maxConnections) {
     logger.warn(
@@ -83,11 +80,11 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
     if (signals > 1) {
       // A second Ctrl+C: the operator does not want to wait for the drain, or for stdout.
       server.kill();
-      process.exit(EXIT_INTERRUPTED);
+      process.exit(ExitCode.interrupted);
     }
     // The tutorial's Ctrl+C leaves "^C" on the line; start ours on a fresh one.
     if (process.stderr.isTTY && !options.json) process.stderr.write("\n");
-    void server.stop().then(() => exitWith(EXIT_OK));
+    void server.stop().then(() => exitWith(ExitCode.ok));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
