@@ -13,7 +13,7 @@ const clientArgs = {
     alias: "m",
     description: "Send this message (repeat for more); stdin is not read",
   },
-  timeout: { type: "string", description: "Seconds to wait for the connection", default: "5" },
+  timeout: { type: "string", description: "Seconds to wait for the connection (0: as long as the system does)", default: "5" },
   "response-timeout": {
     type: "string",
     description: "Seconds without a reply, while replies are owed, before giving up (0: wait forever)",

@@ -25,6 +25,11 @@ const serverArgs = {
     default: String(DEFAULT_LIMITS.maxOutputBytes),
   },
   "drain-timeout": { type: "string", description: "Seconds to wait for clients on shutdown", default: "5" },
+  "close-timeout": {
+    type: "string",
+    description: "Seconds a closing client may go without reading its last replies or hanging up",
+    default: "5",
+  },
   quiet: { type: "boolean", description: "No per-message lines on stdout", default: false },
 } as const satisfies ArgsDef;
 
@@ -44,6 +49,7 @@ export const serverCommand = defineCommand({
         maxOutputBytes: parseBytes("max-output-bytes", args["max-output-bytes"]),
       },
       drainTimeoutMs: parseSeconds("drain-timeout", args["drain-timeout"]),
+      closeTimeoutMs: parseSeconds("close-timeout", args["close-timeout"]),
       json: args.json,
       quiet: args.quiet,
       logLevel: parseLogLevel(args["log-level"]),

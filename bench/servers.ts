@@ -20,7 +20,7 @@ export interface ServerKind {
   message: string;
   /** Why it cannot run here, or undefined when it can. */
   missing(): string | undefined;
-  command(port: number, outputFile: string): string[];
+  command(port: number): string[];
   /** Where its stdout goes: a file only for socket-lab with per-message output. */
   stdoutToFile?: boolean;
 }
@@ -104,7 +104,7 @@ export interface RunningServer {
 /** Starts a server pinned to `cpu` (if given) and waits until it accepts connections. */
 export async function startServer(kind: ServerKind, cpu: string | undefined, outputFile: string): Promise<RunningServer> {
   const port = await freePort();
-  const command = kind.command(port, outputFile);
+  const command = kind.command(port);
   // sh -c execs redis-server, and taskset execs its command: the pid is the server's own.
   const pinned = cpu === undefined ? command : pinCommand(command, cpu);
   const proc = Bun.spawn(pinned, {

@@ -29,4 +29,17 @@ describe("client bench", () => {
     expect(result.stdout).toContain("connections   0 of 2");
     expect(result.stdout).toContain("errors        2 (refused 2)");
   });
+
+  test("-n N against a server that stops answering ends after --response-timeout, with errors", async () => {
+    // Accepts and reads, never replies.
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const args = ["bench", "--port", String(silent.port), "-c", "2", "-n", "10", "--response-timeout", "1", "--json", "--quiet"];
+      const result = await runClient(args, { deadlineMs: 10_000 });
+      expect(result.exitCode).toBe(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({ messages: 0, errors: 2, errorKinds: { "no-response": 2 } });
+    } finally {
+      silent.stop(true);
+    }
+  });
 });

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { startServer, type RunningServer } from "../src/server/server.ts";
-import { runClient, startClientProcess, type ClientProcess } from "./helpers/processes.ts";
+import { runClient, startClientProcess, startServerProcess, type ClientProcess } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
 import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
@@ -169,5 +169,20 @@ describe("pipeline", () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(ackLine("one") + ackLine("two words") + ackLine("three"));
     expect(recorder.messages()).toEqual(["one", "two words", "three"]);
+  });
+});
+
+describe("raw framing in a pipeline", () => {
+  test("empty lines are skipped (raw framing cannot carry an empty message); the rest are acknowledged", async () => {
+    const server = await startServerProcess(["--framing", "raw", "--quiet"]);
+    try {
+      const result = await runClient(["--port", String(server.port), "--framing", "raw", "--response-timeout", "5"], {
+        stdin: "a\n\nb\n",
+      });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -72,12 +72,19 @@ describe("line framing", () => {
 });
 
 describe("raw framing", () => {
-  test("each read is one message, and a character split across reads is carried over", () => {
+  test("each read is one message, decoded on its own; nothing is held for the end of the stream", () => {
     const deframer = new RawDeframer(1024);
     const messages: string[] = [];
     const bytes = Buffer.from("ab€", "utf8");
     deframer.push(bytes.subarray(0, 3), (m) => messages.push(m));
     deframer.push(bytes.subarray(3), (m) => messages.push(m));
-    expect(messages).toEqual(["ab", "€"]);
+    // One read, one ack: a character cut by a read boundary cannot be carried into another
+    // message without making an empty one (a read of a lone lead byte) or a late extra one.
+    expect(messages).toEqual(["ab\ufffd", "\ufffd\ufffd"]);
+    expect(deframer.takeRest()).toBeUndefined();
+  });
+
+  test("a read over the limit is refused", () => {
+    expect(new RawDeframer(4).push(Buffer.from("12345"), () => {})).toBe(false);
   });
 });

@@ -41,6 +41,14 @@ describe("pipeline mode", () => {
     ]);
   });
 
+  test("-m takes the next argument as the message, even -v or --help; -m=text works too", async () => {
+    const result = await runClient(["--port", String(server.port), "--quiet", "-m", "-v", "-m", "--help", "-m=eq"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(
+      "Message '-v' received successfully\nMessage '--help' received successfully\nMessage 'eq' received successfully\n",
+    );
+  });
+
   test("a last line without LF is still a message", async () => {
     const result = await runClient(["--port", String(server.port), "--quiet"], { stdin: "a\nb" });
     expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
@@ -61,7 +69,8 @@ describe("pipeline mode", () => {
 
 describe("client errors", () => {
   test("usage errors exit 2 with one plain line", async () => {
-    for (const args of [["--port", "70000"], ["--nope"], ["--timeout", "soon"], ["--framing", "xml"], ["-m"]]) {
+    const usage = [["--port", "70000"], ["--nope"], ["--timeout", "soon"], ["--timeout", "3000000"], ["--framing", "xml"], ["-m"]];
+    for (const args of usage) {
       const result = await runClient(args);
       expect({ args, code: result.exitCode }).toEqual({ args, code: 2 });
       expect(result.stderr).not.toContain("    at ");

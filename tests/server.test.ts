@@ -299,3 +299,45 @@ describe("stop()", () => {
     expect(RawClient.connect(server.port)).rejects.toThrow();
   });
 });
+
+describe("closing a connection that still owes replies", () => {
+  // More than loopback's socket buffers hold, so most replies wait in the server's outbox.
+  const message = "z".repeat(500);
+  const lines = 20_000;
+  const expected = ackLine(message).repeat(lines);
+
+  test("a client that reads slowly after its FIN, with pauses shorter than the linger, gets every ack", async () => {
+    const { recorder, connect } = serve({ lingerMs: 500, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const client = await connect();
+    client.pause();
+    client.write(`${message}\n`.repeat(lines));
+    client.finishSending();
+    await recorder.until((r) => r.of("message").length === lines, `${lines} messages received`);
+    // Read in short bursts with gaps under the linger: the server waits for a reader that keeps coming back.
+    while (client.replies.text.length < expected.length) {
+      await Bun.sleep(300);
+      client.resume();
+      await Bun.sleep(5);
+      client.pause();
+    }
+    client.resume();
+    // Both sides have sent FIN: Bun reports the end as a close; what matters is that it is no reset.
+    expect(await client.closedByServer()).not.toBe("reset");
+    expect(client.replies.text).toBe(expected);
+    expect(recorder.of("repliesUndelivered")).toEqual([]);
+  });
+
+  test("a client that stops reading is closed after the linger; the dropped bytes are reported", async () => {
+    const { server, recorder, connect } = serve({ lingerMs: 300, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const client = await connect();
+    client.pause();
+    client.write(`${message}\n`.repeat(lines));
+    client.finishSending();
+    await recorder.until((r) => r.of("repliesUndelivered").length === 1, "the undelivered replies reported");
+    const [report] = recorder.of("repliesUndelivered");
+    expect(report!.peer).toBe(peerOf(client));
+    expect(report!.bytes).toBeGreaterThan(0);
+    expect(server.stats.undeliveredReplyBytes).toBe(report!.bytes);
+    await recorder.until((r) => r.of("disconnected").length === 1, "the connection closed");
+  });
+});

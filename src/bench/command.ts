@@ -20,6 +20,11 @@ const benchArgs = {
   },
   message: { type: "string", alias: "m", description: "The message to send", default: "ping" },
   timeout: { type: "string", description: "Seconds to wait for each connection", default: "10" },
+  "response-timeout": {
+    type: "string",
+    description: "Seconds without any reply before the run ends with errors (0: wait forever)",
+    default: "10",
+  },
   json: { type: "boolean", description: "Print the result as one JSON object on stdout", default: false },
   quiet: { type: "boolean", description: "No progress line on stderr", default: false },
 } as const satisfies ArgsDef;
@@ -48,6 +53,7 @@ export const benchCommand = defineCommand({
       durationMs,
       requests: args.requests === undefined ? undefined : parseInteger("requests", args.requests, 1),
       connectTimeoutMs: parseSeconds("timeout", args.timeout),
+      responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
       onProgress: args.quiet
         ? undefined
         : (progress) => process.stderr.write(progressOnTerminal ? `\r${formatProgress(progress)}\x1b[K` : `${formatProgress(progress)}\n`),

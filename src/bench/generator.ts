@@ -4,6 +4,7 @@
 // drives any server that answers each line with one line (redis-server answers PING with +PONG);
 // in raw framing each read is one reply. Per connection it keeps a few numbers and no buffers:
 // the generator must stay cheaper than the servers it measures.
+import { ConnectError, connectWithTimeout } from "../net/connect.ts";
 import type { Socket } from "bun";
 import type { Framing } from "../protocol/messages.ts";
 import { Histogram } from "./histogram.ts";
@@ -21,6 +22,8 @@ export interface BenchOptions {
   /** ...or until this many messages are acknowledged (whichever is given; count wins). */
   requests?: number;
   connectTimeoutMs: number;
+  /** End the run when no reply at all arrives for this long (a stuck server); 0 = never. */
+  responseTimeoutMs?: number;
   /** Called about once a second while messages flow. */
   onProgress?(progress: BenchProgress): void;
 }
@@ -31,7 +34,14 @@ export interface BenchProgress {
   errors: number;
 }
 
-export type ErrorKind = "refused" | "connect-timeout" | "connect-error" | "closed" | "reset" | "socket-error";
+export type ErrorKind =
+  | "refused"
+  | "connect-timeout"
+  | "connect-error"
+  | "closed"
+  | "reset"
+  | "socket-error"
+  | "no-response";
 
 export interface BenchResult {
   host: string;
@@ -175,8 +185,19 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
   const start = performance.now();
   run.measuring = true;
+  let lastCount = 0;
+  let lastProgressAt = start;
   const progress = setInterval(() => {
-    options.onProgress?.({ elapsedMs: performance.now() - start, messages: run.messages, errors: run.errors });
+    const now = performance.now();
+    options.onProgress?.({ elapsedMs: now - start, messages: run.messages, errors: run.errors });
+    if (run.messages !== lastCount) {
+      lastCount = run.messages;
+      lastProgressAt = now;
+    } else if (options.responseTimeoutMs && now - lastProgressAt >= options.responseTimeoutMs) {
+      // Every connection is waiting on a server that stopped answering: each is an error.
+      for (let i = 0; i < run.workers.size; i++) run.error("no-response");
+      run.stop();
+    }
   }, 1000);
   const deadline =
     options.requests === undefined ? setTimeout(() => run.stop(), options.durationMs ?? 5000) : undefined;
@@ -225,45 +246,31 @@ function countConnectErrors(run: Run): number {
 async function openConnections(run: Run, options: BenchOptions): Promise<void> {
   let next = 0;
   const openOne = async (): Promise<void> => {
-    let timer: Timer | undefined;
-    let abandoned = false;
-    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), options.connectTimeoutMs)));
-    const connecting = Bun.connect<Worker | undefined>({
-      hostname: options.host,
-      port: options.port,
-      data: undefined,
-      socket: {
-        open(socket) {
-          if (abandoned) return socket.terminate();
-          socket.data = new Worker(socket, run);
-        },
-        data: (socket, chunk) => socket.data?.received(chunk),
-        drain(socket) {
-          const worker = socket.data;
-          if (worker?.unsent) worker.write(worker.unsent);
-        },
-        end: (socket) => lost(socket, "closed"),
-        close: (socket, error) => lost(socket, (error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "reset" : "closed"),
-        error(socket, error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          lost(socket, code === "ECONNRESET" || code === "EPIPE" ? "reset" : "socket-error");
-        },
-        connectError() {},
-      },
-    });
     try {
-      const socket = await Promise.race([connecting, timedOut]);
-      if (socket === "timeout") {
-        abandoned = true;
-        run.error("connect-timeout");
-        return;
-      }
-      run.workers.add(socket.data!);
+      const worker = await connectWithTimeout<Worker>({
+        host: options.host,
+        port: options.port,
+        timeoutMs: options.connectTimeoutMs,
+        attach: (socket) => new Worker(socket, run),
+        handlers: {
+          data: (socket, chunk) => socket.data?.received(chunk),
+          drain(socket) {
+            const worker = socket.data;
+            if (worker?.unsent) worker.write(worker.unsent);
+          },
+          end: (socket) => lost(socket, "closed"),
+          close: (socket, error) =>
+            lost(socket, (error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "reset" : "closed"),
+          error(socket, error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            lost(socket, code === "ECONNRESET" || code === "EPIPE" ? "reset" : "socket-error");
+          },
+        },
+      });
+      run.workers.add(worker);
     } catch (error) {
-      abandoned = true;
-      run.error((error as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "refused" : "connect-error");
-    } finally {
-      clearTimeout(timer);
+      const kind = error instanceof ConnectError ? error.failure.kind : "error";
+      run.error(kind === "timeout" ? "connect-timeout" : kind === "refused" ? "refused" : "connect-error");
     }
   };
   const lost = (socket: BenchSocket, kind: ErrorKind) => {

@@ -20,7 +20,6 @@ export const commonArgs = {
     default: "line",
   },
   json: { type: "boolean", description: "Write events as JSON lines", default: false },
-  quiet: { type: "boolean", description: "Less output (see README)", default: false },
   "log-level": {
     type: "enum",
     options: [...LOG_LEVELS],
@@ -54,14 +53,23 @@ export function parseInteger(flag: string, value: string, min = 0): number {
   return number;
 }
 
-/** Seconds (fractions allowed) as milliseconds; 0 is allowed where it means "off". */
+/**
+ * Seconds (fractions allowed) as milliseconds. 0 is allowed: "off" for the timeouts that wait for
+ * something (connect, response, idle), "do not wait" for the shutdown ones (drain, close).
+ */
 export function parseSeconds(flag: string, value: string): number {
   const seconds = Number(value);
   if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
     throw new UsageError(`--${flag} must be a number of seconds (0 or more), got '${value}'`);
   }
+  // Timers take at most 2^31-1 ms (24.8 days); longer would silently fire at once.
+  if (seconds * 1000 > MAX_TIMER_MS) {
+    throw new UsageError(`--${flag} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, got ${value}`);
+  }
   return Math.round(seconds * 1000);
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A size such as 1048576, 64k, 1m (powers of 1024). */
 export function parseBytes(flag: string, value: string, min = 1): number {

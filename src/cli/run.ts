@@ -5,8 +5,8 @@ import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { flushLogs } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
+import { ExitCode } from "./exit-codes.ts";
 
-export const EXIT_USAGE = 2;
 
 // citty's CommandDef is invariant in its args; the runner only needs the untyped shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -14,18 +14,19 @@ type AnyCommand = CommandDef<any>;
 
 export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
   const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
-  if (targetArgs.includes("--help") || targetArgs.includes("-h")) {
+  const flags = scanFlags(targetArgs, (await resolve(target.args)) ?? {});
+  if (flags.help) {
     const usage = await renderUsage(target, parent);
     // citty colours its usage unless NO_COLOR is set, even into a pipe or a file.
     await printAndExit(process.stdout.isTTY ? usage : stripColors(usage));
   }
-  if (targetArgs.includes("--version") || targetArgs.includes("-v")) {
+  if (flags.version) {
     const meta = await resolve(command.meta);
     await printAndExit(`${meta?.version ?? "unknown"}`);
   }
   let exitCode: unknown;
   try {
-    checkFlags(targetArgs, (await resolve(target.args)) ?? {});
+    if (flags.problem) throw new UsageError(flags.problem);
     // A subcommand is picked above, as the first argument only; citty must not pick another.
     if (target === command) ({ result: exitCode } = await runCommand({ ...command, subCommands: undefined }, { rawArgs }));
     else ({ result: exitCode } = await runCommand(target, { rawArgs: targetArgs }));
@@ -34,7 +35,7 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
       const meta = await resolve(target.meta);
       process.stderr.write(`${meta?.name ?? "error"}: ${stripColors((error as Error).message)}\n`);
       process.stderr.write(`Run with --help for usage.\n`);
-      process.exit(EXIT_USAGE);
+      process.exit(ExitCode.usage);
     }
     await flushLogs();
     throw error;
@@ -67,8 +68,12 @@ async function pickSubCommand(
   return [command, rawArgs, undefined];
 }
 
-/** Rejects flags the command does not define (citty would silently ignore a typo). */
-function checkFlags(rawArgs: string[], argsDef: ArgsDef): void {
+/**
+ * Walks the arguments as flags and their values: finds --help and --version where they are flags
+ * (`-m -v` sends "-v"), and the first flag the command does not define (citty would silently
+ * ignore a typo) or that lacks its value.
+ */
+function scanFlags(rawArgs: string[], argsDef: ArgsDef): { help: boolean; version: boolean; problem?: string } {
   const known = new Map<string, "boolean" | "value">();
   for (const [name, def] of Object.entries(argsDef)) {
     if (def.type === "positional") continue;
@@ -76,19 +81,25 @@ function checkFlags(rawArgs: string[], argsDef: ArgsDef): void {
     for (const alias of [name, ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) known.set(alias, kind);
     if (kind === "boolean") known.set(`no-${name}`, kind);
   }
+  const found: { help: boolean; version: boolean; problem?: string } = { help: false, version: false };
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i]!;
     if (arg === "--") break;
     if (!arg.startsWith("-") || arg === "-") continue;
-    const [name, inlineValue] = arg.replace(/^--?/, "").split(/=(.*)/s, 2);
-    const kind = known.get(name!);
-    if (!kind) throw new UsageError(`unknown option '${arg.split("=")[0]}'`);
-    // A value may itself start with a dash (-m -5): skip it.
-    if (kind === "value" && inlineValue === undefined) {
-      if (i + 1 >= rawArgs.length) throw new UsageError(`option '${arg}' needs a value`);
-      i++;
+    if (arg === "--help" || arg === "-h") found.help = true;
+    else if (arg === "--version" || arg === "-v") found.version = true;
+    else {
+      const [name, inlineValue] = arg.replace(/^--?/, "").split(/=(.*)/s, 2);
+      const kind = known.get(name!);
+      if (!kind) found.problem ??= `unknown option '${arg.split("=")[0]}'`;
+      // A value may itself start with a dash (-m -5): skip it.
+      else if (kind === "value" && inlineValue === undefined) {
+        if (i + 1 >= rawArgs.length) found.problem ??= `option '${arg}' needs a value`;
+        i++;
+      }
     }
   }
+  return found;
 }
 
 async function resolve<T>(value: T | (() => T) | (() => Promise<T>) | Promise<T> | undefined): Promise<T | undefined> {

@@ -2,9 +2,10 @@
 // and history from node:readline. One message at a time: send, wait for the reply, print it.
 import { escapeForTerminal } from "../output/escape.ts";
 import { frameMessage } from "../protocol/framing.ts";
-import { ConnectError } from "./link.ts";
+import { ConnectError } from "../net/connect.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
+import { connectingLine } from "./status.ts";
 
 export const PROMPT = "Enter message (or 'quit' to exit): ";
 
@@ -21,7 +22,7 @@ type Step = { kind: "line"; text: string } | { kind: "eof" };
 const INTERRUPTED = Symbol("interrupted");
 
 export async function runInteractive(options: SessionOptions, io: InteractiveIO): Promise<Outcome> {
-  io.say(`[CONNECTING] Connecting to server at ${options.host}:${options.port}...`);
+  io.say(connectingLine(options.host, options.port));
   const interruptedOutcome: Outcome = { exitCode: ClientExit.ok };
   const sayInterrupt = () => io.say("\n[INTERRUPT] Client shutting down...");
 

@@ -1,7 +1,8 @@
-// The client's connection to a server: connect with our own timeout (Bun.connect has none),
+// The client's connection to a server: connect with our own timeout (src/net/connect.ts),
 // send through an outbox (partial writes finished on drain), cut replies with the same framing
 // code the server uses, and report once how the connection ended.
 import type { Socket } from "bun";
+import { connectWithTimeout } from "../net/connect.ts";
 import { Outbox } from "../net/outbox.ts";
 import { createDeframer, type Deframer } from "../protocol/framing.ts";
 import type { Framing } from "../protocol/messages.ts";
@@ -30,15 +31,6 @@ export interface LinkHandlers {
   ended(how: LinkEnd): void;
 }
 
-export type ConnectFailure = { kind: "refused" } | { kind: "timeout" } | { kind: "reset" } | { kind: "error"; error: Error };
-
-export class ConnectError extends Error {
-  constructor(readonly failure: ConnectFailure) {
-    super(failure.kind === "error" ? failure.error.message : `connection ${failure.kind}`);
-    this.name = "ConnectError";
-  }
-}
-
 /** Room for the server's longest ack of its longest message (1 MiB by default), many times over. */
 export const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
@@ -58,20 +50,14 @@ export class ServerLink {
     this.deframer = createDeframer(framing, maxReplyBytes);
   }
 
-  static async open(options: LinkOptions, handlers: LinkHandlers): Promise<ServerLink> {
+  static open(options: LinkOptions, handlers: LinkHandlers): Promise<ServerLink> {
     const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
-    const { promise: timedOut, reject: timeOut } = Promise.withResolvers<never>();
-    const timer = setTimeout(() => timeOut(new ConnectError({ kind: "timeout" })), options.connectTimeoutMs);
-    let abandoned = false;
-    const connecting = Bun.connect<ServerLink | undefined>({
-      hostname: options.host,
+    return connectWithTimeout<ServerLink>({
+      host: options.host,
       port: options.port,
-      data: undefined,
-      socket: {
-        open(socket) {
-          if (abandoned) return socket.terminate();
-          socket.data = new ServerLink(socket, handlers, maxReplyBytes, options.framing);
-        },
+      timeoutMs: options.connectTimeoutMs,
+      attach: (socket) => new ServerLink(socket, handlers, maxReplyBytes, options.framing),
+      handlers: {
         data: (socket, chunk) => socket.data?.received(chunk),
         drain: (socket) => socket.data?.drained(),
         end: (socket) => socket.data?.finish({ kind: "closed" }),
@@ -83,26 +69,8 @@ export class ServerLink {
           const code = (error as NodeJS.ErrnoException | undefined)?.code;
           socket.data?.finish(code === "ECONNRESET" ? { kind: "reset" } : { kind: "closed" });
         },
-        // Rejection of the promise below reports it; this handler only keeps Bun quiet.
-        connectError() {},
       },
     });
-    try {
-      const socket = await Promise.race([connecting, timedOut]);
-      return socket.data!;
-    } catch (error) {
-      abandoned = true;
-      if (error instanceof ConnectError) throw error;
-      const code = (error as NodeJS.ErrnoException).code;
-      // Bun reports ETIMEDOUT and EHOSTUNREACH as ECONNREFUSED too (BUN_NOTES.md); our timer is
-      // the honest timeout signal, so a refusal here is shown as one.
-      if (code === "ECONNREFUSED") throw new ConnectError({ kind: "refused" });
-      // The server accepted and reset at once (before our open handler ran): not a refusal.
-      if (code === "ECONNRESET") throw new ConnectError({ kind: "reset" });
-      throw new ConnectError({ kind: "error", error: error as Error });
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   send(data: string | Uint8Array): void {
@@ -112,6 +80,15 @@ export class ServerLink {
   /** Bytes written by send() that the kernel has not taken yet. */
   get queuedBytes(): number {
     return this.outbox.queuedBytes;
+  }
+
+  /** Stops reading replies (they wait in the kernel, and the server slows down), or reads again. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
   }
 
   /** Resolves when everything sent so far is with the kernel (or the link is gone). */

@@ -1,12 +1,15 @@
 // The client program: pick the mode (a terminal gets the tutorial's session, anything else is a
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
 import { isTerminal } from "../cli/terminal.ts";
-import { createLogger, type LogLevelName } from "../output/logger.ts";
-import { createLineSink } from "../output/sink.ts";
+import { createLogger, flushLogs, type LogLevelName } from "../output/logger.ts";
+import { createLineSink, flushWithin } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
 import { ClientExit, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { SessionOptions } from "./session.ts";
+
+/** How long an interrupted run waits for stdout to take the acks already received. */
+const INTERRUPTED_FLUSH_MS = 500;
 
 export interface ClientProgramOptions extends SessionOptions {
   /** Messages from -m; when given, stdin is not read. */
@@ -30,19 +33,38 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   const status = (text: string) => logger.info(text, { event: statusEvent(text) });
 
   const { promise: interrupted, resolve: interrupt } = Promise.withResolvers<void>();
-  process.on("SIGINT", () => interrupt());
-  process.on("SIGTERM", () => interrupt());
+  let signals = 0;
+  let runOver = false;
+  const onSignal = () => {
+    // The first ends the run in order. Once the run is over (only a stuck stdout is being
+    // flushed), or at a second signal, nothing is left to end in order: exit now.
+    if (++signals > 1 || runOver) process.exit(ClientExit.interrupted);
+    interrupt();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   let outcome: Outcome;
   if (interactive) {
     outcome = await runInteractive(options, { input: process.stdin, output: process.stdout, say: status, interrupted });
   } else {
-    // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
-    const output = createLineSink("stdout", () => process.exit(ClientExit.brokenPipe));
+    const output = createLineSink("stdout", {
+      onFailure(error) {
+        // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
+        if (error.code === "EPIPE") process.exit(ClientExit.brokenPipe);
+        // Acks are this mode's data: losing them (a full disk, ...) fails the run.
+        logger.error(`[ERROR] Cannot write to stdout: ${error.code ?? error.message}`, { event: "error" });
+        void flushLogs().then(() => process.exit(ClientExit.failure));
+      },
+    });
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
     const outputIsTerminal = await isTerminal("stdout");
     outcome = await runPipeline(options, { input, output, outputIsTerminal, status, interrupted });
-    await output.flush();
+    runOver = true;
+    // Every ack must reach stdout before exit 0; a signal meanwhile exits at once (onSignal).
+    // Interrupted, we only give stdout a moment: it may be the very thing that is stuck.
+    if (outcome.exitCode === ClientExit.interrupted) await flushWithin(output, INTERRUPTED_FLUSH_MS);
+    else await output.flush();
   }
   if (outcome.error) logger.error(outcome.error, { event: statusEvent(outcome.error), exitCode: outcome.exitCode });
   status("[DISCONNECTED] Disconnected from server");

@@ -1,19 +1,15 @@
 // How a client run ends: the exit code and the one line that says why (spec, "client").
+import { ExitCode } from "../cli/exit-codes.ts";
 import { escapeForTerminal } from "../output/escape.ts";
-import type { ConnectFailure, LinkEnd } from "./link.ts";
+import type { ConnectFailure } from "../net/connect.ts";
+import type { LinkEnd } from "./link.ts";
 
 export const ClientExit = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
+  ...ExitCode,
   refused: 3,
   timeout: 4,
   /** The connection ended before every message was acknowledged. */
   lost: 5,
-  /** Ctrl+C in pipeline mode: the shell's convention for SIGINT. */
-  interrupted: 130,
-  /** stdout was closed by its reader: the shell's convention for SIGPIPE. */
-  brokenPipe: 141,
 } as const;
 
 export interface Outcome {

@@ -5,9 +5,10 @@ import { isUtf8 } from "node:buffer";
 import { LineDeframer } from "../protocol/framing.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
-import { ConnectError } from "./link.ts";
+import { ConnectError } from "../net/connect.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
+import { connectingLine } from "./status.ts";
 
 export interface PipelineOptions extends SessionOptions {
   json: boolean;
@@ -30,25 +31,58 @@ const LF = 0x0a;
 const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Input lines have no limit of their own here: the server enforces its message limit. */
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
+/** Acks waiting for a slow stdout before we stop reading more of them. */
+const STDOUT_HIGH_WATER_CHARS = 4 * 1024 * 1024;
+
+/** Messages sent and not yet acknowledged, oldest first, with when they were sent (--json). */
+class SentMessages {
+  private items: Array<{ text: string; sentAt: number } | undefined> = [];
+  private head = 0;
+
+  add(text: string): void {
+    this.items.push({ text, sentAt: performance.now() });
+  }
+
+  next(): { text: string; sentAt: number } {
+    const item = this.items[this.head]!;
+    this.items[this.head++] = undefined;
+    // Drop the consumed front now and then, so a long run does not keep every message.
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
 
 export async function runPipeline(options: PipelineOptions, io: PipelineIO): Promise<Outcome> {
-  io.status(`[CONNECTING] Connecting to server at ${options.host}:${options.port}...`);
+  io.status(connectingLine(options.host, options.port));
+  let session: Session | undefined;
+  /** A stdout that falls behind holds the replies back in the kernel, not in memory. */
+  const holdRepliesIfBehind = () => {
+    if (io.output.backlog > STDOUT_HIGH_WATER_CHARS) session?.holdRepliesUntil(io.output.flush());
+  };
+  /** Prints acks, as text or as the bytes that came. */
+  const print = (text: string) => {
+    io.output.write(text);
+    holdRepliesIfBehind();
+  };
+  const printBytes = (lines: Buffer) => {
+    io.output.writeBytes(lines);
+    holdRepliesIfBehind();
+  };
   // For --json each ack is matched with its message and the time it was sent.
-  const pending: Array<{ text: string; sentAt: number }> = [];
-  let pendingHead = 0;
+  const sent = new SentMessages();
   const onAck = options.json
     ? (response: string) => {
-        const sent = pending[pendingHead]!;
-        pending[pendingHead++] = undefined!;
-        if (pendingHead > 4096 && pendingHead * 2 > pending.length) pending.splice(0, pendingHead), (pendingHead = 0);
-        const rttMs = Math.round((performance.now() - sent.sentAt) * 1000) / 1000;
-        io.output.write(JSON.stringify({ message: sent.text, response, rtt_ms: rttMs }) + "\n");
+        const { text, sentAt } = sent.next();
+        const rttMs = Math.round((performance.now() - sentAt) * 1000) / 1000;
+        print(JSON.stringify({ message: text, response, rtt_ms: rttMs }) + "\n");
       }
     : io.outputIsTerminal
-      ? (response: string) => io.output.write(escapeForTerminal(response) + "\n")
-      : (response: string) => io.output.write(response + "\n");
+      ? (response: string) => print(escapeForTerminal(response) + "\n")
+      : (response: string) => print(response + "\n");
 
-  let session: Session;
   try {
     // Without --json (and not to a terminal) an ack is printed as it came, so a read's acks go out
     // whole, in one write, as the bytes that came (no decoding and encoding again). A pipe gets
@@ -56,7 +90,7 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
     // so they are printed as U+FFFD, as on every other path.
     const printAsIs = !options.json && !io.outputIsTerminal;
     const onAckLines = printAsIs
-      ? (lines: Buffer) => (isUtf8(lines) ? io.output.writeBytes(lines) : io.output.write(lines.toString("utf8")))
+      ? (lines: Buffer) => (isUtf8(lines) ? printBytes(lines) : print(lines.toString("utf8")))
       : undefined;
     session = await Session.open(options, onAck, onAckLines);
   } catch (error) {
@@ -70,9 +104,7 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
     error: "[INTERRUPT] Client shutting down...",
   }));
   const stopped = Promise.race([session.failure, interrupted]);
-  const track = options.json
-    ? (text: string) => pending.push({ text, sentAt: performance.now() })
-    : undefined;
+  const track = options.json ? (text: string) => sent.add(text) : undefined;
 
   const sending =
     options.framing === "line"
@@ -114,7 +146,7 @@ async function sendPipelined(
   }
 }
 
-/** Raw framing: one message per input line, each waiting for its reply. */
+/** Raw framing: one message per input line (empty lines skipped), each waiting for its reply. */
 async function sendOneAtATime(
   session: Session,
   input: ReadableStream<Uint8Array>,
@@ -125,6 +157,8 @@ async function sendOneAtATime(
   const lines: string[] = [];
   const sendLines = async () => {
     for (const line of lines.splice(0)) {
+      // An empty message is no bytes at all in raw framing: nothing to send, no reply to wait for.
+      if (line === "") continue;
       track?.(line);
       session.sendFramed(line, 1);
       await Promise.race([session.whenAllAcknowledged(), stopped]);

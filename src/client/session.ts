@@ -86,6 +86,23 @@ export class Session {
     return this.link.whenDrained();
   }
 
+  /**
+   * Stops taking replies until `until` settles: our own output is behind (a slow stdout), and the
+   * replies must wait in the kernel rather than in memory. The server is not silent meanwhile, so
+   * the response timeout restarts afterwards.
+   */
+  holdRepliesUntil(until: Promise<unknown>): void {
+    if (this.holdingReplies) return;
+    this.holdingReplies = true;
+    this.link.pauseReading();
+    void until.then(() => {
+      this.holdingReplies = false;
+      this.lastProgressAt = performance.now();
+      this.link.resumeReading();
+    });
+  }
+  private holdingReplies = false;
+
   /** Resolves once every message sent so far is acknowledged (or the session failed). */
   whenAllAcknowledged(): Promise<void> {
     if (this.owed === 0 || this.failed) return Promise.resolve();
@@ -149,7 +166,7 @@ export class Session {
     const check = () => {
       this.responseTimer = undefined;
       if (this.failed || this.owed === 0) return;
-      const silentFor = performance.now() - this.lastProgressAt;
+      const silentFor = this.holdingReplies ? 0 : performance.now() - this.lastProgressAt;
       if (silentFor >= timeoutMs) return this.failWith(responseTimeoutOutcome(timeoutMs, this.tally));
       this.responseTimer = setTimeout(check, timeoutMs - silentFor);
     };

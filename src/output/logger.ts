@@ -2,7 +2,7 @@
 // of our own so that stderr carries exactly the tutorial's lines (text) or one JSON object per
 // event (--json). Lifecycle events only: per-message output is too hot for consola (see LineSink).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
-import { createLineSink, type LineSink } from "./sink.ts";
+import { createLineSink, flushWithin, type LineSink } from "./sink.ts";
 
 export type LogFormat = "text" | "json";
 export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug", "trace"] as const;
@@ -41,12 +41,17 @@ let stderrSink: LineSink | undefined;
  * `client -m hi` round trip. The writer flushes every event-loop turn; flushLogs() before exit.
  */
 function toStderr(line: string): void {
-  (stderrSink ??= createLineSink("stderr")).write(line);
+  // A stderr nobody reads (`server 2>&1 | sleep 300`) must not grow memory: past the limit, lines drop.
+  (stderrSink ??= createLineSink("stderr", { dropWhenBehind: { limit: LOG_BACKLOG_CHARS } })).write(line);
 }
+
+const LOG_BACKLOG_CHARS = 4 * 1024 * 1024;
+/** How long the exit waits for stderr to take the last log lines. */
+const LOG_FLUSH_AT_EXIT_MS = 1000;
 
 /** Writes out log lines still buffered; the CLI runner calls it before the process exits. */
 export async function flushLogs(): Promise<void> {
-  await stderrSink?.flush();
+  if (stderrSink) await flushWithin(stderrSink, LOG_FLUSH_AT_EXIT_MS);
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -70,7 +75,9 @@ export function createLogger(options: LoggerOptions): Logger {
 function formatText(logObj: LogObject): string {
   const [text, ...rest] = logObj.args;
   const extra = rest.filter((arg) => arg instanceof Error || typeof arg === "string");
-  return [text, ...extra.map(formatExtra)].join(" ") + "\n";
+  // An Error logged on its own (logger.debug(error)) shows its stack: that is what debug is for.
+  const first = text instanceof Error ? (text.stack ?? text.message) : text;
+  return [first, ...extra.map(formatExtra)].join(" ") + "\n";
 }
 
 function formatJson(logObj: LogObject): string {

@@ -11,9 +11,14 @@ export interface ServerReporterOptions {
   /** Where per-message lines go (stdout); omitted with --quiet. */
   messages?: LineSink;
   json: boolean;
+  /** Called when per-message lines pile up behind a slow stdout (more than the limit waits). */
+  onMessagesBehind?: () => void;
 }
 
-export function createServerReporter({ logger, messages, json }: ServerReporterOptions): ServerEvents {
+/** Per-message lines (in characters) that may wait for a slow stdout before onMessagesBehind. */
+export const MESSAGES_BACKLOG_LIMIT = 8 * 1024 * 1024;
+
+export function createServerReporter({ logger, messages, json, onMessagesBehind }: ServerReporterOptions): ServerEvents {
   return {
     listening({ host, port }) {
       logger.info(`[STARTING] Server is listening on ${formatAddress(host, port)}`, { event: "starting", host, port });
@@ -22,7 +27,7 @@ export function createServerReporter({ logger, messages, json }: ServerReporterO
       logger.info(`[NEW CONNECTION] ${peer} connected.`, { event: "connected", peer, active });
       logger.info(`[ACTIVE CONNECTIONS] ${active}`, { event: "active", active });
     },
-    message: messages && messageWriter(messages, json),
+    message: messages && messageWriter(messages, json, onMessagesBehind),
     reset(peer) {
       logger.info(`[${peer}] Connection reset by client`, { event: "reset", peer });
     },
@@ -31,6 +36,13 @@ export function createServerReporter({ logger, messages, json }: ServerReporterO
     },
     limitHit(peer, limit, detail) {
       logger.warn(`[LIMIT] ${peer} ${detail}`, { event: "limit", peer, limit, detail });
+    },
+    repliesUndelivered(peer, bytes) {
+      logger.warn(`[LIMIT] ${peer} stopped reading while closing: ${bytes} bytes of replies not delivered`, {
+        event: "replies-undelivered",
+        peer,
+        bytes,
+      });
     },
     socketError(peer, error) {
       logger.error(`[ERROR] ${peer}: ${error.message}`, { event: "socket-error", peer, error: error.message });
@@ -45,12 +57,18 @@ export function createServerReporter({ logger, messages, json }: ServerReporterO
   };
 }
 
-function messageWriter(sink: LineSink, json: boolean): (peer: string, text: string) => void {
+function messageWriter(
+  sink: LineSink,
+  json: boolean,
+  onBehind: (() => void) | undefined,
+): (peer: string, text: string) => void {
+  const write = (line: string) => {
+    sink.write(line);
+    if (onBehind && sink.backlog > MESSAGES_BACKLOG_LIMIT) onBehind();
+  };
   if (json) {
     return (peer, message) =>
-      sink.write(
-        escapeJsonForTerminal(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message })) + "\n",
-      );
+      write(escapeJsonForTerminal(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message })) + "\n");
   }
-  return (peer, text) => sink.write(`[${peer}] ${escapeForTerminal(text)}\n`);
+  return (peer, text) => write(`[${peer}] ${escapeForTerminal(text)}\n`);
 }

@@ -4,42 +4,75 @@
 // end of the current event-loop turn, or sooner when a batch is large, in one call. The sink can
 // be flushed and awaited before the process exits.
 //
-// When the reader goes away (`client | head -1`), writes fail with EPIPE. The sink then drops
-// everything after and tells its owner once, as a Unix tool would get SIGPIPE.
+// A reader that is slow or stuck (`server | sleep 300`) makes output wait in memory: the sink
+// tells how much (`backlog`) so its owner can stop producing (the server and the client stop
+// reading from their sockets), or it drops lines past a limit (`dropWhenBehind`, for log lines). When writing fails
+// (EPIPE when the reader is gone, as in `client | head -1`; ENOSPC; ...), the sink drops
+// everything after and tells its owner once.
 import type { FileSink } from "bun";
 
 export interface LineSink {
   write(text: string): void;
   /** Lines that are already UTF-8 bytes (each with its LF), after everything written before. */
   writeBytes(lines: Uint8Array): void;
-  /** Writes out everything buffered; resolves when the OS has it (or the reader is gone). */
+  /** Writes out everything buffered; resolves when the OS has it (or writing failed). */
   flush(): Promise<void>;
+  /** Characters written to the sink (bytes, for writeBytes) that the OS has not taken yet. */
+  readonly backlog: number;
+}
+
+export interface LineSinkOptions {
+  /** Writing failed (the error's code says why: EPIPE = the reader is gone); called once. */
+  onFailure?: (error: NodeJS.ErrnoException) => void;
+  /** Drop lines instead of queueing them once this many characters wait (stderr's log lines). */
+  dropWhenBehind?: { limit: number };
+}
+
+/**
+ * Waits for a sink's flush at most `ms`: on the way out, a reader that takes nothing must not keep
+ * the process alive. Resolves true when everything was written.
+ */
+export async function flushWithin(sink: LineSink, ms: number): Promise<boolean> {
+  let timer: Timer | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = await Promise.race([sink.flush().then(() => true), timedOut]);
+  clearTimeout(timer);
+  return done;
 }
 
 /** Characters joined before they are handed to the writer mid-turn. */
 const BATCH_CHARS = 64 * 1024;
 
-export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderGone?: () => void): LineSink {
+export function createLineSink(target: "stdout" | "stderr", options: LineSinkOptions = {}): LineSink {
   const file = target === "stdout" ? Bun.stdout : Bun.stderr;
   const writer: FileSink = file.writer({ highWaterMark: 64 * 1024 });
   let batch = "";
+  /** Characters handed to the writer, ever, and how many of those it is known to have written. */
+  let handedOver = 0;
+  let written = 0;
   let scheduled = false;
-  let readerGone = false;
+  let failed = false;
+  let draining: Promise<void> | undefined;
 
   const fail = (error: unknown): void => {
-    if ((error as NodeJS.ErrnoException)?.code !== "EPIPE") throw error;
-    if (readerGone) return;
-    readerGone = true;
+    if (failed) return;
+    failed = true;
     batch = "";
-    onReaderGone?.();
+    written = handedOver;
+    options.onFailure?.(error as NodeJS.ErrnoException);
   };
   const handOver = (data: string | Uint8Array) => {
+    handedOver += data.length;
     try {
       // FileSink reports a failed write either by throwing or through a returned promise.
-      const written: unknown = writer.write(data);
-      if (typeof (written as Promise<number> | undefined)?.then === "function") {
-        (written as Promise<number>).then(undefined, fail);
+      const result: unknown = writer.write(data);
+      if (typeof (result as Promise<number> | undefined)?.then === "function") {
+        (result as Promise<number>).then(undefined, fail);
       }
+      // A flush that completes at once means the OS took everything: nothing waits. Only a
+      // reader that is really behind (a full pipe) leaves a promise, and a backlog, behind.
+      if (typeof writer.flush() === "number") written = handedOver;
+      else void drain();
     } catch (error) {
       fail(error);
     }
@@ -49,22 +82,40 @@ export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderG
     batch = "";
     handOver(text);
   };
-  const flushNow = async (untilEmpty: boolean) => {
-    if (readerGone) return;
-    if (batch !== "") handOverBatch();
+  /** Flushes until the writer says it is empty. */
+  const flushUntilEmpty = async (): Promise<void> => {
     try {
+      // A flush's promise resolves once what was handed over before it is written, while later
+      // writes may still wait: flush again until it reports nothing left (exiting earlier cut
+      // the output short under load).
+      let before = handedOver;
       let flushed = writer.flush();
-      await flushed;
-      // Under load a flush's promise can resolve while later writes still wait in the writer, and
-      // exiting then cut the output short. Before exit, flush until the writer says it is empty.
-      while (untilEmpty && (flushed = writer.flush()) !== 0) await flushed;
+      while (flushed !== 0) {
+        await flushed;
+        written = before;
+        before = handedOver;
+        flushed = writer.flush();
+      }
+      written = before;
     } catch (error) {
       fail(error);
     }
   };
+  /** One flushing loop at a time; callers during it wait for the same loop. */
+  const drain = (): Promise<void> => {
+    // .finally() always runs later, so `draining` is set before it is cleared, even when the
+    // loop finished at once.
+    draining ??= flushUntilEmpty().finally(() => (draining = undefined));
+    return draining;
+  };
+  const flushNow = async () => {
+    if (failed) return;
+    if (batch !== "") handOverBatch();
+    await drain();
+  };
   const flushSoon = () => {
     scheduled = false;
-    void flushNow(false);
+    void flushNow();
   };
   const flushLater = () => {
     if (scheduled) return;
@@ -73,18 +124,23 @@ export function createLineSink(target: "stdout" | "stderr" = "stdout", onReaderG
   };
   return {
     write(text) {
-      if (readerGone) return;
+      if (failed) return;
+      const limit = options.dropWhenBehind?.limit;
+      if (limit !== undefined && handedOver - written + batch.length > limit) return;
       batch += text;
       if (batch.length >= BATCH_CHARS) handOverBatch();
       flushLater();
     },
     writeBytes(lines) {
-      if (readerGone) return;
+      if (failed) return;
       // In order: text written before goes first. The bytes go as they are, with no string made.
       if (batch !== "") handOverBatch();
       handOver(lines);
       flushLater();
     },
-    flush: () => flushNow(true),
+    flush: flushNow,
+    get backlog() {
+      return handedOver - written + batch.length;
+    },
   };
 }

@@ -4,8 +4,8 @@
 // line: a message ends at LF; a CR right before the LF is dropped. The LF byte never occurs
 //       inside a multi-byte UTF-8 sequence, so lines are cut on bytes and decoded whole: a
 //       character split across reads is still decoded right. Invalid UTF-8 becomes U+FFFD.
-// raw:  the tutorial's protocol: every read is one message. A character split across reads is
-//       carried into the next message rather than garbled.
+// raw:  the tutorial's protocol: every read is one message, decoded on its own (a character
+//       split across reads becomes U+FFFD in each part: raw framing has no better boundary).
 import type { Framing } from "./messages.ts";
 
 const LF = 0x0a;
@@ -129,19 +129,18 @@ function contentEnd(bytes: Buffer, start: number, lfIndex: number): number {
 }
 
 export class RawDeframer implements Deframer {
-  private readonly decoder = new TextDecoder("utf-8", { fatal: false });
   readonly heldBytes = 0;
 
   constructor(private readonly maxMessageBytes: number) {}
 
   push(chunk: Buffer, onMessage: (message: string) => void): boolean {
     if (chunk.length > this.maxMessageBytes) return false;
-    onMessage(this.decoder.decode(chunk, { stream: true }));
+    // Each read stands alone, as in the tutorial (data.decode()): one read, one message, one ack.
+    onMessage(chunk.toString("utf8"));
     return true;
   }
 
-  takeRest(): string | undefined {
-    const rest = this.decoder.decode();
-    return rest === "" ? undefined : rest;
+  takeRest(): undefined {
+    return undefined;
   }
 }

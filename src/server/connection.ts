@@ -13,7 +13,6 @@ export interface ServerSocket extends WritableSocket {
   resume(): void;
   shutdown(): void;
   end(): void;
-  terminate(): void;
 }
 
 /** Shared by every connection of one server. */
@@ -22,7 +21,10 @@ export interface ConnectionContext {
   readonly limits: ServerLimits;
   readonly events: ServerEvents;
   readonly stats: ServerStats;
-  /** How long a closing connection waits for the peer to read the goodbye and hang up. */
+  /**
+   * How long a closing connection waits for progress: for the peer to read more of the replies
+   * still owed, and then to hang up. A peer that keeps reading is never cut off.
+   */
   readonly lingerMs: number;
 }
 
@@ -30,12 +32,18 @@ type State = "open" | "closing" | "closed";
 
 export class Connection {
   state: State = "open";
-  /** performance.now() of the last input, for the idle timeout. */
-  lastInputAt = performance.now();
+  /** performance.now() of the last input, or of the client reading replies, for the idle timeout. */
+  lastActivityAt = performance.now();
   private readonly outbox: Outbox;
   private readonly deframer: Deframer;
-  private readingPaused = false;
+  /** Reading is paused while this client does not read its replies (backpressure)... */
+  private waitingForPeer = false;
+  /** ...or while the server holds every client's input (its own stdout is behind). */
+  private held = false;
+  private socketPaused = false;
   private peerEnded = false;
+  /** FIN (or the full close) is sent: the goodbye is written. */
+  private goodbyeWritten = false;
   private lingerTimer: Timer | undefined;
   private readonly limitsReported = new Set<LimitKind>();
 
@@ -53,7 +61,7 @@ export class Connection {
     // After a goodbye, input is read and dropped: leaving it unread would make our close an RST,
     // which can destroy the goodbye and the last acknowledgements before the peer reads them.
     if (this.state !== "open") return;
-    this.lastInputAt = performance.now();
+    this.lastActivityAt = performance.now();
     this.replies = "";
     const withinLimit = this.deframer.push(chunk, this.acknowledge);
     if (this.replies !== "") this.outbox.send(this.replies);
@@ -66,22 +74,29 @@ export class Connection {
     this.applyBackpressure();
   }
 
-  /** Replies to one message; the replies of one read are sent together by receive(). */
+  /** The replies of the read being handled, sent together by receive(). */
+  private replies = "";
+  /** Replies to one message. */
   private readonly acknowledge = (text: string): void => {
     this.context.stats.messagesReceived++;
     this.context.events.message?.(this.peer, text);
     this.replies += frameMessage(this.context.framing, ackFor(text));
   };
-  private replies = "";
 
   /** The socket can take more: send what waits, resume reading, finish a goodbye. */
   drained(): void {
+    const queuedBefore = this.outbox.queuedBytes;
     const empty = this.outbox.flush();
-    if (this.readingPaused && this.outbox.queuedBytes <= this.context.limits.maxOutputBytes / 2) {
-      this.readingPaused = false;
-      this.socket.resume();
+    const progressed = this.outbox.queuedBytes < queuedBefore;
+    // A client that reads its replies is not idle, even while we wait before reading more from it.
+    if (progressed && this.state === "open") this.lastActivityAt = performance.now();
+    if (this.waitingForPeer && this.outbox.queuedBytes <= this.context.limits.maxOutputBytes / 2) {
+      this.waitingForPeer = false;
+      this.updateReading();
     }
-    if (empty && this.state === "closing") this.finishGoodbye();
+    if (this.state !== "closing") return;
+    if (empty) this.writeGoodbye();
+    else if (progressed) this.armLinger();
   }
 
   /** The client sent FIN: it will send nothing more, but still reads our replies. */
@@ -102,23 +117,37 @@ export class Connection {
 
   /**
    * Says goodbye: sends every reply still owed, then the notice (if any), then FIN, and closes once
-   * the peer hangs up or the linger time is over. Safe to call more than once.
+   * the peer hangs up. A peer that stops reading, or never hangs up, is closed after the linger
+   * time without progress. Safe to call more than once.
    */
   close(notice?: string): void {
     if (this.state !== "open") return;
     this.state = "closing";
     if (notice !== undefined) this.outbox.send(frameMessage(this.context.framing, NOTICE_PREFIX + notice));
-    // A peer that neither reads nor hangs up must not hold the connection forever.
-    this.lingerTimer = setTimeout(() => this.socket.end(), this.context.lingerMs);
-    if (this.readingPaused) {
-      // Keep reading (and dropping) so the peer's writes cannot wedge the goodbye.
-      this.readingPaused = false;
-      this.socket.resume();
-    }
-    if (this.outbox.isEmpty) this.finishGoodbye();
+    this.armLinger();
+    // Keep reading (and dropping) so the peer's writes cannot wedge the goodbye.
+    this.waitingForPeer = false;
+    this.held = false;
+    this.updateReading();
+    if (this.outbox.isEmpty) this.writeGoodbye();
   }
 
-  /** Closes at once, dropping anything unsent (second Ctrl+C, drain timeout). */
+  /** Holds or releases this client's input for the whole server (see RunningServer.holdInputUntil). */
+  hold(held: boolean): void {
+    if (this.state !== "open") return;
+    this.held = held;
+    this.updateReading();
+  }
+
+  private updateReading(): void {
+    const pause = this.waitingForPeer || this.held;
+    if (pause === this.socketPaused) return;
+    this.socketPaused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** Closes at once; replies still in the outbox are dropped (second Ctrl+C, drain timeout). */
   abort(): void {
     if (this.state === "closed") return;
     this.socket.end();
@@ -140,16 +169,35 @@ export class Connection {
 
   private applyBackpressure(): void {
     const limit = this.context.limits.maxOutputBytes;
-    if (this.readingPaused || this.outbox.queuedBytes <= limit) return;
+    if (this.waitingForPeer || this.outbox.queuedBytes <= limit) return;
     // The client sends but does not read its acks: stop reading from it until it catches up,
     // so its replies cannot grow without bound. Other clients are not affected.
-    this.readingPaused = true;
-    this.socket.pause();
+    this.waitingForPeer = true;
+    this.updateReading();
     this.reportLimit("output", `client is not reading its replies; paused after ${limit} bytes`);
   }
 
-  private finishGoodbye(): void {
-    if (this.peerEnded) this.socket.end();
-    else this.socket.shutdown();
+  /** Everything owed is written: send FIN and wait (one more linger) for the peer to hang up. */
+  private writeGoodbye(): void {
+    if (this.goodbyeWritten) return;
+    this.goodbyeWritten = true;
+    if (this.peerEnded) return this.socket.end();
+    this.armLinger();
+    this.socket.shutdown();
   }
+
+  private armLinger(): void {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = setTimeout(this.lingerOver, this.context.lingerMs);
+  }
+
+  /** No progress for the linger time: the peer stopped reading, or never hangs up. */
+  private readonly lingerOver = (): void => {
+    const undelivered = this.outbox.queuedBytes;
+    if (undelivered > 0) {
+      this.context.stats.undeliveredReplyBytes += undelivered;
+      this.context.events.repliesUndelivered?.(this.peer, undelivered);
+    }
+    this.socket.end();
+  };
 }

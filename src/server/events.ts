@@ -12,6 +12,11 @@ export interface ServerEvents {
   disconnected?(peer: string, active: number): void;
   /** A limit was hit; logged once per connection. */
   limitHit?(peer: string, limit: LimitKind, detail: string): void;
+  /**
+   * A closing client stopped reading: after the linger time without progress, `bytes` of replies
+   * it was owed were dropped with the connection.
+   */
+  repliesUndelivered?(peer: string, bytes: number): void;
   /** A socket error other than a reset (reported, never thrown). */
   socketError?(peer: string, error: Error): void;
   shuttingDown?(): void;
@@ -22,5 +27,7 @@ export interface ServerStats {
   connectionsAccepted: number;
   connectionsRejected: number;
   messagesReceived: number;
+  /** Reply bytes dropped because a closing client stopped reading them (see repliesUndelivered). */
+  undeliveredReplyBytes: number;
   limitHits: Record<LimitKind, number>;
 }

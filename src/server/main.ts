@@ -1,15 +1,13 @@
 // The server program: start, report, and shut down on signals with the spec's exit codes.
+import { ExitCode } from "../cli/exit-codes.ts";
 import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createServerReporter } from "../output/server-reporter.ts";
-import { createLineSink } from "../output/sink.ts";
+import { createLineSink, flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
-import { ListenError, startServer } from "./server.ts";
+import { ListenError, startServer, type RunningServer } from "./server.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_RUNTIME_ERROR = 1;
-/** After a second Ctrl+C: the shell's convention for "killed by SIGINT". */
-export const EXIT_INTERRUPTED = 130;
+
 
 export interface ServerProgramOptions {
   host: string;
@@ -17,6 +15,7 @@ export interface ServerProgramOptions {
   framing: Framing;
   limits: ServerLimits;
   drainTimeoutMs: number;
+  closeTimeoutMs: number;
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
@@ -26,13 +25,32 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   const logger = createLogger({ level: options.logLevel, format: options.json ? "json" : "text" });
   const messages = options.quiet
     ? undefined
-    : createLineSink("stdout", () =>
-        // The server's job is its clients, not its stdout: keep serving, say so once.
-        logger.warn("[WARNING] stdout was closed: per-message lines are no longer written", { event: "stdout-closed" }),
-      );
-  const events = createServerReporter({ logger, messages, json: options.json });
+    : createLineSink("stdout", {
+        // The server's job is its clients, not its stdout: if stdout fails, keep serving and say so.
+        onFailure: (error) =>
+          logger.warn(
+            error.code === "EPIPE"
+              ? "[WARNING] stdout was closed: per-message lines are no longer written"
+              : `[WARNING] cannot write to stdout (${error.code ?? error.message}): per-message lines are no longer written`,
+            { event: "stdout-failed", code: error.code },
+          ),
+      });
+  let server: RunningServer | undefined;
+  let toldBehind = false;
+  // A stdout that is read slowly (or not at all) paces the server, as a pipe paces any Unix tool:
+  // input waits in the clients' sockets, not in memory. Said once.
+  const onMessagesBehind = () => {
+    if (!messages || !server) return;
+    if (!toldBehind) {
+      toldBehind = true;
+      logger.warn("[WARNING] stdout is not keeping up: reading from clients pauses until it does", {
+        event: "stdout-behind",
+      });
+    }
+    server.holdInputUntil(messages.flush());
+  };
+  const events = createServerReporter({ logger, messages, json: options.json, onMessagesBehind });
 
-  let server;
   try {
     server = startServer({
       host: options.host,
@@ -40,12 +58,13 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       framing: options.framing,
       limits: options.limits,
       drainTimeoutMs: options.drainTimeoutMs,
+      lingerMs: options.closeTimeoutMs,
       events,
     });
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
     logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
-    return EXIT_RUNTIME_ERROR;
+    return ExitCode.failure;
   }
   if (server.maxConnections < options.limits.maxConnections) {
     logger.warn(
@@ -59,19 +78,21 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   const onSignal = () => {
     signals++;
     if (signals > 1) {
-      // A second Ctrl+C: the operator does not want to wait for the drain.
+      // A second Ctrl+C: the operator does not want to wait for the drain, or for stdout.
       server.kill();
-      exitWith(EXIT_INTERRUPTED);
-      return;
+      process.exit(ExitCode.interrupted);
     }
     // The tutorial's Ctrl+C leaves "^C" on the line; start ours on a fresh one.
     if (process.stderr.isTTY && !options.json) process.stderr.write("\n");
-    void server.stop().then(() => exitWith(EXIT_OK));
+    void server.stop().then(() => exitWith(ExitCode.ok));
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
   const code = await stopped;
-  await messages?.flush();
+  // The drain timeout bounds the wait for stdout too.
+  if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) {
+    logger.warn("[WARNING] stdout did not take the last per-message lines before exit", { event: "stdout-unflushed" });
+  }
   return code;
 }

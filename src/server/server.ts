@@ -14,7 +14,10 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** On stop(): how long to wait for connections to finish before dropping them. */
   drainTimeoutMs?: number;
-  /** How long a closing connection waits for its peer to hang up. */
+  /**
+   * How long a closing connection may go without progress (the peer reading its last replies,
+   * then hanging up) before it is closed anyway. The CLI's --close-timeout.
+   */
   lingerMs?: number;
   events?: ServerEvents;
 }
@@ -34,6 +37,11 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** Immediate stop: drop every connection now. */
   kill(): void;
+  /**
+   * Stops reading from every client (new ones too) until `until` settles: the operator's output is
+   * behind, and messages are better left in the clients' socket buffers than piled up in memory.
+   */
+  holdInputUntil(until: Promise<unknown>): void;
 }
 
 /** Listening failed; `message` is one plain sentence for the operator. */
@@ -62,6 +70,7 @@ export function startServer(options: ServerOptions): RunningServer {
     connectionsAccepted: 0,
     connectionsRejected: 0,
     messagesReceived: 0,
+    undeliveredReplyBytes: 0,
     limitHits: { connections: 0, "message-bytes": 0, idle: 0, output: 0 },
   };
   const context: ConnectionContext = {
@@ -69,12 +78,13 @@ export function startServer(options: ServerOptions): RunningServer {
     limits,
     events,
     stats,
-    lingerMs: options.lingerMs ?? 2000,
+    lingerMs: options.lingerMs ?? 5000,
   };
   const drainTimeoutMs = options.drainTimeoutMs ?? 5000;
 
   const active = new Set<Connection>();
   let lingeringRejections = 0;
+  let holdingInput = false;
   let stopping: Promise<void> | undefined;
   let allClosed: (() => void) | undefined;
 
@@ -122,6 +132,7 @@ export function startServer(options: ServerOptions): RunningServer {
           }
           stats.connectionsAccepted++;
           active.add(connection);
+          if (holdingInput) connection.hold(true);
           events.connected?.(peer, active.size);
         },
         data(socket, chunk) {
@@ -210,6 +221,15 @@ export function startServer(options: ServerOptions): RunningServer {
       for (const connection of active) connection.abort();
       listener.stop(true);
     },
+    holdInputUntil(until) {
+      if (holdingInput) return;
+      holdingInput = true;
+      for (const connection of active) connection.hold(true);
+      void until.finally(() => {
+        holdingInput = false;
+        for (const connection of active) connection.hold(false);
+      });
+    },
   };
 }
 
@@ -220,7 +240,7 @@ function startIdleSweeper(connections: Set<Connection>, idleTimeoutMs: number): 
   const timer = setInterval(() => {
     const now = performance.now();
     for (const connection of connections) {
-      if (connection.state === "open" && now - connection.lastInputAt >= idleTimeoutMs) {
+      if (connection.state === "open" && now - connection.lastActivityAt >= idleTimeoutMs) {
         connection.reportLimit("idle", `no input for ${idleTimeoutMs / 1000} s`);
         connection.close(notices.idleTimeout);
       }

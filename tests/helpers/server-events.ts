@@ -10,6 +10,7 @@ export type RecordedEvent =
   | { type: "reset"; peer: string }
   | { type: "disconnected"; peer: string; active: number }
   | { type: "limitHit"; peer: string; limit: LimitKind }
+  | { type: "repliesUndelivered"; peer: string; bytes: number }
   | { type: "socketError"; peer: string; message: string }
   | { type: "shuttingDown" }
   | { type: "closed" };
@@ -25,6 +26,7 @@ export class EventRecorder {
     reset: (peer) => this.push({ type: "reset", peer }),
     disconnected: (peer, active) => this.push({ type: "disconnected", peer, active }),
     limitHit: (peer, limit) => this.push({ type: "limitHit", peer, limit }),
+    repliesUndelivered: (peer, bytes) => this.push({ type: "repliesUndelivered", peer, bytes }),
     socketError: (peer, error) => this.push({ type: "socketError", peer, message: error.message }),
     shuttingDown: () => this.push({ type: "shuttingDown" }),
     closed: () => this.push({ type: "closed" }),

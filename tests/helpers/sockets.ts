@@ -36,7 +36,7 @@ export class RawClient {
           socket.data = client;
         },
         data: (socket, chunk) => socket.data.replies.append(socket.data.decoder.decode(chunk, { stream: true })),
-        drain: (socket) => void socket.data.outbox.flush(),
+        drain: (socket) => socket.data.drained(),
         end: (socket) => socket.data.over("end"),
         error(socket, error) {
           const code = (error as NodeJS.ErrnoException).code;
@@ -85,9 +85,21 @@ export class RawClient {
     this.socket.resume();
   }
 
-  /** Sends FIN but keeps reading: "I am done sending", as `nc -N` does at the end of its input. */
+  /**
+   * Sends FIN but keeps reading: "I am done sending", as `nc -N` does at the end of its input.
+   * The FIN follows every byte written so far (it waits for the outbox to drain).
+   */
   finishSending(): void {
-    this.socket.shutdown();
+    if (this.outbox.isEmpty) this.socket.shutdown();
+    else this.finishWhenDrained = true;
+  }
+  private finishWhenDrained = false;
+
+  private drained(): void {
+    if (this.outbox.flush() && this.finishWhenDrained) {
+      this.finishWhenDrained = false;
+      this.socket.shutdown();
+    }
   }
 
   /** Hangs up. */
