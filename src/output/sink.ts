@@ -115,7 +115,8 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
   };
   const flushSoon = () => {
     scheduled = false;
-    void flushNow();
+    // handOver() flushes, and starts the draining loop itself if the OS did not take everything.
+    if (!failed && batch !== "") handOverBatch();
   };
   const flushLater = () => {
     if (scheduled) return;
