@@ -1,19 +1,13 @@
 // `client bench` as a user runs it, against our server as a real process.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { runClient, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+import { describe, expect, test } from "bun:test";
+import { runClient, serverForThisFile } from "./helpers/processes.ts";
 import { freePort } from "./helpers/sockets.ts";
 
-let server: ServerProcess;
-beforeAll(async () => {
-  server = await startServerProcess(["--quiet"]);
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = serverForThisFile(["--quiet"]);
 
 describe("client bench", () => {
   test("--requests N: exactly N messages acknowledged, pipelined over several connections, no errors", async () => {
-    const args = ["bench", "--port", String(server.port), "-c", "7", "-P", "4", "-n", "5003", "--json", "--quiet"];
+    const args = ["bench", "--port", String(server().port), "-c", "7", "-P", "4", "-n", "5003", "--json", "--quiet"];
     const result = await runClient(args);
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);

@@ -1,20 +1,14 @@
 // The client and server as real processes, talking over loopback.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { runClient, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+import { describe, expect, test } from "bun:test";
+import { runClient, serverForThisFile } from "./helpers/processes.ts";
 
-let server: ServerProcess;
-beforeAll(async () => {
-  server = await startServerProcess(["--quiet"]);
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = serverForThisFile(["--quiet"]);
 
 describe("pipeline mode", () => {
   test("100,000 piped lines get 100,000 acks, in order, and exit 0", async () => {
     const count = 100_000;
     const input = Array.from({ length: count }, (_, i) => `${i + 1}`).join("\n") + "\n";
-    const result = await runClient(["--port", String(server.port), "--quiet"], { stdin: input, deadlineMs: 60_000 });
+    const result = await runClient(["--port", String(server().port), "--quiet"], { stdin: input, deadlineMs: 60_000 });
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     const lines = result.stdout.split("\n");
@@ -28,13 +22,13 @@ describe("pipeline mode", () => {
   });
 
   test("-m messages are sent in order; status goes to stderr, acks to stdout", async () => {
-    const result = await runClient(["--port", String(server.port), "-m", "hi", "-m", "", "-m", "-5"]);
+    const result = await runClient(["--port", String(server().port), "-m", "hi", "-m", "", "-m", "-5"]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(
       "Message 'hi' received successfully\nMessage '' received successfully\nMessage '-5' received successfully\n",
     );
     expect(result.stderr.split("\n")).toEqual([
-      `[CONNECTING] Connecting to server at 127.0.0.1:${server.port}...`,
+      `[CONNECTING] Connecting to server at 127.0.0.1:${server().port}...`,
       "[CONNECTED] Connected to server",
       "[DISCONNECTED] Disconnected from server",
       "",
@@ -42,7 +36,7 @@ describe("pipeline mode", () => {
   });
 
   test("-m takes the next argument as the message, even -v or --help; -m=text works too", async () => {
-    const result = await runClient(["--port", String(server.port), "--quiet", "-m", "-v", "-m", "--help", "-m=eq"]);
+    const result = await runClient(["--port", String(server().port), "--quiet", "-m", "-v", "-m", "--help", "-m=eq"]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(
       "Message '-v' received successfully\nMessage '--help' received successfully\nMessage 'eq' received successfully\n",
@@ -50,13 +44,13 @@ describe("pipeline mode", () => {
   });
 
   test("a last line without LF is still a message", async () => {
-    const result = await runClient(["--port", String(server.port), "--quiet"], { stdin: "a\nb" });
+    const result = await runClient(["--port", String(server().port), "--quiet"], { stdin: "a\nb" });
     expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
     expect(result.exitCode).toBe(0);
   });
 
   test("--json gives one object per ack with the message and round-trip time", async () => {
-    const result = await runClient(["--port", String(server.port), "--json", "--quiet"], { stdin: "x\r\ny\n" });
+    const result = await runClient(["--port", String(server().port), "--json", "--quiet"], { stdin: "x\r\ny\n" });
     expect(result.exitCode).toBe(0);
     const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
     expect(records.map((r) => [r.message, r.response])).toEqual([

@@ -1,27 +1,20 @@
 // A Unix tool whose reader goes away (`client | head -1`) stops quietly, like SIGPIPE; a server
 // whose stdout goes away keeps serving its clients.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import {
   CHILD_ENV,
   CLIENT_TS,
   runClient,
   runProgram,
   SERVER_TS,
-  startServerProcess,
+  serverForThisFile,
   TextCollector,
-  type ServerProcess,
 } from "./helpers/processes.ts";
 
-let server: ServerProcess;
-beforeAll(async () => {
-  server = await startServerProcess(["--quiet"]);
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = serverForThisFile(["--quiet"]);
 
 test("client | head -1: one ack, no stack trace, exit 141", async () => {
-  const script = `seq 1 200000 | "${process.execPath}" "${CLIENT_TS}" --port ${server.port} --quiet | head -1; echo "status=\${PIPESTATUS[1]}" >&2`;
+  const script = `seq 1 200000 | "${process.execPath}" "${CLIENT_TS}" --port ${server().port} --quiet | head -1; echo "status=\${PIPESTATUS[1]}" >&2`;
   const result = await runProgram(["bash", "-c", script], [], { deadlineMs: 30_000 });
   expect(result.stdout).toBe("Message '1' received successfully\n");
   expect(result.stderr).toBe("status=141\n");

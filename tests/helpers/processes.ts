@@ -1,6 +1,7 @@
 // Real processes for tests: start the server (source or compiled binary) on a free port, run the
 // client, collect output, and always clean up. Deadlines are constants, never sleeps-and-hope.
 import type { Subprocess } from "bun";
+import { afterAll, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -162,6 +163,21 @@ export async function startServerProcess(
     proc.kill("SIGKILL");
     throw error;
   }
+}
+
+/**
+ * One server process shared by the tests of a file: started before them, stopped (and checked
+ * to exit 0) after them. Call at the top of the file; the getter gives the running server.
+ */
+export function serverForThisFile(args: string[] = []): () => ServerProcess {
+  let server: ServerProcess | undefined;
+  beforeAll(async () => {
+    server = await startServerProcess(args);
+  });
+  afterAll(async () => {
+    if (server) expect(await server.stop()).toBe(0);
+  });
+  return () => server!;
 }
 
 export interface RunResult {
