@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // socket-lab client: entry point. Flags in, options out; the work is in src/client/.
-import { defineCommand, type ArgsDef } from "citty";
+import { type ArgsDef, defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
 import { commonArgs, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
@@ -13,13 +13,21 @@ const clientArgs = {
     alias: "m",
     description: "Send this message (repeat for more); stdin is not read",
   },
-  timeout: { type: "string", description: "Seconds to wait for the connection (0: as long as the system does)", default: "5" },
+  timeout: {
+    type: "string",
+    description: "Seconds to wait for the connection (0: as long as the system does)",
+    default: "5",
+  },
   "response-timeout": {
     type: "string",
     description: "Seconds without a reply, while replies are owed, before giving up (0: wait forever)",
     default: "60",
   },
-  quiet: { type: "boolean", description: "Pipeline mode: no status lines on stderr (errors still shown)", default: false },
+  quiet: {
+    type: "boolean",
+    description: "Pipeline mode: no status lines on stderr (errors still shown)",
+    default: false,
+  },
 } as const satisfies ArgsDef;
 
 export const clientCommand = defineCommand({

@@ -1,8 +1,16 @@
 #!/usr/bin/env bun
 // socket-lab server: entry point. Flags in, options out; the work is in src/server/.
-import { defineCommand, type ArgsDef } from "citty";
+import { type ArgsDef, defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
-import { commonArgs, parseBytes, parseFraming, parseInteger, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
+import {
+  commonArgs,
+  parseBytes,
+  parseFraming,
+  parseInteger,
+  parseLogLevel,
+  parsePort,
+  parseSeconds,
+} from "./src/cli/args.ts";
 import { runCli } from "./src/cli/run.ts";
 import { DEFAULT_LIMITS } from "./src/server/limits.ts";
 
@@ -10,7 +18,8 @@ const serverArgs = {
   ...commonArgs,
   "max-connections": {
     type: "string",
-    description: "Clients served at once; the next one gets 'ERROR server is full' (lowered to fit the open-file limit)",
+    description:
+      "Clients served at once; the next one gets 'ERROR server is full' (lowered to fit the open-file limit)",
     default: String(DEFAULT_LIMITS.maxConnections),
   },
   "max-message-bytes": {
@@ -18,7 +27,11 @@ const serverArgs = {
     description: "Longest message accepted (bytes; k and m suffixes)",
     default: String(DEFAULT_LIMITS.maxMessageBytes),
   },
-  "idle-timeout": { type: "string", description: "Close a client after this many seconds without input (0: never)", default: "0" },
+  "idle-timeout": {
+    type: "string",
+    description: "Close a client after this many seconds without input (0: never)",
+    default: "0",
+  },
   "max-output-bytes": {
     type: "string",
     description: "Unsent replies kept for a client that does not read before the server stops reading from it",

@@ -11,8 +11,8 @@ import { buildBinary } from "../scripts/compile.ts";
 import type { BenchResult } from "../src/bench/generator.ts";
 import { formatRate } from "../src/bench/report.ts";
 import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit } from "./procfs.ts";
-import { DIST_CLIENT, ROOT, SERVERS, startServer, type ServerId } from "./servers.ts";
-import { evaluateTargets, renderMarkdown, type CommandTiming, type Measurement, type SuiteResults } from "./targets.ts";
+import { DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
+import { type CommandTiming, evaluateTargets, type Measurement, renderMarkdown, type SuiteResults } from "./targets.ts";
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
@@ -46,8 +46,10 @@ const cores = navigator.hardwareConcurrency;
 const pinning = Bun.which("taskset") && cores >= 2;
 const SERVER_CPU = pinning ? "0" : undefined;
 const GENERATOR_CPU = pinning ? "1" : undefined;
-if (!pinning) skip(Bun.which("taskset") ? "one core only: server and generator not pinned" : "taskset not installed: no pinning");
-const pinned = (cpu: string | undefined, command: string[]) => (cpu === undefined ? command : ["taskset", "-c", cpu, ...command]);
+if (!pinning)
+  skip(Bun.which("taskset") ? "one core only: server and generator not pinned" : "taskset not installed: no pinning");
+const pinned = (cpu: string | undefined, command: string[]) =>
+  cpu === undefined ? command : ["taskset", "-c", cpu, ...command];
 
 const work = mkdtempSync(join(tmpdir(), "socket-lab-bench-"));
 try {
@@ -62,7 +64,8 @@ try {
   const lineServers: ServerId[] = ["socket-lab", "socket-lab-file", "node", "redis"];
   if (wanted("one-at-a-time")) measurements.push(...(await throughputScenario("one-at-a-time", 50, 1, lineServers)));
   if (wanted("pipelined-16")) measurements.push(...(await throughputScenario("pipelined-16", 50, 16, lineServers)));
-  if (wanted("raw-one-at-a-time")) measurements.push(...(await throughputScenario("raw-one-at-a-time", 50, 1, ["socket-lab-raw", "python"])));
+  if (wanted("raw-one-at-a-time"))
+    measurements.push(...(await throughputScenario("raw-one-at-a-time", 50, 1, ["socket-lab-raw", "python"])));
   // The generator needs a file descriptor per connection, and so does each server.
   const fileLimit = openFileLimit(process.pid) ?? Infinity;
   if (wanted("10k-connections") && fileLimit < MANY_CONNECTIONS + 300) {
@@ -77,7 +80,12 @@ try {
 
   const results: SuiteResults = {
     date: started.toISOString(),
-    machine: { ...machineDescription(), loadBefore, loadAfter: loadAverage(), pinned: pinning ? "server on CPU 0, generator on CPU 1" : "no" },
+    machine: {
+      ...machineDescription(),
+      loadBefore,
+      loadAfter: loadAverage(),
+      pinned: pinning ? "server on CPU 0, generator on CPU 1" : "no",
+    },
     versions: versions(),
     method: { durationSeconds: DURATION_S, repeat: REPEAT, statistic: "median of the repetitions" },
     measurements,
@@ -86,7 +94,7 @@ try {
     targets: [],
   };
   results.targets = evaluateTargets(results);
-  writeFileSync(join(import.meta.dir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(join(import.meta.dir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   const markdown = renderMarkdown(results);
   writeFileSync(join(import.meta.dir, "results.md"), markdown);
   process.stdout.write(markdown);
@@ -110,13 +118,17 @@ async function throughputScenario(
   ids: ServerId[],
   options: ScenarioOptions = {},
 ): Promise<Measurement[]> {
-  const kinds = ids.map((id) => SERVERS[id]).filter((kind) => {
-    const missing = kind.missing();
-    if (missing) skip(`${kind.label} in ${scenario}: ${missing}`);
-    return !missing;
-  });
+  const kinds = ids
+    .map((id) => SERVERS[id])
+    .filter((kind) => {
+      const missing = kind.missing();
+      if (missing) skip(`${kind.label} in ${scenario}: ${missing}`);
+      return !missing;
+    });
   const runs = new Map<ServerId, Measurement[]>(kinds.map((kind) => [kind.id, []]));
-  const longLived = options.fresh ? undefined : await Promise.all(kinds.map((kind) => startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`))));
+  const longLived = options.fresh
+    ? undefined
+    : await Promise.all(kinds.map((kind) => startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`))));
   try {
     for (let repetition = 1; repetition <= REPEAT; repetition++) {
       for (const [index, kind] of kinds.entries()) {
@@ -124,7 +136,13 @@ async function throughputScenario(
         try {
           await Bun.sleep(200);
           const before = { cpu: cpuSeconds(server.pid), memory: memoryKiB(server.pid) };
-          const { result, generatorCpuSeconds } = await generate(server.port, connections, pipeline, kind.message, kind.framing);
+          const { result, generatorCpuSeconds } = await generate(
+            server.port,
+            connections,
+            pipeline,
+            kind.message,
+            kind.framing,
+          );
           const after = cpuSeconds(server.pid);
           const cpu = after.user + after.system - before.cpu.user - before.cpu.system;
           const memory = memoryKiB(server.pid);
@@ -188,7 +206,11 @@ async function generate(
   const args = ["bench", "--port", String(port), "-c", String(connections), "-P", String(pipeline)];
   args.push("-m", message, "--framing", framing, "-d", String(DURATION_S), "--json", "--quiet", "--timeout", "30");
   const proc = Bun.spawn(pinned(GENERATOR_CPU, [DIST_CLIENT, ...args]), { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   if (!stdout.trim()) throw new Error(`client bench printed nothing: ${stderr}`);
   const cpuMicroseconds = proc.resourceUsage()?.cpuTime.total ?? 0;
   return { result: JSON.parse(stdout) as BenchResult, generatorCpuSeconds: Number(cpuMicroseconds) / 1e6 };
@@ -197,7 +219,7 @@ async function generate(
 /** 1,000,000 lines through `client` and through `nc -N`, against the same quiet server. */
 async function pipedLinesScenario(): Promise<CommandTiming[]> {
   const input = join(work, "lines.txt");
-  writeFileSync(input, Array.from({ length: PIPED_LINES }, (_, i) => `line ${i + 1}`).join("\n") + "\n");
+  writeFileSync(input, `${Array.from({ length: PIPED_LINES }, (_, i) => `line ${i + 1}`).join("\n")}\n`);
   const commands: Record<string, (port: number) => string[]> = {
     client: (port) => [DIST_CLIENT, "--port", String(port), "--quiet"],
     "nc -N": (port) => ["nc", "-N", "127.0.0.1", String(port)],
@@ -210,7 +232,7 @@ async function oneShotScenario(): Promise<CommandTiming[]> {
   const input = join(work, "hi.txt");
   writeFileSync(input, "hi\n");
   const floorSource = join(work, "floor.ts");
-  writeFileSync(floorSource, 'console.log("Message \'hi\' received successfully");\n');
+  writeFileSync(floorSource, "console.log(\"Message 'hi' received successfully\");\n");
   const floor = await buildBinary({ entry: floorSource, outfile: join(work, "floor") });
   const commands: Record<string, (port: number) => string[]> = {
     "client -m hi": (port) => [DIST_CLIENT, "--port", String(port), "-m", "hi"],
@@ -262,7 +284,13 @@ async function timeCommands(
   return [...times].map(([name, list]) => {
     const ms = median(list, (x) => x);
     log(`${scenario} ${name}: median ${ms.toFixed(1)} ms of ${list.length}`);
-    return { scenario, command: name, medianMs: ms, runs: list.length, allMs: list.map((x) => Math.round(x * 10) / 10) };
+    return {
+      scenario,
+      command: name,
+      medianMs: ms,
+      runs: list.length,
+      allMs: list.map((x) => Math.round(x * 10) / 10),
+    };
   });
 }
 

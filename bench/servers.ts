@@ -1,8 +1,9 @@
 // The servers the suite compares, each started on loopback on a free port, pinned to the server
 // core where taskset exists, and stopped for sure.
-import type { Subprocess } from "bun";
+
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 
 export const ROOT = join(import.meta.dir, "..");
 export const DIST_SERVER = join(ROOT, "dist", "server");
@@ -102,7 +103,11 @@ export interface RunningServer {
 }
 
 /** Starts a server pinned to `cpu` (if given) and waits until it accepts connections. */
-export async function startServer(kind: ServerKind, cpu: string | undefined, outputFile: string): Promise<RunningServer> {
+export async function startServer(
+  kind: ServerKind,
+  cpu: string | undefined,
+  outputFile: string,
+): Promise<RunningServer> {
   const port = await freePort();
   const command = kind.command(port);
   // sh -c execs redis-server, and taskset execs its command: the pid is the server's own.

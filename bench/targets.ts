@@ -66,24 +66,51 @@ export function evaluateTargets(results: SuiteResults): Target[] {
   const targets: Target[] = [];
 
   /** ours / theirs >= factor (higher is better). */
-  const atLeast = (name: string, ours: number | undefined, theirs: number | undefined, factor: number, unit: string) => {
-    if (ours === undefined || theirs === undefined) return targets.push({ name, met: undefined, detail: "not measured here" });
+  const atLeast = (
+    name: string,
+    ours: number | undefined,
+    theirs: number | undefined,
+    factor: number,
+    unit: string,
+  ) => {
+    if (ours === undefined || theirs === undefined)
+      return targets.push({ name, met: undefined, detail: "not measured here" });
     const ratio = ours / theirs;
-    targets.push({ name, met: ratio >= factor, detail: `${formatRate(ours)} vs ${formatRate(theirs)} ${unit}: ${ratio.toFixed(2)}x` });
+    targets.push({
+      name,
+      met: ratio >= factor,
+      detail: `${formatRate(ours)} vs ${formatRate(theirs)} ${unit}: ${ratio.toFixed(2)}x`,
+    });
   };
   /** ours <= theirs * factor (lower is better). */
-  const atMost = (name: string, ours: number | undefined, theirs: number | undefined, factor: number, unit: string, digits = 1) => {
-    if (ours === undefined || theirs === undefined) return targets.push({ name, met: undefined, detail: "not measured here" });
+  const atMost = (
+    name: string,
+    ours: number | undefined,
+    theirs: number | undefined,
+    factor: number,
+    unit: string,
+    digits = 1,
+  ) => {
+    if (ours === undefined || theirs === undefined)
+      return targets.push({ name, met: undefined, detail: "not measured here" });
     const ratio = ours / theirs;
-    targets.push({ name, met: ratio <= factor, detail: `${ours.toFixed(digits)} vs ${theirs.toFixed(digits)} ${unit}: ${ratio.toFixed(2)}x` });
+    targets.push({
+      name,
+      met: ratio <= factor,
+      detail: `${ours.toFixed(digits)} vs ${theirs.toFixed(digits)} ${unit}: ${ratio.toFixed(2)}x`,
+    });
   };
 
   /** Throughput target, with the server CPU per message beside it: the number noise moves least. */
   const faster = (name: string, scenario: string, ours: ServerId, theirs: ServerId, factor: number) => {
     atLeast(name, rate(scenario, ours), rate(scenario, theirs), factor, "msg/s");
-    const [ourCpu, theirCpu] = [row(scenario, ours)?.serverCpuUsPerMessage, row(scenario, theirs)?.serverCpuUsPerMessage];
+    const [ourCpu, theirCpu] = [
+      row(scenario, ours)?.serverCpuUsPerMessage,
+      row(scenario, theirs)?.serverCpuUsPerMessage,
+    ];
     if (ourCpu && theirCpu) {
-      targets[targets.length - 1]!.detail += `; server CPU per message ${ourCpu.toFixed(2)} vs ${theirCpu.toFixed(2)} us (${(theirCpu / ourCpu).toFixed(2)}x as efficient)`;
+      targets[targets.length - 1]!.detail +=
+        `; server CPU per message ${ourCpu.toFixed(2)} vs ${theirCpu.toFixed(2)} us (${(theirCpu / ourCpu).toFixed(2)}x as efficient)`;
     }
   };
   for (const scenario of ["one-at-a-time", "pipelined-16"]) {
@@ -95,7 +122,8 @@ export function evaluateTargets(results: SuiteResults): Target[] {
   for (const scenario of ["one-at-a-time", "pipelined-16"]) {
     const quiet = rate(scenario, "socket-lab");
     const file = rate(scenario, "socket-lab-file");
-    if (quiet === undefined || file === undefined) targets.push({ name: `output to a file costs <= 30% (${scenario})`, met: undefined, detail: "not measured" });
+    if (quiet === undefined || file === undefined)
+      targets.push({ name: `output to a file costs <= 30% (${scenario})`, met: undefined, detail: "not measured" });
     else {
       const cost = 1 - file / quiet;
       targets.push({
@@ -105,7 +133,14 @@ export function evaluateTargets(results: SuiteResults): Target[] {
       });
     }
   }
-  atMost("1M piped lines: client <= 1.5x nc -N", time("1M-piped-lines", "client"), time("1M-piped-lines", "nc -N"), 1.5, "ms", 0);
+  atMost(
+    "1M piped lines: client <= 1.5x nc -N",
+    time("1M-piped-lines", "client"),
+    time("1M-piped-lines", "nc -N"),
+    1.5,
+    "ms",
+    0,
+  );
   atMost("one-shot: client -m hi <= 2x nc", time("one-shot", "client -m hi"), time("one-shot", "nc -N"), 2, "ms");
   return targets;
 }
@@ -114,12 +149,23 @@ export function renderMarkdown(results: SuiteResults): string {
   const lines: string[] = [];
   const m = results.machine;
   lines.push(`# socket-lab benchmark results`, ``);
-  lines.push(`${results.date}; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}; load average ${m.loadBefore} before, ${m.loadAfter} after.`);
-  lines.push(`Pinned: ${m.pinned}. Each number is the median of ${results.method.repeat} runs of ${results.method.durationSeconds} s (throughput), timings the median of the runs shown.`);
-  lines.push(`Versions: ${Object.entries(results.versions).map(([name, version]) => `${name} ${version}`).join("; ")}.`, ``);
+  lines.push(
+    `${results.date}; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}; load average ${m.loadBefore} before, ${m.loadAfter} after.`,
+  );
+  lines.push(
+    `Pinned: ${m.pinned}. Each number is the median of ${results.method.repeat} runs of ${results.method.durationSeconds} s (throughput), timings the median of the runs shown.`,
+  );
+  lines.push(
+    `Versions: ${Object.entries(results.versions)
+      .map(([name, version]) => `${name} ${version}`)
+      .join("; ")}.`,
+    ``,
+  );
 
   const scenarios = [...new Set(results.measurements.map((x) => x.scenario))];
-  lines.push(`| scenario | server | msg/s | p50 ms | p99 ms | p99.9 ms | server CPU us/msg (kernel) | generator CPU us/msg | server KiB/conn | errors |`);
+  lines.push(
+    `| scenario | server | msg/s | p50 ms | p99 ms | p99.9 ms | server CPU us/msg (kernel) | generator CPU us/msg | server KiB/conn | errors |`,
+  );
   lines.push(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const scenario of scenarios) {
     for (const x of results.measurements.filter((y) => y.scenario === scenario)) {
@@ -132,7 +178,9 @@ export function renderMarkdown(results: SuiteResults): string {
   }
   lines.push(``, `| scenario | command | median ms | runs (ms) |`, `|---|---|---:|---|`);
   for (const t of results.timings) {
-    lines.push(`| ${SCENARIO_TITLES[t.scenario] ?? t.scenario} | \`${t.command}\` | ${t.medianMs.toFixed(1)} | ${t.allMs.join(", ")} |`);
+    lines.push(
+      `| ${SCENARIO_TITLES[t.scenario] ?? t.scenario} | \`${t.command}\` | ${t.medianMs.toFixed(1)} | ${t.allMs.join(", ")} |`,
+    );
   }
   lines.push(``, `## Targets`, ``);
   for (const target of results.targets) {
@@ -143,5 +191,5 @@ export function renderMarkdown(results: SuiteResults): string {
     lines.push(``, `## Notes`, ``);
     for (const note of results.notes) lines.push(`- ${note}`);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

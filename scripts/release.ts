@@ -50,18 +50,20 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-async function main(): Promise<void> {
-  let parsed;
+function parseCommandLine() {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: process.argv.slice(2),
       options: { "out-dir": { type: "string", default: "release" } },
       allowPositionals: true,
     });
   } catch (error) {
-    usageError((error as Error).message);
+    return usageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseCommandLine();
   const outDir = values["out-dir"];
   const unknown = positionals.filter((target) => !(target in RELEASE_TARGETS));
   if (unknown.length > 0) usageError(`unknown target ${unknown.join(", ")}`);

@@ -3,11 +3,12 @@
 // another with a mix of good and bad behaviour, and a report every few seconds of connections,
 // messages, acks, errors and the server's memory and CPU. It ends with a SIGTERM to the server
 // and a summary; the exit code is 1 when an ack was lost or the server misbehaved. Not part of CI.
-import { parseArgs } from "node:util";
+
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { CHILD_ENV, TextCollector } from "../tests/helpers/processes.ts";
-import { cpuTicks, CLOCK_TICKS_PER_SECOND, RawPeer, residentBytes, seededRandom } from "../tests/limits-support.ts";
 import { ack } from "../tests/helpers/spec.ts";
+import { CLOCK_TICKS_PER_SECOND, cpuTicks, RawPeer, residentBytes, seededRandom } from "../tests/limits-support.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -96,7 +97,7 @@ const slowReader: Behaviour = async (peer) => {
   for (let i = 0; i < 20_000; i++) {
     const message = `s${counts.messages++}`;
     expected.push(ack(message));
-    peer.send(message + "\n");
+    peer.send(`${message}\n`);
   }
   await Bun.sleep(2000);
   peer.resume();
@@ -112,7 +113,9 @@ const oversize: Behaviour = async (peer) => {
 
 /** Random bytes with line breaks, then FIN: one ack per line, including a last partial one. */
 const garbage: Behaviour = async (peer) => {
-  const bytes = Uint8Array.from({ length: 1 + random.int(4000) }, () => (random.int(20) === 0 ? 0x0a : random.int(256)));
+  const bytes = Uint8Array.from({ length: 1 + random.int(4000) }, () =>
+    random.int(20) === 0 ? 0x0a : random.int(256),
+  );
   let lines = 0;
   for (const byte of bytes) if (byte === 0x0a) lines++;
   if (bytes[bytes.length - 1] !== 0x0a) lines++;

@@ -44,7 +44,17 @@ try {
   ];
   const jsonPath = join(dir, "hyperfine.json");
   const run = Bun.spawnSync(
-    ["hyperfine", "-N", "--warmup", "10", "--runs", String(RUNS), "--export-json", jsonPath, ...commands.map(([, c]) => c)],
+    [
+      "hyperfine",
+      "-N",
+      "--warmup",
+      "10",
+      "--runs",
+      String(RUNS),
+      "--export-json",
+      jsonPath,
+      ...commands.map(([, c]) => c),
+    ],
     { stdout: "ignore", stderr: "inherit" },
   );
   if (run.exitCode !== 0) throw new Error("hyperfine failed");

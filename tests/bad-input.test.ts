@@ -3,16 +3,25 @@
 // every message still gets exactly one ack, and the operator's terminal (the server's stdout)
 // never receives a control character a client chose.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startServerProcess, withDeadline, type ServerProcess } from "./helpers/processes.ts";
-import { countMatches, decode, eventually, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
+import { type ServerProcess, startServerProcess, withDeadline } from "./helpers/processes.ts";
 import { ack } from "./helpers/spec.ts";
+import {
+  countMatches,
+  decode,
+  eventually,
+  RawPeer,
+  seededRandom,
+  TERMINAL_CONTROLS,
+  unescapeLogged,
+} from "./limits-support.ts";
 
 /** The hostile lines every test sends: each is one message (no LF inside). */
 function hostileLines(): Uint8Array[] {
   const random = seededRandom(20261127);
   // Random bytes, heavy on ESC, CR and NUL; LF becomes VT so that each stays one line.
   const randomByte = () => random.pick([random.int(256), 0x1b, 0x0d, 0x00]);
-  const randomLine = () => Uint8Array.from({ length: 1 + random.int(200) }, randomByte).map((b) => (b === 0x0a ? 0x0b : b));
+  const randomLine = () =>
+    Uint8Array.from({ length: 1 + random.int(200) }, randomByte).map((b) => (b === 0x0a ? 0x0b : b));
   const text = (value: string) => Buffer.from(value, "utf8");
   return [
     text("plain"),
@@ -24,7 +33,9 @@ function hostileLines(): Uint8Array[] {
     text("lone CR \r in the middle"),
     text("\r"),
     text("back\\slash \\x1b literal"),
-    Uint8Array.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82, 0x20, 0xed, 0xa0, 0x80, 0xc0, 0xaf, 0xf4, 0x90, 0x80, 0x80]),
+    Uint8Array.from([
+      0x62, 0x61, 0x64, 0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82, 0x20, 0xed, 0xa0, 0x80, 0xc0, 0xaf, 0xf4, 0x90, 0x80, 0x80,
+    ]),
     text(""),
     text("emoji 😀 and ñ"),
     ...Array.from({ length: 20 }, randomLine),
@@ -73,7 +84,11 @@ describe("hostile bytes", () => {
     expect(peer.lines).toEqual(expected.map(ack));
 
     const peerName = `127.0.0.1:${peer.localPort}`;
-    await eventually(() => loggedMessages(server.stdout.text, peerName).length >= lines.length, 5000, "messages logged");
+    await eventually(
+      () => loggedMessages(server.stdout.text, peerName).length >= lines.length,
+      5000,
+      "messages logged",
+    );
     expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
     expect(server.stderr.text).not.toMatch(TERMINAL_CONTROLS);
     expect(loggedMessages(server.stdout.text, peerName)).toEqual(expected);
@@ -101,7 +116,7 @@ describe("hostile bytes", () => {
     const peer = await RawPeer.connect(server.port);
     peer.keep = false;
     const message = "x".repeat(1024 * 1024);
-    peer.send(message + "\r\n");
+    peer.send(`${message}\r\n`);
     await peer.until(() => peer.receivedLines >= 1);
     expect(peer.receivedBytes).toBe(ack(message).length + 1);
     peer.close();
@@ -182,6 +197,9 @@ describe("the end of a connection", () => {
     expect(countMatches(server.stderr.text, /\[ERROR\]/g)).toBe(0);
     // Every message line names its peer in full; only the server's own tagged lines on stderr.
     for (const line of server.stdout.lines) expect(line).toMatch(/^\[127\.0\.0\.1:\d+\] /);
-    for (const line of server.stderr.lines) expect(line).toMatch(/^\[(STARTING|NEW CONNECTION|ACTIVE CONNECTIONS|DISCONNECTED|LIMIT|SHUTTING DOWN|CLOSED|127\.0\.0\.1:\d+)\] /);
+    for (const line of server.stderr.lines)
+      expect(line).toMatch(
+        /^\[(STARTING|NEW CONNECTION|ACTIVE CONNECTIONS|DISCONNECTED|LIMIT|SHUTTING DOWN|CLOSED|127\.0\.0\.1:\d+)\] /,
+      );
   });
 });

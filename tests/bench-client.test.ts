@@ -12,7 +12,14 @@ describe("client bench", () => {
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report).toMatchObject({ connections: 7, connected: 7, pipeline: 4, messages: 5003, errors: 0, errorKinds: {} });
+    expect(report).toMatchObject({
+      connections: 7,
+      connected: 7,
+      pipeline: 4,
+      messages: 5003,
+      errors: 0,
+      errorKinds: {},
+    });
     expect(report.latencyMs.p50).toBeGreaterThan(0);
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p999);
   });
@@ -28,7 +35,19 @@ describe("client bench", () => {
     // Accepts and reads, never replies.
     const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     try {
-      const args = ["bench", "--port", String(silent.port), "-c", "2", "-n", "10", "--response-timeout", "1", "--json", "--quiet"];
+      const args = [
+        "bench",
+        "--port",
+        String(silent.port),
+        "-c",
+        "2",
+        "-n",
+        "10",
+        "--response-timeout",
+        "1",
+        "--json",
+        "--quiet",
+      ];
       const result = await runClient(args, { deadlineMs: 10_000 });
       expect(result.exitCode).toBe(1);
       expect(JSON.parse(result.stdout)).toMatchObject({ messages: 0, errors: 2, errorKinds: { "no-response": 2 } });

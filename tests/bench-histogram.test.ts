@@ -10,7 +10,12 @@ describe("latency histogram", () => {
     expect(histogram.min).toBe(1);
     expect(histogram.max).toBe(100_000);
     expect(histogram.mean).toBeCloseTo(50_000.5, 1);
-    for (const [percentile, exact] of [[50, 50_000], [90, 90_000], [99, 99_000], [99.9, 99_900]] as const) {
+    for (const [percentile, exact] of [
+      [50, 50_000],
+      [90, 90_000],
+      [99, 99_000],
+      [99.9, 99_900],
+    ] as const) {
       const value = histogram.percentile(percentile);
       expect(value).toBeGreaterThanOrEqual(exact);
       expect(value).toBeLessThanOrEqual(exact * 1.01);

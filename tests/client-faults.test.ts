@@ -1,9 +1,16 @@
 // Client faults (spec, "client"): a server that dies, stays silent, answers garbage or hangs up
 // early. Every case ends with the right line and exit code, and none of them hangs.
 import { describe, expect, test } from "bun:test";
-import { CHILD_ENV, DEADLINE_MS, runClient, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
-import { startFakeServer } from "./limits-support.ts";
 import type { Socket } from "bun";
+import {
+  CHILD_ENV,
+  DEADLINE_MS,
+  runClient,
+  SOURCE_CLIENT,
+  startServerProcess,
+  withDeadline,
+} from "./helpers/processes.ts";
+import { startFakeServer } from "./limits-support.ts";
 
 const LOST = 5;
 
@@ -72,7 +79,9 @@ describe("the server goes away", () => {
     const result = await againstFake({ open: (socket) => void socket.end() }, ["-m", "hi"]);
     expect(result.exitCode).toBe(LOST);
     // Our message may reach the closed socket, which the kernel answers with a reset.
-    expect(result.stderr).toMatch(/\[ERROR\] (Server closed the connection|Connection was reset by the server) \(1 of 1 message unacknowledged\)\n/);
+    expect(result.stderr).toMatch(
+      /\[ERROR\] (Server closed the connection|Connection was reset by the server) \(1 of 1 message unacknowledged\)\n/,
+    );
     expect(result.stderr).toEndWith("[DISCONNECTED] Disconnected from server\n");
   });
 
@@ -93,19 +102,20 @@ describe("the server goes away", () => {
   });
 
   test("closes after some acks: exit 5 and the count of the rest", async () => {
-    const result = await againstFake(ackingUntil(2, (socket) => void socket.end()), ["-m", "a", "-m", "b", "-m", "c"]);
+    const result = await againstFake(
+      ackingUntil(2, (socket) => void socket.end()),
+      ["-m", "a", "-m", "b", "-m", "c"],
+    );
     expect(result.exitCode).toBe(LOST);
     expect(result.stdout).toBe("Message 'a' received successfully\nMessage 'b' received successfully\n");
     expect(result.stderr).toContain("[ERROR] Server closed the connection (1 of 3 messages unacknowledged)\n");
   });
 
   test("sends a notice: shown as '[ERROR] <notice>', exit 5", async () => {
-    const result = await againstFake(ackingUntil(1, (socket) => void socket.end("ERROR server shutting down\n")), [
-      "-m",
-      "a",
-      "-m",
-      "b",
-    ]);
+    const result = await againstFake(
+      ackingUntil(1, (socket) => void socket.end("ERROR server shutting down\n")),
+      ["-m", "a", "-m", "b"],
+    );
     expect(result.exitCode).toBe(LOST);
     expect(result.stdout).toBe("Message 'a' received successfully\n");
     expect(result.stderr).toContain("[ERROR] server shutting down (1 of 2 messages unacknowledged)\n");
@@ -145,12 +155,14 @@ describe("the server does not answer", () => {
   });
 
   test("never reads either: a client with megabytes to send still gives up, not hangs", async () => {
-    const input = "x".repeat(99) + "\n";
+    const input = `${"x".repeat(99)}\n`;
     const result = await againstFake({ open: (socket) => socket.pause() }, ["--response-timeout", "0.5", "--quiet"], {
       stdin: input.repeat(200_000),
     });
     expect(result.exitCode).toBe(LOST);
-    expect(result.stderr).toMatch(/^\[ERROR\] No response from server for 0\.5 s \(\d+ of \d+ messages unacknowledged\)\n$/);
+    expect(result.stderr).toMatch(
+      /^\[ERROR\] No response from server for 0\.5 s \(\d+ of \d+ messages unacknowledged\)\n$/,
+    );
   });
 
   test("raw framing, silent server: the same timeout", async () => {
@@ -167,7 +179,9 @@ describe("the server answers garbage", () => {
       ["-m", "hi"],
     );
     expect(result.exitCode).toBe(LOST);
-    expect(result.stderr).toContain("[ERROR] Unexpected reply from server: 'HTTP/1.1 400 Bad Request\\x1b]0;pwned\\x07'");
+    expect(result.stderr).toContain(
+      "[ERROR] Unexpected reply from server: 'HTTP/1.1 400 Bad Request\\x1b]0;pwned\\x07'",
+    );
     expect(result.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
   });
 
@@ -207,6 +221,8 @@ describe("the server answers garbage", () => {
       { deadlineMs: 30_000 },
     );
     expect(result.exitCode).toBe(LOST);
-    expect(result.stderr).toContain("[ERROR] Reply from server longer than 67108864 bytes (1 of 1 message unacknowledged)");
+    expect(result.stderr).toContain(
+      "[ERROR] Reply from server longer than 67108864 bytes (1 of 1 message unacknowledged)",
+    );
   }, 40_000);
 });

@@ -2,7 +2,7 @@
 // characters escaped (as the server's log does); into a pipe or a file it passes the bytes as they
 // came, since there they are data.
 import { expect, test } from "bun:test";
-import { runClient, serverForThisFile, SOURCE_CLIENT } from "./helpers/processes.ts";
+import { runClient, SOURCE_CLIENT, serverForThisFile } from "./helpers/processes.ts";
 import { TerminalSession } from "./helpers/terminal.ts";
 
 const HOSTILE = "before\x1b[2Jafter\x07";

@@ -3,13 +3,13 @@
 // answers. Each failure must end the run with the spec's line on stderr and exit code, never hang.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
-import { startServer, type RunningServer } from "../src/server/server.ts";
-import { runClient, startClientProcess, startServerProcess, type ClientProcess } from "./helpers/processes.ts";
+import { type RunningServer, startServer } from "../src/server/server.ts";
+import { type ClientProcess, runClient, startClientProcess, startServerProcess } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
 import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
 
-const cleanups: Array<() => void | Promise<unknown>> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -33,7 +33,9 @@ function realServer(framing: "line" | "raw" = "line"): { server: RunningServer; 
  * A server that follows a script: `onLine` is called for each line a client sends (0, 1, 2...)
  * and decides what to do with the socket: acknowledge, reset, close, say something else.
  */
-function scriptedServer(onLine: (socket: Socket<{ buffered: string; count: number }>, line: string, index: number) => void) {
+function scriptedServer(
+  onLine: (socket: Socket<{ buffered: string; count: number }>, line: string, index: number) => void,
+) {
   const listener: TCPSocketListener<{ buffered: string; count: number }> = Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
@@ -43,8 +45,7 @@ function scriptedServer(onLine: (socket: Socket<{ buffered: string; count: numbe
       },
       data(socket, chunk) {
         socket.data.buffered += chunk.toString();
-        let lf: number;
-        while ((lf = socket.data.buffered.indexOf("\n")) !== -1) {
+        for (let lf = socket.data.buffered.indexOf("\n"); lf !== -1; lf = socket.data.buffered.indexOf("\n")) {
           const line = socket.data.buffered.slice(0, lf);
           socket.data.buffered = socket.data.buffered.slice(lf + 1);
           onLine(socket, line, socket.data.count++);
@@ -94,7 +95,11 @@ describe("the server fails mid-session", () => {
       (socket) => socket.terminate(),
       "[ERROR] Connection was reset by the server (1 of 2 messages unacknowledged)",
     ],
-    ["closed by the server", (socket) => socket.end(), "[ERROR] Server closed the connection (1 of 2 messages unacknowledged)"],
+    [
+      "closed by the server",
+      (socket) => socket.end(),
+      "[ERROR] Server closed the connection (1 of 2 messages unacknowledged)",
+    ],
     [
       "a server notice, shown escaped",
       (socket) => socket.end("ERROR something \x1b[2J happened\n"),
@@ -165,7 +170,18 @@ describe("pipeline", () => {
 
   test("-m with raw framing: one message per read, one ack per line on stdout", async () => {
     const { server, recorder } = realServer("raw");
-    const result = await runClient(["--port", String(server.port), "--framing", "raw", "-m", "one", "-m", "two words", "-m", "three"]);
+    const result = await runClient([
+      "--port",
+      String(server.port),
+      "--framing",
+      "raw",
+      "-m",
+      "one",
+      "-m",
+      "two words",
+      "-m",
+      "three",
+    ]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(ackLine("one") + ackLine("two words") + ackLine("three"));
     expect(recorder.messages()).toEqual(["one", "two words", "three"]);

@@ -6,8 +6,8 @@
 // FUZZ_SEED=<n> replays one run; FUZZ_CONNECTIONS=<n> makes it longer.
 import { expect, test } from "bun:test";
 import { runClient, startServerProcess } from "./helpers/processes.ts";
-import { decode, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
 import { ack } from "./helpers/spec.ts";
+import { decode, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 424242);
 const CONNECTIONS = Number(process.env.FUZZ_CONNECTIONS ?? 400);
@@ -71,7 +71,7 @@ interface Run {
  */
 async function runConnection(port: number, random: ReturnType<typeof seededRandom>, number: number): Promise<Run> {
   const id = `conn-${String(number).padStart(6, "0")}`;
-  const header = Buffer.from(id + "\n");
+  const header = Buffer.from(`${id}\n`);
   const bytes = Buffer.concat([header, randomInput(random)]);
   const ending: Ending = random.pick(["fin", "fin", "fin", "reset", "slow-reader"] as const);
   const peer = await RawPeer.connect(port);
@@ -156,7 +156,7 @@ test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invarian
       const seen = logged.get(id) ?? [];
       const expected = model(bytes);
       const context = { seed: SEED, ending, input: Buffer.from(bytes).toString("base64") };
-      if (peer.text === FULL + "\n") {
+      if (peer.text === `${FULL}\n`) {
         // Turned away at the door: nothing of it was read.
         tally.full++;
         expect({ ...context, seen }).toEqual({ ...context, seen: [] });

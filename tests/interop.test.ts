@@ -11,11 +11,11 @@ import {
   runClient,
   runProgram,
   SEED,
+  type ServerProcess,
   SOURCE_CLIENT,
   startServerProcess,
   TextCollector,
   withDeadline,
-  type ServerProcess,
 } from "./helpers/processes.ts";
 import { listenProblem } from "./helpers/sockets.ts";
 import { ack, PROMPT } from "./helpers/spec.ts";
@@ -100,56 +100,61 @@ describe("the tutorial's Python programs, unmodified", () => {
     ]);
   });
 
-  testOnTutorialPort("our client (--framing raw) against the tutorial's server.py: -m, a pipe, a terminal session", async () => {
-    // -u: unbuffered output, so the STARTING line shows when the server is ready (the program is unchanged).
-    const python = Bun.spawn(["python3", "-u", join(SEED, "server.py")], {
-      stdout: "pipe",
-      stderr: "pipe",
-      env: CHILD_ENV,
-    });
-    const output = new TextCollector(python.stdout);
-    try {
-      await output.waitFor(`[STARTING] Server is listening on 127.0.0.1:${TUTORIAL_PORT}`);
-      const messages = await runClient(["--framing", "raw", "-m", "Hello", "-m", "from our client"]);
-      expect(messages.stdout).toBe(`${ack("Hello")}\n${ack("from our client")}\n`);
-      expect(messages.exitCode).toBe(0);
-      const piped = await runClient(["--framing", "raw", "--quiet"], { stdin: "piped one\npiped two\n" });
-      expect(piped.stdout).toBe(`${ack("piped one")}\n${ack("piped two")}\n`);
-      expect(piped.exitCode).toBe(0);
-
-      // And the tutorial's own session: our interactive client in a terminal.
-      const session = TerminalSession.start(SOURCE_CLIENT, ["--framing", "raw"]);
+  testOnTutorialPort(
+    "our client (--framing raw) against the tutorial's server.py: -m, a pipe, a terminal session",
+    async () => {
+      // -u: unbuffered output, so the STARTING line shows when the server is ready (the program is unchanged).
+      const python = Bun.spawn(["python3", "-u", join(SEED, "server.py")], {
+        stdout: "pipe",
+        stderr: "pipe",
+        env: CHILD_ENV,
+      });
+      const output = new TextCollector(python.stdout);
       try {
-        await session.waitForPrompt(PROMPT, 1);
-        session.type("Hello from a terminal" + KEYS.enter);
-        await session.waitForPrompt(PROMPT, 2);
-        session.type("quit" + KEYS.enter);
-        expect(await session.exited()).toBe(0);
-        expect(session.screen).toEqual([
-          `[CONNECTING] Connecting to server at 127.0.0.1:${TUTORIAL_PORT}...`,
-          "[CONNECTED] Connected to server",
-          "",
-          `${PROMPT}Hello from a terminal`,
-          `[RESPONSE] ${ack("Hello from a terminal")}`,
-          "",
-          `${PROMPT}quit`,
-          "[CLOSING] Closing connection by request...",
-          "[DISCONNECTED] Disconnected from server",
-        ]);
-      } finally {
-        await session.close();
-      }
+        await output.waitFor(`[STARTING] Server is listening on 127.0.0.1:${TUTORIAL_PORT}`);
+        const messages = await runClient(["--framing", "raw", "-m", "Hello", "-m", "from our client"]);
+        expect(messages.stdout).toBe(`${ack("Hello")}\n${ack("from our client")}\n`);
+        expect(messages.exitCode).toBe(0);
+        const piped = await runClient(["--framing", "raw", "--quiet"], { stdin: "piped one\npiped two\n" });
+        expect(piped.stdout).toBe(`${ack("piped one")}\n${ack("piped two")}\n`);
+        expect(piped.exitCode).toBe(0);
 
-      // Three clients came and went.
-      await output.waitFor((text) => text.split("[DISCONNECTED]").length > 3);
-      for (const message of ["Hello", "from our client", "piped one", "piped two", "Hello from a terminal"]) {
-        expect(output.text).toMatch(new RegExp(`\\[\\('127\\.0\\.0\\.1', \\d+\\)\\] ${message}\n`));
+        // And the tutorial's own session: our interactive client in a terminal.
+        const session = TerminalSession.start(SOURCE_CLIENT, ["--framing", "raw"]);
+        try {
+          await session.waitForPrompt(PROMPT, 1);
+          session.type(`Hello from a terminal${KEYS.enter}`);
+          await session.waitForPrompt(PROMPT, 2);
+          session.type(`quit${KEYS.enter}`);
+          expect(await session.exited()).toBe(0);
+          expect(session.screen).toEqual([
+            `[CONNECTING] Connecting to server at 127.0.0.1:${TUTORIAL_PORT}...`,
+            "[CONNECTED] Connected to server",
+            "",
+            `${PROMPT}Hello from a terminal`,
+            `[RESPONSE] ${ack("Hello from a terminal")}`,
+            "",
+            `${PROMPT}quit`,
+            "[CLOSING] Closing connection by request...",
+            "[DISCONNECTED] Disconnected from server",
+          ]);
+        } finally {
+          await session.close();
+        }
+
+        // Three clients came and went.
+        await output.waitFor((text) => text.split("[DISCONNECTED]").length > 3);
+        for (const message of ["Hello", "from our client", "piped one", "piped two", "Hello from a terminal"]) {
+          expect(output.text).toMatch(new RegExp(`\\[\\('127\\.0\\.0\\.1', \\d+\\)\\] ${message}\n`));
+        }
+      } finally {
+        python.kill("SIGINT");
+        await withDeadline(python.exited, DEADLINE_MS, "the tutorial's server did not exit").catch(() =>
+          python.kill("SIGKILL"),
+        );
       }
-    } finally {
-      python.kill("SIGINT");
-      await withDeadline(python.exited, DEADLINE_MS, "the tutorial's server did not exit").catch(() => python.kill("SIGKILL"));
-    }
-  });
+    },
+  );
 });
 
 describe("nc and socat as clients (line framing)", () => {
@@ -165,9 +170,9 @@ describe("nc and socat as clients (line framing)", () => {
     const lines = Array.from({ length: 1000 }, (_, i) => `line ${i}`);
     // -t: after its input ends, socat waits this long for the replies (the server closes sooner).
     const result = await runProgram(["socat", "-t", "5", "-", `TCP:127.0.0.1:${server.port}`], [], {
-      stdin: lines.join("\n") + "\n",
+      stdin: `${lines.join("\n")}\n`,
     });
     expect(result.exitCode).toBe(0);
-    expect(result.stdout).toBe(lines.map((line) => ack(line) + "\n").join(""));
+    expect(result.stdout).toBe(lines.map((line) => `${ack(line)}\n`).join(""));
   });
 });

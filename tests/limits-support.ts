@@ -1,8 +1,9 @@
 // Tools for the reliability tests (limits, bad input, faults, fuzz) and the soak script: a raw
 // TCP peer that behaves exactly as told (never reads, half-closes, resets), a fake server that
 // misbehaves on purpose, a seeded random source, and readings of a process from /proc.
-import type { Socket, TCPSocketListener } from "bun";
+
 import { readdirSync, readFileSync } from "node:fs";
+import type { Socket, TCPSocketListener } from "bun";
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
 
 /** How a raw connection ended, as seen from our side. */
@@ -84,7 +85,11 @@ export class RawPeer {
 
   /** Resolves once everything queued is with the kernel (or the connection is gone). */
   async sent(deadlineMs = DEADLINE_MS): Promise<void> {
-    await withDeadline(this.until(() => this.pending.length === 0), deadlineMs, "bytes not sent");
+    await withDeadline(
+      this.until(() => this.pending.length === 0),
+      deadlineMs,
+      "bytes not sent",
+    );
   }
 
   /** Resolves when `test` holds (checked after every event), or rejects at the deadline. */
@@ -188,7 +193,11 @@ export function startFakeServer(behaviour: {
 }
 
 /** A small seeded random source (mulberry32): the same seed gives the same run. */
-export function seededRandom(seed: number): { next(): number; int(max: number): number; pick<T>(items: readonly T[]): T } {
+export function seededRandom(seed: number): {
+  next(): number;
+  int(max: number): number;
+  pick<T>(items: readonly T[]): T;
+} {
   let state = seed >>> 0;
   const next = () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -223,7 +232,7 @@ export async function cpuShareOver(pid: number, ms: number): Promise<number> {
   const start = performance.now();
   await Bun.sleep(ms);
   const elapsed = performance.now() - start;
-  return ((cpuTicks(pid) - before) / CLOCK_TICKS_PER_SECOND) / (elapsed / 1000);
+  return (cpuTicks(pid) - before) / CLOCK_TICKS_PER_SECOND / (elapsed / 1000);
 }
 
 /** Polls `test` until it holds; rejects with `what` at the deadline. */

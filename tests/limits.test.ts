@@ -5,10 +5,18 @@
 import { describe, expect, test } from "bun:test";
 import type { LimitKind } from "../src/server/events.ts";
 import { openFileLimit } from "../src/server/limits.ts";
-import { startServer, type RunningServer, type ServerOptions } from "../src/server/server.ts";
-import { SERVER_TS, startServerProcess, withDeadline, type ServerProcess } from "./helpers/processes.ts";
-import { countMatches, cpuShareOver, eventually, openFiles, RawPeer, residentBytes, sampleMax } from "./limits-support.ts";
+import { type RunningServer, type ServerOptions, startServer } from "../src/server/server.ts";
+import { SERVER_TS, type ServerProcess, startServerProcess, withDeadline } from "./helpers/processes.ts";
 import { ack } from "./helpers/spec.ts";
+import {
+  countMatches,
+  cpuShareOver,
+  eventually,
+  openFiles,
+  RawPeer,
+  residentBytes,
+  sampleMax,
+} from "./limits-support.ts";
 
 const MiB = 1024 * 1024;
 /** A server that spins on EMFILE uses a whole core; an idle one, close to nothing. */
@@ -46,8 +54,8 @@ async function withServerProcess(args: string[], body: (server: ServerProcess) =
 
 /** Sends one message and waits for its ack. */
 async function roundTrip(peer: RawPeer, message: string): Promise<void> {
-  peer.send(message + "\n");
-  await peer.waitForText(ack(message) + "\n");
+  peer.send(`${message}\n`);
+  await peer.waitForText(`${ack(message)}\n`);
 }
 
 /**
@@ -59,7 +67,8 @@ async function roundTrip(peer: RawPeer, message: string): Promise<void> {
 async function flood(server: ServerProcess, count: number, deadlineMs: number): Promise<RawPeer[]> {
   const peers: RawPeer[] = [];
   const seen = () =>
-    countMatches(server.stderr.text, /^\[NEW CONNECTION\]/gm) + countMatches(server.stderr.text, /^\[LIMIT\] \S+ server is full/gm);
+    countMatches(server.stderr.text, /^\[NEW CONNECTION\]/gm) +
+    countMatches(server.stderr.text, /^\[LIMIT\] \S+ server is full/gm);
   const before = seen();
   const start = performance.now();
   while (peers.length < count) {
@@ -107,7 +116,11 @@ describe("max connections", () => {
       const pid = server.proc.pid;
       const peers = await flood(server, FLOOD, 60_000);
       // Every connection is either served or told the server is full, and the 100 served work.
-      await eventually(() => peers.filter((peer) => peer.isEnded).length >= FLOOD - 100, 30_000, "extra clients not turned away");
+      await eventually(
+        () => peers.filter((peer) => peer.isEnded).length >= FLOOD - 100,
+        30_000,
+        "extra clients not turned away",
+      );
       const served = peers.filter((peer) => !peer.isEnded);
       const rejected = peers.filter((peer) => peer.isEnded);
       for (const peer of rejected) expect(peer.text).toBe("ERROR server is full\n");
@@ -221,11 +234,7 @@ describe("max message bytes", () => {
         await Bun.sleep(1);
       }
       await withDeadline(peer.ended, 5000, "not closed");
-      expect(peer.lines).toEqual([
-        ack("short"),
-        ack(atLimit),
-        "ERROR message too long (limit 1000 bytes)",
-      ]);
+      expect(peer.lines).toEqual([ack("short"), ack(atLimit), "ERROR message too long (limit 1000 bytes)"]);
       expect(server.stats.limitHits["message-bytes"]).toBe(1);
       expect(limitHits.map((hit) => hit.limit)).toEqual(["message-bytes"]);
     });

@@ -27,6 +27,12 @@ test("json: one object per event with time, level, event fields and the text", (
   const { lines, logger } = capture("json", "info");
   logger.warn("[LIMIT] 127.0.0.1:5 idle", { event: "limit", peer: "127.0.0.1:5", limit: "idle" });
   const record = JSON.parse(lines[0]!);
-  expect(record).toMatchObject({ level: "warn", event: "limit", peer: "127.0.0.1:5", limit: "idle", text: "[LIMIT] 127.0.0.1:5 idle" });
+  expect(record).toMatchObject({
+    level: "warn",
+    event: "limit",
+    peer: "127.0.0.1:5",
+    limit: "idle",
+    text: "[LIMIT] 127.0.0.1:5 idle",
+  });
   expect(Number.isNaN(Date.parse(record.time))).toBe(false);
 });

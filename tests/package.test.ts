@@ -94,9 +94,13 @@ describe("from the repository", () => {
   test("`bun run server.ts` and `bun run client.ts` make a round trip", async () => {
     const server = await startServerProcess([], [process.execPath, "run", "server.ts"], { cwd: ROOT });
     try {
-      const result = await runProgram([process.execPath, "run", "client.ts"], ["--port", String(server.port), "-m", "hi"], {
-        cwd: ROOT,
-      });
+      const result = await runProgram(
+        [process.execPath, "run", "client.ts"],
+        ["--port", String(server.port), "-m", "hi"],
+        {
+          cwd: ROOT,
+        },
+      );
       expect(result.stdout).toBe("Message 'hi' received successfully\n");
       expect(result.exitCode).toBe(0);
     } finally {

@@ -7,7 +7,7 @@ const server = serverForThisFile(["--quiet"]);
 describe("pipeline mode", () => {
   test("100,000 piped lines get 100,000 acks, in order, and exit 0", async () => {
     const count = 100_000;
-    const input = Array.from({ length: count }, (_, i) => `${i + 1}`).join("\n") + "\n";
+    const input = `${Array.from({ length: count }, (_, i) => `${i + 1}`).join("\n")}\n`;
     const result = await runClient(["--port", String(server().port), "--quiet"], { stdin: input, deadlineMs: 60_000 });
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
@@ -52,7 +52,10 @@ describe("pipeline mode", () => {
   test("--json gives one object per ack with the message and round-trip time", async () => {
     const result = await runClient(["--port", String(server().port), "--json", "--quiet"], { stdin: "x\r\ny\n" });
     expect(result.exitCode).toBe(0);
-    const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const records = result.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     expect(records.map((r) => [r.message, r.response])).toEqual([
       ["x", "Message 'x' received successfully"],
       ["y", "Message 'y' received successfully"],
@@ -63,7 +66,14 @@ describe("pipeline mode", () => {
 
 describe("client errors", () => {
   test("usage errors exit 2 with one plain line", async () => {
-    const usage = [["--port", "70000"], ["--nope"], ["--timeout", "soon"], ["--timeout", "3000000"], ["--framing", "xml"], ["-m"]];
+    const usage = [
+      ["--port", "70000"],
+      ["--nope"],
+      ["--timeout", "soon"],
+      ["--timeout", "3000000"],
+      ["--framing", "xml"],
+      ["-m"],
+    ];
     for (const args of usage) {
       const result = await runClient(args);
       expect({ args, code: result.exitCode }).toEqual({ args, code: 2 });

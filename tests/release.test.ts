@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { artifactName, CHECKSUM_FILE, RELEASE_TARGETS } from "../scripts/release.ts";
-import { ROOT, runProgram, type Program } from "./helpers/processes.ts";
+import { type Program, ROOT, runProgram } from "./helpers/processes.ts";
 import { describeStandalonePair } from "./helpers/standalone.ts";
 
 /** Cross-compiling may first download each target's Bun (about 30 MB each) from the npm registry. */
@@ -44,19 +44,23 @@ afterAll(async () => {
 });
 
 describe("bun run release", () => {
-  test("writes a server and a client for each of the five targets, and SHA256SUMS verifies them", async () => {
-    const expected = Object.keys(RELEASE_TARGETS).flatMap((target) => [
-      artifactName("server", target),
-      artifactName("client", target),
-    ]);
-    expect(expected.length).toBe(10);
-    expect((await readdir(releaseDir)).sort()).toEqual([...expected, CHECKSUM_FILE].sort());
+  test(
+    "writes a server and a client for each of the five targets, and SHA256SUMS verifies them",
+    async () => {
+      const expected = Object.keys(RELEASE_TARGETS).flatMap((target) => [
+        artifactName("server", target),
+        artifactName("client", target),
+      ]);
+      expect(expected.length).toBe(10);
+      expect((await readdir(releaseDir)).sort()).toEqual([...expected, CHECKSUM_FILE].sort());
 
-    const check = await runProgram(["sha256sum", "-c", CHECKSUM_FILE], [], { cwd: releaseDir });
-    expect(check.stderr).toBe("");
-    expect(check.exitCode).toBe(0);
-    expect(check.stdout.trim().split("\n").sort()).toEqual(expected.map((name) => `${name}: OK`).sort());
-  }, CHECKSUM_TIMEOUT_MS);
+      const check = await runProgram(["sha256sum", "-c", CHECKSUM_FILE], [], { cwd: releaseDir });
+      expect(check.stderr).toBe("");
+      expect(check.exitCode).toBe(0);
+      expect(check.stdout.trim().split("\n").sort()).toEqual(expected.map((name) => `${name}: OK`).sort());
+    },
+    CHECKSUM_TIMEOUT_MS,
+  );
 
   test("each binary has its target's executable format", async () => {
     for (const target of Object.keys(RELEASE_TARGETS)) {
@@ -72,10 +76,12 @@ describe("bun run release", () => {
     for (const target of ["darwin-x64", "darwin-arm64"]) {
       for (const program of ["server", "client"] as const) {
         const name = artifactName(program, target);
-        expect({ name, signed: (await machOLoadCommands(join(releaseDir, name))).includes(LC_CODE_SIGNATURE) }).toEqual({
-          name,
-          signed: true,
-        });
+        expect({ name, signed: (await machOLoadCommands(join(releaseDir, name))).includes(LC_CODE_SIGNATURE) }).toEqual(
+          {
+            name,
+            signed: true,
+          },
+        );
       }
     }
   });
@@ -89,7 +95,11 @@ async function machOLoadCommands(path: string): Promise<number[]> {
   expect(header.getUint32(0, true)).toBe(0xfeedfacf); // MH_MAGIC_64
   const count = header.getUint32(16, true);
   const size = header.getUint32(20, true);
-  const commands = new DataView(await Bun.file(path).slice(32, 32 + size).arrayBuffer());
+  const commands = new DataView(
+    await Bun.file(path)
+      .slice(32, 32 + size)
+      .arrayBuffer(),
+  );
   const types: number[] = [];
   for (let offset = 0, i = 0; i < count; i++, offset += commands.getUint32(offset + 4, true)) {
     types.push(commands.getUint32(offset, true));
@@ -106,7 +116,10 @@ const releasePair = (target: string, run: (binary: string) => Program) => () => 
 const onLinuxX64 = process.platform === "linux" && process.arch === "x64";
 if (!onLinuxX64) console.warn(`skipping the linux-x64 runs: this is ${process.platform}-${process.arch}`);
 describe.skipIf(!onLinuxX64)("release", () => {
-  describeStandalonePair("linux-x64 binaries, run natively", releasePair("linux-x64", (binary) => [binary]));
+  describeStandalonePair(
+    "linux-x64 binaries, run natively",
+    releasePair("linux-x64", (binary) => [binary]),
+  );
 });
 
 // qemu-user runs the arm64 binaries with Debian's arm64 C library (.ci/run installs both).

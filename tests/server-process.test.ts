@@ -1,7 +1,7 @@
 // The server as a real process (bun server.ts): what the operator sees on stdout and stderr, its
 // flags, exit codes and signals. Clients are raw sockets, so every byte on the wire is the test's.
 import { afterEach, describe, expect, test } from "bun:test";
-import { runProgram, SOURCE_SERVER, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+import { runProgram, type ServerProcess, SOURCE_SERVER, startServerProcess } from "./helpers/processes.ts";
 import { listenProblem, RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
@@ -36,7 +36,7 @@ describe("output", () => {
     const server = await serve();
     const client = await connect(server);
     const messages = ["Hello", "tab\there", "esc\x1b[31mred", "back\\slash", "bell\x07 and bidi \u202e", "ünï 😀"];
-    client.write(messages.map((m) => m + "\n").join(""));
+    client.write(messages.map((m) => `${m}\n`).join(""));
     await client.waitFor(messages.map(ackLine).join(""));
     const peer = peerOf(client);
     await server.stderr.waitFor(`[ACTIVE CONNECTIONS] 1\n`);
@@ -192,7 +192,7 @@ describe("shutdown", () => {
     test(`${signal} with clients connected: each gets its acks, then the notice; exit 0`, async () => {
       const server = await serve();
       const connected = await Promise.all([connect(server), connect(server), connect(server)]);
-      connected.forEach((client, c) => client.write(`one from ${c}\ntwo from ${c}\n`));
+      for (const [c, client] of connected.entries()) client.write(`one from ${c}\ntwo from ${c}\n`);
       // Every message is received (logged) before the signal.
       await server.stdout.waitForLines(6);
       expect(await server.stop(signal)).toBe(0);
@@ -204,7 +204,10 @@ describe("shutdown", () => {
       const shuttingDown = lines.indexOf("[SHUTTING DOWN] Server is shutting down...");
       expect(shuttingDown).toBeGreaterThan(0);
       expect(lines.slice(shuttingDown + 1).sort()).toEqual(
-        [...connected.map((client) => `[DISCONNECTED] ${peerOf(client)} disconnected`), "[CLOSED] Server socket closed"].sort(),
+        [
+          ...connected.map((client) => `[DISCONNECTED] ${peerOf(client)} disconnected`),
+          "[CLOSED] Server socket closed",
+        ].sort(),
       );
       expect(lines.at(-1)).toBe("[CLOSED] Server socket closed");
     });

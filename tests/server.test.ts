@@ -1,7 +1,7 @@
 // The server in this process (startServer), driven over real loopback sockets by raw clients that
 // control exactly which bytes arrive in which read. Events are recorded to check what the log says.
 import { afterEach, describe, expect, test } from "bun:test";
-import { ListenError, startServer, type RunningServer, type ServerOptions } from "../src/server/server.ts";
+import { ListenError, type RunningServer, type ServerOptions, startServer } from "../src/server/server.ts";
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
@@ -46,7 +46,7 @@ describe("line framing over a socket", () => {
     const { recorder, connect } = serve();
     const client = await connect();
     const messages = Array.from({ length: 500 }, (_, i) => `message ${i}`);
-    client.write(messages.map((m) => m + "\n").join(""));
+    client.write(messages.map((m) => `${m}\n`).join(""));
     const expected = messages.map(ackLine).join("");
     await client.waitFor(expected);
     expect(client.replies.text).toBe(expected);
@@ -77,8 +77,8 @@ describe("line framing over a socket", () => {
     const client = await connect();
     const text = "ñ€😀 日本語";
     // One byte per read cuts every character; 3 bytes per read cuts them at other places.
-    await client.writeInPieces(text + "\n", 1);
-    await client.writeInPieces(text + "\n", 3);
+    await client.writeInPieces(`${text}\n`, 1);
+    await client.writeInPieces(`${text}\n`, 3);
     await client.waitFor(ackLine(text) + ackLine(text));
     expect(client.replies.text).toBe(ackLine(text) + ackLine(text));
     expect(recorder.messages()).toEqual([text, text]);
@@ -128,7 +128,7 @@ describe("line framing over a socket", () => {
       connected.forEach((client, c) => {
         const batch = Array.from({ length: perRound }, (_, i) => `client ${c} message ${round * perRound + i}`);
         sent[c]!.push(...batch);
-        client.write(batch.map((m) => m + "\n").join(""));
+        client.write(batch.map((m) => `${m}\n`).join(""));
       });
       await Bun.sleep(1);
     }
@@ -263,7 +263,7 @@ describe("stop()", () => {
   test("with several clients: each gets its acks and the notice, and stop() resolves after they are closed", async () => {
     const { server, recorder, connect } = serve();
     const connected = await Promise.all(Array.from({ length: 5 }, connect));
-    connected.forEach((client, c) => client.write(`hello from ${c}\nbye from ${c}\n`));
+    for (const [c, client] of connected.entries()) client.write(`hello from ${c}\nbye from ${c}\n`);
     await recorder.until((r) => r.of("message").length === 10, "10 messages");
     await server.stop();
     expect(server.activeConnections).toBe(0);

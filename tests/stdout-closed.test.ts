@@ -21,11 +21,15 @@ test("client | head -1: one ack, no stack trace, exit 141", async () => {
 });
 
 test("server | head -1: the server warns once and keeps acknowledging", async () => {
-  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0"], { stdout: "pipe", stderr: "pipe", env: CHILD_ENV });
+  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: CHILD_ENV,
+  });
   try {
     const stderr = new TextCollector(proc.stderr);
     const port = (await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]!;
-    const lines = Array.from({ length: 5000 }, (_, i) => `m${i}`).join("\n") + "\n";
+    const lines = `${Array.from({ length: 5000 }, (_, i) => `m${i}`).join("\n")}\n`;
     // Read one chunk of the server's stdout, then hang up on it, as `head -1` does.
     const first = await runClient(["--port", port, "--quiet", "-m", "first"]);
     expect(first.exitCode).toBe(0);

@@ -5,8 +5,16 @@ import { afterEach, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  CHILD_ENV,
+  CLIENT_TS,
+  runClient,
+  SERVER_TS,
+  startServerProcess,
+  TextCollector,
+  withDeadline,
+} from "./helpers/processes.ts";
 import { residentBytes } from "./limits-support.ts";
-import { CHILD_ENV, CLIENT_TS, runClient, SERVER_TS, startServerProcess, TextCollector, withDeadline } from "./helpers/processes.ts";
 
 const MiB = 1024 * 1024;
 const cleanups: Array<() => void> = [];
@@ -84,7 +92,11 @@ test("client > (nobody reads): it stops taking acks instead of growing, and SIGT
 
 test("stdout on a full disk (/dev/full): the server warns once and keeps serving; the client fails plainly (exit 1)", async () => {
   const full = openSync("/dev/full", "w");
-  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0"], { stdout: full, stderr: "pipe", env: CHILD_ENV });
+  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0"], {
+    stdout: full,
+    stderr: "pipe",
+    env: CHILD_ENV,
+  });
   cleanups.push(() => proc.kill("SIGKILL"));
   const stderr = new TextCollector(proc.stderr);
   const port = (await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]!;

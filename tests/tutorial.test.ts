@@ -2,7 +2,7 @@
 // clients in others, keys typed as a person would (Enter, Ctrl+C, Ctrl+D, arrows), and the screens
 // compared with what the tutorial shows.
 import { afterEach, describe, expect, test } from "bun:test";
-import { SOURCE_CLIENT, SOURCE_SERVER, startServerProcess, type ServerProcess } from "./helpers/processes.ts";
+import { type ServerProcess, SOURCE_CLIENT, SOURCE_SERVER, startServerProcess } from "./helpers/processes.ts";
 import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ack, PROMPT } from "./helpers/spec.ts";
 import { KEYS, TerminalSession } from "./helpers/terminal.ts";
@@ -53,16 +53,16 @@ describe("the tutorial's session", () => {
       .filter((line) => line.startsWith("[NEW CONNECTION]"))
       .map((line) => /\] (\S+) connected\.$/.exec(line)![1]!);
 
-    first.type("Hello from client 1" + KEYS.enter);
+    first.type(`Hello from client 1${KEYS.enter}`);
     await waitForPrompt(first, 2);
-    second.type("Hello from client 2" + KEYS.enter);
+    second.type(`Hello from client 2${KEYS.enter}`);
     await waitForPrompt(second, 2);
     await server.waitForLine(`[${secondPeer}] Hello from client 2`);
 
-    first.type("quit" + KEYS.enter);
+    first.type(`quit${KEYS.enter}`);
     expect(await first.exited()).toBe(0);
     await server.waitForLine(`[DISCONNECTED] ${firstPeer} disconnected`);
-    second.type("quit" + KEYS.enter);
+    second.type(`quit${KEYS.enter}`);
     expect(await second.exited()).toBe(0);
     await server.waitForLine(`[DISCONNECTED] ${secondPeer} disconnected`);
     server.type(KEYS.ctrlC);
@@ -83,7 +83,10 @@ describe("the tutorial's session", () => {
       "[SHUTTING DOWN] Server is shutting down...",
       "[CLOSED] Server socket closed",
     ]);
-    for (const [session, n] of [[first, 1], [second, 2]] as const) {
+    for (const [session, n] of [
+      [first, 1],
+      [second, 2],
+    ] as const) {
       expect(session.screen).toEqual([
         `[CONNECTING] Connecting to server at 127.0.0.1:${port}...`,
         "[CONNECTED] Connected to server",
@@ -134,7 +137,7 @@ describe("interactive client", () => {
     const server = await serverProcess();
     const session = client(server.port);
     await waitForPrompt(session, 1);
-    session.type("QuIt" + KEYS.enter);
+    session.type(`QuIt${KEYS.enter}`);
     expect(await session.exited()).toBe(0);
     expect(session.screen.slice(-3)).toEqual([
       `${PROMPT}QuIt`,
@@ -154,7 +157,7 @@ describe("interactive client", () => {
     await waitForPrompt(session, 2);
     session.type(KEYS.enter);
     await waitForPrompt(session, 3);
-    session.type("after" + KEYS.enter);
+    session.type(`after${KEYS.enter}`);
     await waitForPrompt(session, 4);
     expect(session.screen.slice(2)).toEqual([
       "",
@@ -167,7 +170,7 @@ describe("interactive client", () => {
       "",
       PROMPT,
     ]);
-    session.type("quit" + KEYS.enter);
+    session.type(`quit${KEYS.enter}`);
     expect(await session.exited()).toBe(0);
     await server.stderr.waitFor("[DISCONNECTED]");
     expect(await server.stop()).toBe(0);
@@ -215,7 +218,7 @@ describe("interactive client", () => {
     }
     session.type(KEYS.enter);
     await waitForPrompt(session, 2);
-    session.type("\x1b[A" + KEYS.enter);
+    session.type(`\x1b[A${KEYS.enter}`);
     await waitForPrompt(session, 3);
     expect(session.screen.slice(3, 8)).toEqual([
       `${PROMPT}Xbc`,
@@ -224,7 +227,7 @@ describe("interactive client", () => {
       `${PROMPT}Xbc`,
       `[RESPONSE] ${ack("Xbc")}`,
     ]);
-    session.type("quit" + KEYS.enter);
+    session.type(`quit${KEYS.enter}`);
     expect(await session.exited()).toBe(0);
     await server.stderr.waitFor("[DISCONNECTED]");
     expect(await server.stop()).toBe(0);
@@ -235,7 +238,7 @@ describe("interactive client", () => {
     const server = await serverProcess();
     const session = client(server.port);
     await waitForPrompt(session, 1);
-    session.type("one" + KEYS.enter);
+    session.type(`one${KEYS.enter}`);
     await waitForPrompt(session, 2);
     expect(await server.stop("SIGINT")).toBe(0);
     expect(await session.exited()).toBe(5);

@@ -4,8 +4,8 @@
 // when every message it sent was acknowledged.
 import { expect, test } from "bun:test";
 import { CHILD_ENV, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
-import { eventually, RawPeer } from "./limits-support.ts";
 import { ack } from "./helpers/spec.ts";
+import { eventually, RawPeer } from "./limits-support.ts";
 
 const RAW_PEERS = 24;
 const CLIENT_PROCESSES = 4;
@@ -115,7 +115,7 @@ test("SIGTERM under load: every logged message is acknowledged, then the notice,
 test("a client whose input ends during the shutdown drain still exits 0 only with every ack", async () => {
   const server = await startServerProcess(["--quiet"]);
   try {
-    const input = Array.from({ length: 50_000 }, (_, i) => `m${i}`).join("\n") + "\n";
+    const input = `${Array.from({ length: 50_000 }, (_, i) => `m${i}`).join("\n")}\n`;
     const client = Bun.spawn([...SOURCE_CLIENT, "--port", String(server.port), "--quiet"], {
       stdin: new Blob([input]),
       stdout: "pipe",

@@ -1,6 +1,6 @@
 // `client bench`: the load generator as a subcommand of the client. Flags in, options out; the
 // work is in generator.ts, the output in report.ts.
-import { defineCommand, type ArgsDef } from "citty";
+import { type ArgsDef, defineCommand } from "citty";
 import { commonArgs, parseFraming, parseInteger, parsePort, parseSeconds, UsageError } from "../cli/args.ts";
 import { runBench } from "./generator.ts";
 import { formatProgress, formatSummary } from "./report.ts";
@@ -10,7 +10,12 @@ const benchArgs = {
   port: commonArgs.port,
   framing: commonArgs.framing,
   connections: { type: "string", alias: "c", description: "Connections, all open at once", default: "50" },
-  duration: { type: "string", alias: "d", description: "Seconds to run once connected (unless --requests)", default: "5" },
+  duration: {
+    type: "string",
+    alias: "d",
+    description: "Seconds to run once connected (unless --requests)",
+    default: "5",
+  },
   requests: { type: "string", alias: "n", description: "Stop after this many acknowledged messages instead" },
   pipeline: {
     type: "string",
@@ -38,7 +43,8 @@ export const benchCommand = defineCommand({
   async run({ args }) {
     const framing = parseFraming(args.framing);
     const pipeline = parseInteger("pipeline", args.pipeline, 1);
-    if (framing === "raw" && pipeline > 1) throw new UsageError("--pipeline must be 1 in raw framing (a read is a message)");
+    if (framing === "raw" && pipeline > 1)
+      throw new UsageError("--pipeline must be 1 in raw framing (a read is a message)");
     if (args.message.includes("\n")) throw new UsageError("--message must be one line");
     const durationMs = parseSeconds("duration", args.duration);
     if (durationMs <= 0 && args.requests === undefined) throw new UsageError("--duration must be more than 0 seconds");
@@ -56,10 +62,13 @@ export const benchCommand = defineCommand({
       responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
       onProgress: args.quiet
         ? undefined
-        : (progress) => process.stderr.write(progressOnTerminal ? `\r${formatProgress(progress)}\x1b[K` : `${formatProgress(progress)}\n`),
+        : (progress) =>
+            process.stderr.write(
+              progressOnTerminal ? `\r${formatProgress(progress)}\x1b[K` : `${formatProgress(progress)}\n`,
+            ),
     });
     if (!args.quiet && progressOnTerminal) process.stderr.write("\r\x1b[K");
-    process.stdout.write(args.json ? JSON.stringify(result) + "\n" : formatSummary(result) + "\n");
+    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatSummary(result)}\n`);
     return result.errors === 0 ? 0 : 1;
   },
 });

@@ -4,8 +4,9 @@
 // drives any server that answers each line with one line (redis-server answers PING with +PONG);
 // in raw framing each read is one reply. Per connection it keeps a few numbers and no buffers:
 // the generator must stay cheaper than the servers it measures.
-import { ConnectError, connectWithTimeout } from "../net/connect.ts";
+
 import type { Socket } from "bun";
+import { ConnectError, connectWithTimeout } from "../net/connect.ts";
 import type { Framing } from "../protocol/messages.ts";
 import { Histogram } from "./histogram.ts";
 
@@ -87,7 +88,9 @@ class Worker {
     if (count === 0) return this.run.retire(this);
     this.owed = count;
     this.sentAt = performance.now();
-    this.write(count === this.run.pipeline ? this.run.batch : this.run.batch.subarray(0, count * this.run.messageBytes));
+    this.write(
+      count === this.run.pipeline ? this.run.batch : this.run.batch.subarray(0, count * this.run.messageBytes),
+    );
   }
 
   write(bytes: Uint8Array): void {
@@ -124,7 +127,7 @@ class Run {
   constructor(options: BenchOptions) {
     this.framing = options.framing;
     this.pipeline = options.framing === "raw" ? 1 : options.pipeline;
-    const framed = options.framing === "line" ? options.message + "\n" : options.message;
+    const framed = options.framing === "line" ? `${options.message}\n` : options.message;
     const one = Buffer.from(framed);
     this.messageBytes = one.length;
     this.batch = Buffer.concat(Array.from({ length: this.pipeline }, () => one));

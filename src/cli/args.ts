@@ -1,8 +1,8 @@
 // Flags both programs share, defined once, and the checks citty leaves to us (it has no number
 // type and accepts unknown flags silently). Every bad value is a UsageError: exit code 2.
 import type { ArgsDef } from "citty";
-import { FRAMINGS, type Framing } from "../protocol/messages.ts";
 import { LOG_LEVELS, type LogLevelName } from "../output/logger.ts";
+import { FRAMINGS, type Framing } from "../protocol/messages.ts";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -49,7 +49,8 @@ export function parseLogLevel(value: string): LogLevelName {
 export function parseInteger(flag: string, value: string, min = 0): number {
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} must be a whole number, got '${value}'`);
   const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < min) throw new UsageError(`--${flag} must be at least ${min}, got ${value}`);
+  if (!Number.isSafeInteger(number) || number < min)
+    throw new UsageError(`--${flag} must be at least ${min}, got ${value}`);
   return number;
 }
 
@@ -78,6 +79,7 @@ export function parseBytes(flag: string, value: string, min = 1): number {
   const unit = (match[2] ?? "").charAt(0).toLowerCase();
   const scale = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1;
   const bytes = Number(match[1]) * scale;
-  if (!Number.isSafeInteger(bytes) || bytes < min) throw new UsageError(`--${flag} must be at least ${min} bytes, got ${value}`);
+  if (!Number.isSafeInteger(bytes) || bytes < min)
+    throw new UsageError(`--${flag} must be at least ${min} bytes, got ${value}`);
   return bytes;
 }

@@ -1,15 +1,14 @@
 // Runs a citty command the way a Unix tool should behave: --help and --version anywhere, unknown
 // flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
-import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import { flushLogs } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
 import { ExitCode } from "./exit-codes.ts";
 
-
 // citty's CommandDef is invariant in its args; the runner only needs the untyped shape.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: CommandDef<ArgsDef> would not accept a command with its own args.
 type AnyCommand = CommandDef<any>;
 
 export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
@@ -28,7 +27,8 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   try {
     if (flags.problem) throw new UsageError(flags.problem);
     // A subcommand is picked above, as the first argument only; citty must not pick another.
-    if (target === command) ({ result: exitCode } = await runCommand({ ...command, subCommands: undefined }, { rawArgs }));
+    if (target === command)
+      ({ result: exitCode } = await runCommand({ ...command, subCommands: undefined }, { rawArgs }));
     else ({ result: exitCode } = await runCommand(target, { rawArgs: targetArgs }));
   } catch (error) {
     if (error instanceof UsageError || (error as Error)?.name === "CLIError") {
@@ -50,7 +50,7 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
  */
 async function printAndExit(text: string): Promise<never> {
   const stdout = createLineSink("stdout");
-  stdout.write(text + "\n");
+  stdout.write(`${text}\n`);
   await stdout.flush();
   process.exit(0);
 }

@@ -1,8 +1,9 @@
 // Interactive mode (stdin is a terminal): the tutorial's session, line for line, with line editing
 // and history from node:readline. One message at a time: send, wait for the reply, print it.
+
+import { ConnectError } from "../net/connect.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import { frameMessage } from "../protocol/framing.ts";
-import { ConnectError } from "../net/connect.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { connectingLine } from "./status.ts";

@@ -72,7 +72,7 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
 }
 
 function messagesAsInput(messages: string[]): ReadableStream<Uint8Array> {
-  return new Blob([messages.map((message) => message + "\n").join("")]).stream();
+  return new Blob([messages.map((message) => `${message}\n`).join("")]).stream();
 }
 
 /** `[CONNECTED] ...` -> "connected": the JSON event name of a status line. */

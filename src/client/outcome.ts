@@ -1,7 +1,7 @@
 // How a client run ends: the exit code and the one line that says why (spec, "client").
 import { ExitCode } from "../cli/exit-codes.ts";
-import { escapeForTerminal } from "../output/escape.ts";
 import type { ConnectFailure } from "../net/connect.ts";
+import { escapeForTerminal } from "../output/escape.ts";
 import type { LinkEnd } from "./link.ts";
 
 export const ClientExit = {
@@ -61,7 +61,7 @@ export function noticeOutcome(text: string, tally: Tally): Outcome {
 }
 
 export function unexpectedReplyOutcome(text: string, tally: Tally): Outcome {
-  const shown = escapeForTerminal(text.length > 200 ? text.slice(0, 200) + "..." : text);
+  const shown = escapeForTerminal(text.length > 200 ? `${text.slice(0, 200)}...` : text);
   return { exitCode: ClientExit.lost, error: `[ERROR] Unexpected reply from server: '${shown}'${lossSuffix(tally)}` };
 }
 

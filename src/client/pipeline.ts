@@ -2,10 +2,10 @@
 // input bytes go to the server as they come (no round trip each) and acks are printed as they
 // return, in order. In raw framing there is no delimiter, so each message waits for its reply.
 import { isUtf8 } from "node:buffer";
-import { LineDeframer } from "../protocol/framing.ts";
+import { ConnectError } from "../net/connect.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
-import { ConnectError } from "../net/connect.ts";
+import { LineDeframer } from "../protocol/framing.ts";
 import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { connectingLine } from "./status.ts";
@@ -77,11 +77,11 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
     ? (response: string) => {
         const { text, sentAt } = sent.next();
         const rttMs = Math.round((performance.now() - sentAt) * 1000) / 1000;
-        print(JSON.stringify({ message: text, response, rtt_ms: rttMs }) + "\n");
+        print(`${JSON.stringify({ message: text, response, rtt_ms: rttMs })}\n`);
       }
     : io.outputIsTerminal
-      ? (response: string) => print(escapeForTerminal(response) + "\n")
-      : (response: string) => print(response + "\n");
+      ? (response: string) => print(`${escapeForTerminal(response)}\n`)
+      : (response: string) => print(`${response}\n`);
 
   try {
     // Without --json (and not to a terminal) an ack is printed as it came, so a read's acks go out
@@ -99,10 +99,12 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
   }
   io.status("[CONNECTED] Connected to server");
 
-  const interrupted = io.interrupted.then((): Outcome => ({
-    exitCode: ClientExit.interrupted,
-    error: "[INTERRUPT] Client shutting down...",
-  }));
+  const interrupted = io.interrupted.then(
+    (): Outcome => ({
+      exitCode: ClientExit.interrupted,
+      error: "[INTERRUPT] Client shutting down...",
+    }),
+  );
   const stopped = Promise.race([session.failure, interrupted]);
   const track = options.json ? (text: string) => sent.add(text) : undefined;
 

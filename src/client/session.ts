@@ -3,14 +3,14 @@
 // every way the server can fail us into one Outcome.
 import { decodeLines, splitLines } from "../protocol/framing.ts";
 import { classifyReply, countAcks, type Framing } from "../protocol/messages.ts";
-import { ServerLink, type LinkEnd } from "./link.ts";
+import { type LinkEnd, ServerLink } from "./link.ts";
 import {
   linkEndOutcome,
   noticeOutcome,
-  responseTimeoutOutcome,
-  unexpectedReplyOutcome,
   type Outcome,
+  responseTimeoutOutcome,
   type Tally,
+  unexpectedReplyOutcome,
 } from "./outcome.ts";
 
 export interface SessionOptions {

@@ -3,7 +3,11 @@
 // signal. A connection that opens after we gave up is closed at once.
 import type { Socket, SocketHandler } from "bun";
 
-export type ConnectFailure = { kind: "refused" } | { kind: "timeout" } | { kind: "reset" } | { kind: "error"; error: Error };
+export type ConnectFailure =
+  | { kind: "refused" }
+  | { kind: "timeout" }
+  | { kind: "reset" }
+  | { kind: "error"; error: Error };
 
 export class ConnectError extends Error {
   constructor(readonly failure: ConnectFailure) {
@@ -28,7 +32,8 @@ export async function connectWithTimeout<Data>(options: ConnectOptions<Data>): P
   let timer: Timer | undefined;
   let abandoned = false;
   const timedOut = new Promise<never>((_, reject) => {
-    if (options.timeoutMs > 0) timer = setTimeout(() => reject(new ConnectError({ kind: "timeout" })), options.timeoutMs);
+    if (options.timeoutMs > 0)
+      timer = setTimeout(() => reject(new ConnectError({ kind: "timeout" })), options.timeoutMs);
   });
   const connecting = Bun.connect<Data | undefined>({
     hostname: options.host,

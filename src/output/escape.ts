@@ -17,7 +17,7 @@ function escapeOne(char: string): string {
   const named = NAMED[char];
   if (named) return named;
   const code = char.charCodeAt(0);
-  return code <= 0xff ? "\\x" + code.toString(16).padStart(2, "0") : "\\u" + code.toString(16).padStart(4, "0");
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
 /** The message as it may be shown on a terminal: printable text unchanged, the rest escaped. */
@@ -34,6 +34,6 @@ const UNSAFE_IN_JSON_TEST = /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 /** JSON text with the characters a terminal acts on written as \uXXXX escapes (still the same JSON). */
 export function escapeJsonForTerminal(json: string): string {
   return UNSAFE_IN_JSON_TEST.test(json)
-    ? json.replace(UNSAFE_IN_JSON, (char) => "\\u" + char.charCodeAt(0).toString(16).padStart(4, "0"))
+    ? json.replace(UNSAFE_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)
     : json;
 }

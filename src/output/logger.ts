@@ -1,7 +1,7 @@
 // One logger per program, made explicitly: consola for levels and the API, with two tiny reporters
 // of our own so that stderr carries exactly the tutorial's lines (text) or one JSON object per
 // event (--json). Lifecycle events only: per-message output is too hot for consola (see LineSink).
-import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { type ConsolaInstance, createConsola, type LogObject } from "consola/core";
 import { createLineSink, flushWithin, type LineSink } from "./sink.ts";
 
 export type LogFormat = "text" | "json";
@@ -42,7 +42,8 @@ let stderrSink: LineSink | undefined;
  */
 function toStderr(line: string): void {
   // A stderr nobody reads (`server 2>&1 | sleep 300`) must not grow memory: past the limit, lines drop.
-  (stderrSink ??= createLineSink("stderr", { dropWhenBehind: { limit: LOG_BACKLOG_CHARS } })).write(line);
+  stderrSink ??= createLineSink("stderr", { dropWhenBehind: { limit: LOG_BACKLOG_CHARS } });
+  stderrSink.write(line);
 }
 
 const LOG_BACKLOG_CHARS = 4 * 1024 * 1024;
@@ -77,7 +78,7 @@ function formatText(logObj: LogObject): string {
   const extra = rest.filter((arg) => arg instanceof Error || typeof arg === "string");
   // An Error logged on its own (logger.debug(error)) shows its stack: that is what debug is for.
   const first = text instanceof Error ? (text.stack ?? text.message) : text;
-  return [first, ...extra.map(formatExtra)].join(" ") + "\n";
+  return `${[first, ...extra.map(formatExtra)].join(" ")}\n`;
 }
 
 function formatJson(logObj: LogObject): string {
@@ -86,9 +87,9 @@ function formatJson(logObj: LogObject): string {
   if (fields && typeof fields === "object" && "event" in fields) Object.assign(record, fields);
   else record.event = "log";
   record.text = text instanceof Error ? (text.stack ?? text.message) : String(text);
-  return JSON.stringify(record) + "\n";
+  return `${JSON.stringify(record)}\n`;
 }
 
 function formatExtra(arg: unknown): string {
-  return arg instanceof Error ? "\n" + (arg.stack ?? arg.message) : String(arg);
+  return arg instanceof Error ? `\n${arg.stack ?? arg.message}` : String(arg);
 }

@@ -18,7 +18,12 @@ export interface ServerReporterOptions {
 /** Per-message lines (in characters) that may wait for a slow stdout before onMessagesBehind. */
 export const MESSAGES_BACKLOG_LIMIT = 8 * 1024 * 1024;
 
-export function createServerReporter({ logger, messages, json, onMessagesBehind }: ServerReporterOptions): ServerEvents {
+export function createServerReporter({
+  logger,
+  messages,
+  json,
+  onMessagesBehind,
+}: ServerReporterOptions): ServerEvents {
   return {
     listening({ host, port }) {
       logger.info(`[STARTING] Server is listening on ${formatAddress(host, port)}`, { event: "starting", host, port });
@@ -68,7 +73,10 @@ function messageWriter(
   };
   if (json) {
     return (peer, message) =>
-      write(escapeJsonForTerminal(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message })) + "\n");
+      write(
+        escapeJsonForTerminal(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message })) +
+          "\n",
+      );
   }
   return (peer, text) => write(`[${peer}] ${escapeForTerminal(text)}\n`);
 }

@@ -38,7 +38,7 @@ export type LinesHandler = (lines: Buffer) => void;
 
 /** How one message is put on the wire in each framing. */
 export function frameMessage(framing: Framing, text: string): string {
-  return framing === "line" ? text + "\n" : text;
+  return framing === "line" ? `${text}\n` : text;
 }
 
 export function createDeframer(framing: Framing, maxMessageBytes: number): Deframer {

@@ -22,7 +22,7 @@ export const notices = {
 } as const;
 
 export function noticeLine(text: string): string {
-  return NOTICE_PREFIX + text + "\n";
+  return `${NOTICE_PREFIX + text}\n`;
 }
 
 export type Reply =

@@ -2,8 +2,8 @@
 // that loses nothing. It sees the socket only through a few methods, so it does not care how
 // the connection arrived (TCP today; TLS, unix sockets or a PROXY header later).
 import { Outbox, type WritableSocket } from "../net/outbox.ts";
-import { createDeframer, frameMessage, type Deframer } from "../protocol/framing.ts";
-import { ackFor, NOTICE_PREFIX, notices, type Framing } from "../protocol/messages.ts";
+import { createDeframer, type Deframer, frameMessage } from "../protocol/framing.ts";
+import { ackFor, type Framing, NOTICE_PREFIX, notices } from "../protocol/messages.ts";
 import type { LimitKind, ServerEvents, ServerStats } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
 

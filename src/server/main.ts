@@ -5,9 +5,7 @@ import { createServerReporter } from "../output/server-reporter.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
-import { ListenError, startServer, type RunningServer } from "./server.ts";
-
-
+import { ListenError, type RunningServer, startServer } from "./server.ts";
 
 export interface ServerProgramOptions {
   host: string;
@@ -67,10 +65,11 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
     return ExitCode.failure;
   }
   if (server.maxConnections < options.limits.maxConnections) {
-    logger.warn(
-      `[LIMIT] --max-connections lowered to ${server.maxConnections} to stay under the open-file limit`,
-      { event: "limit-adjusted", limit: "connections", value: server.maxConnections },
-    );
+    logger.warn(`[LIMIT] --max-connections lowered to ${server.maxConnections} to stay under the open-file limit`, {
+      event: "limit-adjusted",
+      limit: "connections",
+      value: server.maxConnections,
+    });
   }
 
   const { promise: stopped, resolve: exitWith } = Promise.withResolvers<number>();

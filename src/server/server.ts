@@ -2,7 +2,7 @@
 // bytes to each Connection, sweeps idle ones, and shuts down without losing an acknowledgement.
 import type { TCPSocketListener } from "bun";
 import { formatAddress } from "../net/address.ts";
-import { notices, type Framing } from "../protocol/messages.ts";
+import { type Framing, notices } from "../protocol/messages.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import type { ServerEvents, ServerStats } from "./events.ts";
 import { connectionCeiling, DEFAULT_LIMITS, RESERVED_FILE_DESCRIPTORS, type ServerLimits } from "./limits.ts";

@@ -1,8 +1,9 @@
 // Real processes for tests: start the server (source or compiled binary) on a free port, run the
 // client, collect output, and always clean up. Deadlines are constants, never sleeps-and-hope.
-import type { Subprocess } from "bun";
+
 import { afterAll, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const SERVER_TS = join(ROOT, "server.ts");
@@ -71,9 +72,16 @@ export class TextCollector {
    * Resolves when the text so far contains `pattern` (a string, a regular expression, or a test of
    * the whole text); rejects after the deadline, or at the end of the text, with what it has.
    */
-  async waitFor(pattern: RegExp | string | ((text: string) => boolean), deadlineMs = DEADLINE_MS): Promise<RegExpMatchArray> {
+  async waitFor(
+    pattern: RegExp | string | ((text: string) => boolean),
+    deadlineMs = DEADLINE_MS,
+  ): Promise<RegExpMatchArray> {
     const test = (text: string) =>
-      typeof pattern === "string" ? text.includes(pattern) : typeof pattern === "function" ? pattern(text) : pattern.test(text);
+      typeof pattern === "string"
+        ? text.includes(pattern)
+        : typeof pattern === "function"
+          ? pattern(text)
+          : pattern.test(text);
     if (!test(this.text)) {
       const { promise, resolve, reject } = Promise.withResolvers<void>();
       const timer = setTimeout(

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
-import { DEADLINE_MS, runProgram, startServerProcess, type Program } from "./processes.ts";
+import { DEADLINE_MS, type Program, runProgram, startServerProcess } from "./processes.ts";
 import { freePort } from "./sockets.ts";
 import { ack } from "./spec.ts";
 import { TerminalSession } from "./terminal.ts";
@@ -53,57 +53,81 @@ export function describeStandalonePair(title: string, pair: () => StandalonePair
       expect(existsSync(join(folder, "node_modules"))).toBe(false);
     });
 
-    test("--version prints the package version, and nothing else runs (bunfig.toml's preload)", async () => {
-      const { server, client } = pair();
-      for (const program of [server, client]) {
-        const result = await run(program, ["--version"]);
-        expect(result).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
-      }
-    }, testTimeoutMs);
+    test(
+      "--version prints the package version, and nothing else runs (bunfig.toml's preload)",
+      async () => {
+        const { server, client } = pair();
+        for (const program of [server, client]) {
+          const result = await run(program, ["--version"]);
+          expect(result).toEqual({ exitCode: 0, stdout: `${pkg.version}\n`, stderr: "" });
+        }
+      },
+      testTimeoutMs,
+    );
 
-    test("--help shows usage with the flags, as plain text when piped", async () => {
-      const { server, client } = pair();
-      for (const [program, name] of [[server, "server"], [client, "client"]] as const) {
-        const result = await run(program, ["--help"]);
-        expect(result.exitCode).toBe(0);
-        expect(result.stdout).toContain(`USAGE ${name} [OPTIONS]`);
-        for (const flag of ["--host", "--port", "--framing", "--json", "--quiet"]) expect(result.stdout).toContain(flag);
-        // Colour codes would end up in a pager or a file: stdout is not a terminal here.
-        expect(result.stdout).not.toContain("\x1b[");
-      }
-    }, testTimeoutMs);
+    test(
+      "--help shows usage with the flags, as plain text when piped",
+      async () => {
+        const { server, client } = pair();
+        for (const [program, name] of [
+          [server, "server"],
+          [client, "client"],
+        ] as const) {
+          const result = await run(program, ["--help"]);
+          expect(result.exitCode).toBe(0);
+          expect(result.stdout).toContain(`USAGE ${name} [OPTIONS]`);
+          for (const flag of ["--host", "--port", "--framing", "--json", "--quiet"])
+            expect(result.stdout).toContain(flag);
+          // Colour codes would end up in a pager or a file: stdout is not a terminal here.
+          expect(result.stdout).not.toContain("\x1b[");
+        }
+      },
+      testTimeoutMs,
+    );
 
-    test("--help on a terminal is in colour: the folder's .env (NO_COLOR=1) is not loaded", async () => {
-      const terminal = TerminalSession.start(pair().client, ["--help"], { cwd: folder, env });
-      try {
-        expect(await terminal.exited(deadlineMs)).toBe(0);
-        expect(terminal.screen.join("\n")).toContain("USAGE client [OPTIONS]");
-        expect(terminal.output.text).toContain("\x1b[");
-      } finally {
-        await terminal.close();
-      }
-    }, testTimeoutMs);
+    test(
+      "--help on a terminal is in colour: the folder's .env (NO_COLOR=1) is not loaded",
+      async () => {
+        const terminal = TerminalSession.start(pair().client, ["--help"], { cwd: folder, env });
+        try {
+          expect(await terminal.exited(deadlineMs)).toBe(0);
+          expect(terminal.screen.join("\n")).toContain("USAGE client [OPTIONS]");
+          expect(terminal.output.text).toContain("\x1b[");
+        } finally {
+          await terminal.close();
+        }
+      },
+      testTimeoutMs,
+    );
 
-    test("one round trip: server and client binaries talk; bunfig.toml in the folder is ignored", async () => {
-      const { server, client } = pair();
-      const running = await startServerProcess(["--port", "0"], server, { cwd: folder, env, deadlineMs });
-      try {
-        const result = await run(client, ["--port", String(running.port), "--quiet"], "hello from a binary\n");
-        expect(result.exitCode).toBe(0);
-        expect(result.stdout).toBe(`${ack("hello from a binary")}\n`);
-        expect(result.stderr).toBe("");
-        expect(await running.stop()).toBe(0);
-        expect(running.stdout.text).toMatch(/^\[127\.0\.0\.1:\d+\] hello from a binary\n$/);
-        expect(running.stderr.text).not.toContain("HIJACKED");
-      } finally {
-        running.proc.kill("SIGKILL");
-      }
-    }, testTimeoutMs);
+    test(
+      "one round trip: server and client binaries talk; bunfig.toml in the folder is ignored",
+      async () => {
+        const { server, client } = pair();
+        const running = await startServerProcess(["--port", "0"], server, { cwd: folder, env, deadlineMs });
+        try {
+          const result = await run(client, ["--port", String(running.port), "--quiet"], "hello from a binary\n");
+          expect(result.exitCode).toBe(0);
+          expect(result.stdout).toBe(`${ack("hello from a binary")}\n`);
+          expect(result.stderr).toBe("");
+          expect(await running.stop()).toBe(0);
+          expect(running.stdout.text).toMatch(/^\[127\.0\.0\.1:\d+\] hello from a binary\n$/);
+          expect(running.stderr.text).not.toContain("HIJACKED");
+        } finally {
+          running.proc.kill("SIGKILL");
+        }
+      },
+      testTimeoutMs,
+    );
 
-    test("exit codes: refused is 3", async () => {
-      const result = await run(pair().client, ["--port", String(freePort()), "-m", "x"]);
-      expect(result.exitCode).toBe(3);
-      expect(result.stderr).toContain("[REFUSED] Connection refused. Make sure the server is running.\n");
-    }, testTimeoutMs);
+    test(
+      "exit codes: refused is 3",
+      async () => {
+        const result = await run(pair().client, ["--port", String(freePort()), "-m", "x"]);
+        expect(result.exitCode).toBe(3);
+        expect(result.stderr).toContain("[REFUSED] Connection refused. Make sure the server is running.\n");
+      },
+      testTimeoutMs,
+    );
   });
 }

@@ -3,7 +3,7 @@
 // would see, so tests compare lines of text rather than escape sequences. readline redraws its
 // prompt line with cursor moves and erases; the renderer applies the few it uses.
 import type { Subprocess } from "bun";
-import { CHILD_ENV, DEADLINE_MS, TextCollector, withDeadline, type Program, type SpawnOptions } from "./processes.ts";
+import { CHILD_ENV, DEADLINE_MS, type Program, type SpawnOptions, TextCollector, withDeadline } from "./processes.ts";
 
 export const KEYS = {
   enter: "\r",
@@ -156,7 +156,9 @@ export function renderScreen(output: string): { lines: string[]; cursor: Cursor 
     else if (char === "\x07") continue;
     else line()[col++] = char;
   }
-  const lines = Array.from({ length: rows.length }, (_, r) => Array.from(rows[r] ?? [], (cell) => cell ?? " ").join(""));
+  const lines = Array.from({ length: rows.length }, (_, r) =>
+    Array.from(rows[r] ?? [], (cell) => cell ?? " ").join(""),
+  );
   while (lines.length > 0 && lines.at(-1) === "") lines.pop();
   return { lines, cursor: { row, col } };
 }
