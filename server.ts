@@ -12,7 +12,10 @@ import {
   parseSeconds,
 } from "./src/cli/args.ts";
 import { runCli } from "./src/cli/run.ts";
-import { DEFAULT_LIMITS } from "./src/server/limits.ts";
+import { SERVER_DEFAULTS } from "./src/server/options.ts";
+
+const { limits: DEFAULT_LIMITS } = SERVER_DEFAULTS;
+const seconds = (ms: number) => String(ms / 1000);
 
 const serverArgs = {
   ...commonArgs,
@@ -30,18 +33,22 @@ const serverArgs = {
   "idle-timeout": {
     type: "string",
     description: "Close a client after this many seconds without input (0: never)",
-    default: "0",
+    default: seconds(DEFAULT_LIMITS.idleTimeoutMs),
   },
   "max-output-bytes": {
     type: "string",
     description: "Unsent replies kept for a client that does not read before the server stops reading from it",
     default: String(DEFAULT_LIMITS.maxOutputBytes),
   },
-  "drain-timeout": { type: "string", description: "Seconds to wait for clients on shutdown", default: "5" },
+  "drain-timeout": {
+    type: "string",
+    description: "Seconds to wait for clients on shutdown",
+    default: seconds(SERVER_DEFAULTS.drainTimeoutMs),
+  },
   "close-timeout": {
     type: "string",
     description: "Seconds a closing client may go without reading its last replies or hanging up",
-    default: "5",
+    default: seconds(SERVER_DEFAULTS.closeTimeoutMs),
   },
   quiet: { type: "boolean", description: "No per-message lines on stdout", default: false },
 } as const satisfies ArgsDef;

@@ -31,7 +31,7 @@ async function withServer(
   const server = startServer({
     host: "127.0.0.1",
     port: 0,
-    lingerMs: 500,
+    closeTimeoutMs: 500,
     ...options,
     events: { limitHit: (peer, limit) => limitHits.push({ peer, limit }) },
   });

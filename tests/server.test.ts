@@ -280,7 +280,7 @@ describe("stop()", () => {
     // test's deadline: only the drain timeout can end this stop() in time.
     const { server, recorder, connect } = serve({
       drainTimeoutMs: 200,
-      lingerMs: 60_000,
+      closeTimeoutMs: 60_000,
       limits: { maxOutputBytes: 64 * 1024 * 1024 },
     });
     const client = await connect();
@@ -307,7 +307,7 @@ describe("closing a connection that still owes replies", () => {
   const expected = ackLine(message).repeat(lines);
 
   test("a client that reads slowly after its FIN, with pauses shorter than the linger, gets every ack", async () => {
-    const { recorder, connect } = serve({ lingerMs: 500, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const { recorder, connect } = serve({ closeTimeoutMs: 500, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
     const client = await connect();
     client.pause();
     client.write(`${message}\n`.repeat(lines));
@@ -328,7 +328,7 @@ describe("closing a connection that still owes replies", () => {
   });
 
   test("a client that stops reading is closed after the linger; the dropped bytes are reported", async () => {
-    const { server, recorder, connect } = serve({ lingerMs: 300, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const { server, recorder, connect } = serve({ closeTimeoutMs: 300, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
     const client = await connect();
     client.pause();
     client.write(`${message}\n`.repeat(lines));

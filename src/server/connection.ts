@@ -25,7 +25,7 @@ export interface ConnectionContext {
    * How long a closing connection waits for progress: for the peer to read more of the replies
    * still owed, and then to hang up. A peer that keeps reading is never cut off.
    */
-  readonly lingerMs: number;
+  readonly closeTimeoutMs: number;
 }
 
 type State = "open" | "closing" | "closed";
@@ -44,7 +44,7 @@ export class Connection {
   private peerEnded = false;
   /** FIN (or the full close) is sent: the goodbye is written. */
   private goodbyeWritten = false;
-  private lingerTimer: Timer | undefined;
+  private closeTimer: Timer | undefined;
   private readonly limitsReported = new Set<LimitKind>();
 
   constructor(
@@ -96,7 +96,7 @@ export class Connection {
     }
     if (this.state !== "closing") return;
     if (empty) this.writeGoodbye();
-    else if (progressed) this.armLinger();
+    else if (progressed) this.armCloseTimer();
   }
 
   /** The client sent FIN: it will send nothing more, but still reads our replies. */
@@ -117,14 +117,14 @@ export class Connection {
 
   /**
    * Says goodbye: sends every reply still owed, then the notice (if any), then FIN, and closes once
-   * the peer hangs up. A peer that stops reading, or never hangs up, is closed after the linger
-   * time without progress. Safe to call more than once.
+   * the peer hangs up. A peer that stops reading, or never hangs up, is closed after the close
+   * timeout without progress. Safe to call more than once.
    */
   close(notice?: string): void {
     if (this.state !== "open") return;
     this.state = "closing";
     if (notice !== undefined) this.outbox.send(frameMessage(this.context.framing, NOTICE_PREFIX + notice));
-    this.armLinger();
+    this.armCloseTimer();
     // Keep reading (and dropping) so the peer's writes cannot wedge the goodbye.
     this.waitingForPeer = false;
     this.held = false;
@@ -156,7 +156,7 @@ export class Connection {
   /** The socket is closed (by either side): release timers. */
   released(): void {
     this.state = "closed";
-    clearTimeout(this.lingerTimer);
+    clearTimeout(this.closeTimer);
   }
 
   /** Logs and counts a limit once per connection. */
@@ -177,22 +177,22 @@ export class Connection {
     this.reportLimit("output", `client is not reading its replies; paused after ${limit} bytes`);
   }
 
-  /** Everything owed is written: send FIN and wait (one more linger) for the peer to hang up. */
+  /** Everything owed is written: send FIN and wait (one more close timeout) for the peer to hang up. */
   private writeGoodbye(): void {
     if (this.goodbyeWritten) return;
     this.goodbyeWritten = true;
     if (this.peerEnded) return this.socket.end();
-    this.armLinger();
+    this.armCloseTimer();
     this.socket.shutdown();
   }
 
-  private armLinger(): void {
-    clearTimeout(this.lingerTimer);
-    this.lingerTimer = setTimeout(this.lingerOver, this.context.lingerMs);
+  private armCloseTimer(): void {
+    clearTimeout(this.closeTimer);
+    this.closeTimer = setTimeout(this.closeTimedOut, this.context.closeTimeoutMs);
   }
 
-  /** No progress for the linger time: the peer stopped reading, or never hangs up. */
-  private readonly lingerOver = (): void => {
+  /** No progress for the close timeout: the peer stopped reading, or never hangs up. */
+  private readonly closeTimedOut = (): void => {
     const undelivered = this.outbox.queuedBytes;
     if (undelivered > 0) {
       this.context.stats.undeliveredReplyBytes += undelivered;

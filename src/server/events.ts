@@ -1,10 +1,13 @@
 // What the server reports. The library calls these; the CLI turns them into log lines
-// (src/output/server-reporter.ts), and tests record them. All are optional.
+// (reporter.ts), and tests record them. All are optional.
+
+import type { ListenerAddress } from "./listeners/listener.ts";
 
 export type LimitKind = "connections" | "message-bytes" | "idle" | "output";
 
 export interface ServerEvents {
-  listening?(address: { host: string; port: number }): void;
+  /** One per listener, once it is listening. */
+  listening?(address: ListenerAddress): void;
   connected?(peer: string, active: number): void;
   /** One per received message, in order; `text` is the message as decoded (not escaped). */
   message?(peer: string, text: string): void;
@@ -13,7 +16,7 @@ export interface ServerEvents {
   /** A limit was hit; logged once per connection. */
   limitHit?(peer: string, limit: LimitKind, detail: string): void;
   /**
-   * A closing client stopped reading: after the linger time without progress, `bytes` of replies
+   * A closing client stopped reading: after the close timeout without progress, `bytes` of replies
    * it was owed were dropped with the connection.
    */
   repliesUndelivered?(peer: string, bytes: number): void;

@@ -1,4 +1,5 @@
-// The server's limits: each has a flag, a safe default and a counter (ServerStats).
+// The server's limits: each has a flag, a safe default and a counter (ServerStats), and the
+// arithmetic that fits them to the process (resolveLimits, pure, unit-tested).
 import { readFileSync } from "node:fs";
 
 export interface ServerLimits {
@@ -12,7 +13,7 @@ export interface ServerLimits {
   maxOutputBytes: number;
 }
 
-export const DEFAULT_LIMITS: ServerLimits = {
+export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxConnections: 10_000,
   maxMessageBytes: 1024 * 1024,
   idleTimeoutMs: 0,
@@ -20,11 +21,36 @@ export const DEFAULT_LIMITS: ServerLimits = {
 };
 
 /**
- * File descriptors kept free of client connections: stdio, the listener, and clients being
- * turned away while the server is full. At EMFILE Bun's accept loop spins at 100% CPU and says
- * nothing (BUN_NOTES.md), so the server must never reach the limit.
+ * File descriptors kept free of client connections: stdio, the listeners, and clients being
+ * turned away while the server is full. When accept() hits EMFILE, Bun's accept loop spins at
+ * 100% CPU and reports nothing, so the server must never reach the open-file limit.
  */
 export const RESERVED_FILE_DESCRIPTORS = 256;
+
+/** Clients turned away at once that may still be reading their notice; past this, no goodbye. */
+export const MAX_LINGERING_REJECTIONS = RESERVED_FILE_DESCRIPTORS / 2;
+
+export interface ResolvedLimits {
+  limits: ServerLimits;
+  /** The connection limit asked for, when it had to be lowered to fit the open-file limit. */
+  loweredFrom?: number;
+}
+
+/**
+ * The limits in force: the defaults, overridden by what was asked, with the connection limit
+ * lowered to stay RESERVED_FILE_DESCRIPTORS under the open-file limit (undefined: not known).
+ * Bun raises its soft limit to the hard one at start, so the limit read here is the one that counts.
+ */
+export function resolveLimits(
+  requested: Partial<ServerLimits> | undefined,
+  fileLimit: number | undefined,
+): ResolvedLimits {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...requested };
+  if (fileLimit === undefined) return { limits };
+  const ceiling = Math.max(1, fileLimit - RESERVED_FILE_DESCRIPTORS);
+  if (limits.maxConnections <= ceiling) return { limits };
+  return { limits: { ...limits, maxConnections: ceiling }, loweredFrom: limits.maxConnections };
+}
 
 /** The process's open-file limit, or undefined where it cannot be read (not Linux). */
 export function openFileLimit(): number | undefined {
@@ -36,9 +62,4 @@ export function openFileLimit(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The connection limit the server can really keep, given the open-file limit. */
-export function connectionCeiling(fileLimit = openFileLimit()): number | undefined {
-  return fileLimit === undefined ? undefined : Math.max(1, fileLimit - RESERVED_FILE_DESCRIPTORS);
 }

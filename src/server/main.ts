@@ -1,10 +1,10 @@
 // The server program: start, report, and shut down on signals with the spec's exit codes.
 import { ExitCode } from "../cli/exit-codes.ts";
 import { createLogger, type LogLevelName } from "../output/logger.ts";
-import { createServerReporter } from "../output/server-reporter.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
+import { createServerReporter } from "./reporter.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 
 export interface ServerProgramOptions {
@@ -56,7 +56,7 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       framing: options.framing,
       limits: options.limits,
       drainTimeoutMs: options.drainTimeoutMs,
-      lingerMs: options.closeTimeoutMs,
+      closeTimeoutMs: options.closeTimeoutMs,
       events,
     });
   } catch (error) {

@@ -1,10 +1,10 @@
 // Turns server events into output: one stdout line per message (the tutorial's `[peer] text`,
 // escaped, or a JSON object), lifecycle lines on stderr through the logger.
-import { formatAddress } from "../net/address.ts";
-import type { ServerEvents } from "../server/events.ts";
-import { escapeForTerminal, escapeJsonForTerminal } from "./escape.ts";
-import type { Logger } from "./logger.ts";
-import type { LineSink } from "./sink.ts";
+import { escapeForTerminal, escapeJsonForTerminal } from "../output/escape.ts";
+import type { Logger } from "../output/logger.ts";
+import type { LineSink } from "../output/sink.ts";
+import type { ServerEvents } from "./events.ts";
+import { describeAddress } from "./listeners/listener.ts";
 
 export interface ServerReporterOptions {
   logger: Logger;
@@ -25,8 +25,14 @@ export function createServerReporter({
   onMessagesBehind,
 }: ServerReporterOptions): ServerEvents {
   return {
-    listening({ host, port }) {
-      logger.info(`[STARTING] Server is listening on ${formatAddress(host, port)}`, { event: "starting", host, port });
+    listening(address) {
+      logger.info(`[STARTING] Server is listening on ${describeAddress(address)}`, {
+        event: "starting",
+        address: address.host,
+        host: address.host,
+        port: address.port,
+        transport: address.transport,
+      });
     },
     connected(peer, active) {
       logger.info(`[NEW CONNECTION] ${peer} connected.`, { event: "connected", peer, active });

@@ -1,0 +1,31 @@
+// What startServer takes, and every default in one place: the library applies SERVER_DEFAULTS,
+// and the CLI renders the same object in --help, so the two cannot drift apart.
+import type { Framing } from "../protocol/messages.ts";
+import type { ServerEvents } from "./events.ts";
+import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
+
+export interface ServerOptions {
+  /** Address to listen on: `127.0.0.1`, `::1`, `::` (every address, IPv4 and IPv6), a host name. */
+  host?: string;
+  /** TCP port; 0 picks a free one (RunningServer.port tells which). */
+  port?: number;
+  framing?: Framing;
+  limits?: Partial<ServerLimits>;
+  /** On stop(): how long to wait for connections to finish before dropping them. */
+  drainTimeoutMs?: number;
+  /**
+   * How long a closing connection may go without progress (the peer reading its last replies,
+   * then hanging up) before it is closed anyway; the clock restarts whenever the peer reads.
+   */
+  closeTimeoutMs?: number;
+  events?: ServerEvents;
+}
+
+export const SERVER_DEFAULTS = {
+  host: "127.0.0.1",
+  port: 12345,
+  framing: "line",
+  limits: DEFAULT_LIMITS,
+  drainTimeoutMs: 5000,
+  closeTimeoutMs: 5000,
+} as const satisfies Required<Omit<ServerOptions, "events">>;

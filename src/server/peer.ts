@@ -1,0 +1,22 @@
+// Who is on the other end of a connection, as every part of the server names it: `name` in logs
+// and events, `address` for the rules that look at addresses (none for a Unix socket peer).
+import { formatAddress } from "../net/address.ts";
+
+export interface Peer {
+  /** How logs name this peer: `127.0.0.1:59124`, `[::1]:59124`. */
+  readonly name: string;
+  /** The client's IP address as the socket reports it; undefined where there is none. */
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+}
+
+/**
+ * The peer of a freshly accepted TCP socket, or undefined when it is already gone: a client that
+ * reset right after the accept leaves Bun without its address or port.
+ */
+export function tcpPeer(socket: { remoteAddress?: string; remotePort?: number }): Peer | undefined {
+  // Read once: each read asks the kernel, and a client can reset in between.
+  const { remoteAddress, remotePort } = socket;
+  if (!remoteAddress || typeof remotePort !== "number") return undefined;
+  return { name: formatAddress(remoteAddress, remotePort), address: remoteAddress, port: remotePort };
+}

@@ -1,0 +1,80 @@
+// The live connections of one server: who is served now, and what the server does to all of
+// them at once (hold their input, sweep the idle ones, close them on shutdown).
+import { notices } from "../protocol/messages.ts";
+import type { Connection } from "./connection.ts";
+import type { ServerEvents } from "./events.ts";
+
+/** Announces arrivals and departures (`connected`, `disconnected`), since it alone knows the count. */
+export class ConnectionRegistry {
+  private readonly live = new Set<Connection>();
+  private holdingInput = false;
+  private emptied: (() => void) | undefined;
+
+  constructor(private readonly events: ServerEvents) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  [Symbol.iterator](): IterableIterator<Connection> {
+    return this.live.values();
+  }
+
+  add(connection: Connection): void {
+    this.live.add(connection);
+    if (this.holdingInput) connection.hold(true);
+    this.events.connected?.(connection.peer, this.live.size);
+  }
+
+  delete(connection: Connection): void {
+    this.live.delete(connection);
+    this.events.disconnected?.(connection.peer, this.live.size);
+    if (this.live.size === 0) this.emptied?.();
+  }
+
+  /** Calls `then` once no connection is left (at once if none is). */
+  whenEmpty(then: (() => void) | undefined): void {
+    this.emptied = then;
+    if (then && this.live.size === 0) then();
+  }
+
+  /**
+   * Stops reading from every client (new ones too) until `until` settles: the operator's output is
+   * behind, and messages are better left in the clients' socket buffers than piled up in memory.
+   */
+  holdInputUntil(until: Promise<unknown>): void {
+    if (this.holdingInput) return;
+    this.holdingInput = true;
+    for (const connection of this.live) connection.hold(true);
+    void until.finally(() => {
+      this.holdingInput = false;
+      for (const connection of this.live) connection.hold(false);
+    });
+  }
+
+  /** Checks idle clients a few times per timeout period, so one closes within ~10% of its limit. */
+  sweepIdle(idleTimeoutMs: number): Timer | undefined {
+    if (idleTimeoutMs <= 0) return undefined;
+    const period = Math.min(1000, Math.max(50, idleTimeoutMs / 10));
+    const timer = setInterval(() => {
+      const now = performance.now();
+      for (const connection of this.live) {
+        if (connection.state === "open" && now - connection.lastActivityAt >= idleTimeoutMs) {
+          connection.reportLimit("idle", `no input for ${idleTimeoutMs / 1000} s`);
+          connection.close(notices.idleTimeout);
+        }
+      }
+    }, period);
+    timer.unref();
+    return timer;
+  }
+
+  /** Drops every connection now; replies still queued are lost. */
+  abortAll(): void {
+    for (const connection of this.live) connection.abort();
+  }
+
+  closeAll(notice: string): void {
+    for (const connection of this.live) connection.close(notice);
+  }
+}
