@@ -8,9 +8,12 @@ import {
   parseFraming,
   parseInteger,
   parseLogLevel,
+  parseOctalMode,
   parsePort,
   parseSeconds,
+  repeatedValues,
 } from "./src/cli/args.ts";
+import { parseListen, tlsFilesFor } from "./src/cli/network-args.ts";
 import { runCli } from "./src/cli/run.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
 
@@ -19,6 +22,27 @@ const seconds = (ms: number) => String(ms / 1000);
 
 const serverArgs = {
   ...commonArgs,
+  listen: {
+    type: "string",
+    description:
+      "Listen here instead of --host/--port (repeatable): HOST:PORT, [IPV6]:PORT, tls://HOST:PORT, unix:PATH, unix:@NAME",
+  },
+  "tls-cert": { type: "string", description: "PEM certificate (and chain) for tls:// listeners; SIGHUP re-reads it" },
+  "tls-key": { type: "string", description: "PEM private key for tls:// listeners; SIGHUP re-reads it" },
+  "tls-client-ca": {
+    type: "string",
+    description: "Serve only TLS clients with a certificate signed by this CA (mutual TLS)",
+  },
+  "tls-handshake-timeout": {
+    type: "string",
+    description: "Seconds a TLS client has to finish its handshake",
+    default: seconds(SERVER_DEFAULTS.tlsHandshakeTimeoutMs),
+  },
+  "unix-mode": {
+    type: "string",
+    description: "Permissions of Unix socket files (octal)",
+    default: `0${SERVER_DEFAULTS.unixMode.toString(8)}`,
+  },
   "max-connections": {
     type: "string",
     description:
@@ -57,10 +81,15 @@ export const serverCommand = defineCommand({
   meta: { name: "server", version: pkg.version, description: "socket-lab TCP message server" },
   args: serverArgs,
   // The program loads only when it runs: --help and --version start without it.
-  run: async ({ args }) =>
-    (await import("./src/server/main.ts")).runServerProgram({
+  run: async ({ args, rawArgs }) => {
+    const listen = parseListen(repeatedValues(rawArgs, "listen"));
+    return (await import("./src/server/main.ts")).runServerProgram({
       host: args.host,
       port: parsePort(args.port, { allowZero: true }),
+      listen,
+      tls: tlsFilesFor(listen, args),
+      tlsHandshakeTimeoutMs: parseSeconds("tls-handshake-timeout", args["tls-handshake-timeout"]),
+      unixMode: parseOctalMode("unix-mode", args["unix-mode"]),
       framing: parseFraming(args.framing),
       limits: {
         maxConnections: parseInteger("max-connections", args["max-connections"], 1),
@@ -73,7 +102,8 @@ export const serverCommand = defineCommand({
       json: args.json,
       quiet: args.quiet,
       logLevel: parseLogLevel(args["log-level"]),
-    }),
+    });
+  },
 });
 
 if (import.meta.main) await runCli(serverCommand);

@@ -8,6 +8,15 @@
 export { ackFor, type Framing, NOTICE_PREFIX } from "./protocol/messages.ts";
 export type { LimitKind, ServerEvents, ServerStats } from "./server/events.ts";
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
-export { ListenError, type ListenerAddress, type Transport } from "./server/listeners/listener.ts";
+export { LISTEN_SYNTAX, ListenAddressError, parseListenAddress } from "./server/listeners/address.ts";
+export {
+  describeAddress,
+  ListenError,
+  type ListenerAddress,
+  type NetworkAddress,
+  type Transport,
+  type UnixAddress,
+} from "./server/listeners/listener.ts";
+export type { TlsFiles } from "./server/listeners/tls-credentials.ts";
 export { SERVER_DEFAULTS, type ServerOptions } from "./server/options.ts";
-export { type RunningServer, startServer } from "./server/server.ts";
+export { type RunningServer, startServer, type TlsReload } from "./server/server.ts";

@@ -8,7 +8,8 @@ export type LimitKind = "connections" | "message-bytes" | "idle" | "output";
 export interface ServerEvents {
   /** One per listener, once it is listening. */
   listening?(address: ListenerAddress): void;
-  connected?(peer: string, active: number): void;
+  /** An admitted client; `subject` is its certificate's name, with mutual TLS. */
+  connected?(peer: string, active: number, subject?: string): void;
   /** One per received message, in order; `text` is the message as decoded (not escaped). */
   message?(peer: string, text: string): void;
   reset?(peer: string): void;
@@ -22,6 +23,8 @@ export interface ServerEvents {
   repliesUndelivered?(peer: string, bytes: number): void;
   /** A socket error other than a reset (reported, never thrown). */
   socketError?(peer: string, error: Error): void;
+  /** A TLS client was not served: its handshake failed or did not finish in time (one per client). */
+  handshakeFailed?(peer: string, reason: string): void;
   shuttingDown?(): void;
   closed?(): void;
 }
@@ -32,5 +35,7 @@ export interface ServerStats {
   messagesReceived: number;
   /** Reply bytes dropped because a closing client stopped reading them (see repliesUndelivered). */
   undeliveredReplyBytes: number;
+  /** TLS clients whose handshake failed or timed out (never admitted, so not among the rejected). */
+  tlsHandshakesFailed: number;
   limitHits: Record<LimitKind, number>;
 }

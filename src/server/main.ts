@@ -1,15 +1,22 @@
 // The server program: start, report, and shut down on signals with the spec's exit codes.
 import { ExitCode } from "../cli/exit-codes.ts";
-import { createLogger, type LogLevelName } from "../output/logger.ts";
+import { createLogger, type Logger, type LogLevelName } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
+import type { ListenerAddress } from "./listeners/listener.ts";
+import type { TlsFiles } from "./listeners/tls-credentials.ts";
 import { createServerReporter } from "./reporter.ts";
-import { ListenError, type RunningServer, startServer } from "./server.ts";
+import { ListenError, type RunningServer, startServer, type TlsReload } from "./server.ts";
 
 export interface ServerProgramOptions {
   host: string;
   port: number;
+  /** `--listen`: when not empty, these listeners instead of host and port. */
+  listen: ListenerAddress[];
+  tls: TlsFiles | undefined;
+  tlsHandshakeTimeoutMs: number;
+  unixMode: number;
   framing: Framing;
   limits: ServerLimits;
   drainTimeoutMs: number;
@@ -53,6 +60,10 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
     server = startServer({
       host: options.host,
       port: options.port,
+      listen: options.listen,
+      tls: options.tls,
+      tlsHandshakeTimeoutMs: options.tlsHandshakeTimeoutMs,
+      unixMode: options.unixMode,
       framing: options.framing,
       limits: options.limits,
       drainTimeoutMs: options.drainTimeoutMs,
@@ -87,6 +98,8 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // SIGHUP: the certificate was renewed (without TLS it is ignored, not a reason to exit).
+  process.on("SIGHUP", () => reportTlsReload(server.reloadTls(), logger));
 
   const code = await stopped;
   // The drain timeout bounds the wait for stdout too.
@@ -94,4 +107,21 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
     logger.warn("[WARNING] stdout did not take the last per-message lines before exit", { event: "stdout-unflushed" });
   }
   return code;
+}
+
+function reportTlsReload(result: TlsReload, logger: Logger): void {
+  if (result.status === "reloaded") {
+    logger.info(`[TLS] Certificate reloaded (serial ${result.serial}): new connections get it`, {
+      event: "tls-reloaded",
+      serial: result.serial,
+      listeners: result.listeners,
+    });
+  } else if (result.status === "no-tls") {
+    logger.debug("SIGHUP ignored: no TLS listener to reload");
+  } else {
+    logger.warn(`[WARNING] TLS certificate not reloaded, the old one is still served: ${result.reason}`, {
+      event: "tls-reload-failed",
+      reason: result.reason,
+    });
+  }
 }

@@ -3,12 +3,27 @@
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerEvents } from "./events.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
+import type { ListenerAddress } from "./listeners/listener.ts";
+import type { TlsFiles } from "./listeners/tls-credentials.ts";
+import { DEFAULT_UNIX_MODE } from "./listeners/unix.ts";
 
 export interface ServerOptions {
   /** Address to listen on: `127.0.0.1`, `::1`, `::` (every address, IPv4 and IPv6), a host name. */
   host?: string;
   /** TCP port; 0 picks a free one (RunningServer.port tells which). */
   port?: number;
+  /**
+   * Listeners of this one server (`--listen`), as addresses or in their text form
+   * (`127.0.0.1:0`, `[::1]:12345`, `tls://0.0.0.0:12346`, `unix:/run/x.sock`, `unix:@name`).
+   * When given, host and port are not used.
+   */
+  listen?: readonly (ListenerAddress | string)[];
+  /** Certificate, key and client CA files for every `tls://` listener; re-read by reloadTls(). */
+  tls?: TlsFiles;
+  /** A TLS client whose handshake has not finished by then is closed (it is never served). */
+  tlsHandshakeTimeoutMs?: number;
+  /** Permissions of each Unix socket file (who may connect): 0o660, owner and group. */
+  unixMode?: number;
   framing?: Framing;
   limits?: Partial<ServerLimits>;
   /** On stop(): how long to wait for connections to finish before dropping them. */
@@ -24,8 +39,10 @@ export interface ServerOptions {
 export const SERVER_DEFAULTS = {
   host: "127.0.0.1",
   port: 12345,
+  tlsHandshakeTimeoutMs: 10_000,
+  unixMode: DEFAULT_UNIX_MODE,
   framing: "line",
   limits: DEFAULT_LIMITS,
   drainTimeoutMs: 5000,
   closeTimeoutMs: 5000,
-} as const satisfies Required<Omit<ServerOptions, "events">>;
+} as const satisfies Required<Omit<ServerOptions, "events" | "listen" | "tls">>;

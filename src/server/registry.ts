@@ -20,10 +20,11 @@ export class ConnectionRegistry {
     return this.live.values();
   }
 
-  add(connection: Connection): void {
+  /** `subject`: the name on the client's certificate (mutual TLS), for the announcement. */
+  add(connection: Connection, subject?: string): void {
     this.live.add(connection);
     if (this.holdingInput) connection.hold(true);
-    this.events.connected?.(connection.peer, this.live.size);
+    this.events.connected?.(connection.peer, this.live.size, subject);
   }
 
   delete(connection: Connection): void {

@@ -26,16 +26,20 @@ export function createServerReporter({
 }: ServerReporterOptions): ServerEvents {
   return {
     listening(address) {
+      const where =
+        address.transport === "unix"
+          ? { address: address.path }
+          : { address: address.host, host: address.host, port: address.port };
       logger.info(`[STARTING] Server is listening on ${describeAddress(address)}`, {
         event: "starting",
-        address: address.host,
-        host: address.host,
-        port: address.port,
+        ...where,
         transport: address.transport,
       });
     },
-    connected(peer, active) {
-      logger.info(`[NEW CONNECTION] ${peer} connected.`, { event: "connected", peer, active });
+    connected(peer, active, subject) {
+      // The tutorial's line, with the client certificate's name where there is one.
+      const who = subject === undefined ? "" : ` (${escapeForTerminal(subject)})`;
+      logger.info(`[NEW CONNECTION] ${peer} connected${who}.`, { event: "connected", peer, active, subject });
       logger.info(`[ACTIVE CONNECTIONS] ${active}`, { event: "active", active });
     },
     message: messages && messageWriter(messages, json, onMessagesBehind),
@@ -58,6 +62,9 @@ export function createServerReporter({
     socketError(peer, error) {
       logger.error(`[ERROR] ${peer}: ${error.message}`, { event: "socket-error", peer, error: error.message });
       logger.debug(error);
+    },
+    handshakeFailed(peer, reason) {
+      logger.warn(`[TLS] ${peer} handshake failed: ${reason}`, { event: "tls-failed", peer, reason });
     },
     shuttingDown() {
       logger.info(`[SHUTTING DOWN] Server is shutting down...`, { event: "shutting-down" });

@@ -7,21 +7,25 @@ import { type AdmissionRule, admit, connectionLimit, type Rejection } from "./ad
 import { Connection, type ConnectionContext } from "./connection.ts";
 import type { ServerStats } from "./events.ts";
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
-import type { Listener, ListenerAddress } from "./listeners/listener.ts";
-import { listenTcp } from "./listeners/tcp.ts";
+import { parseListenAddress } from "./listeners/address.ts";
+import type { ListenerAddress, NetworkAddress } from "./listeners/listener.ts";
+import { ListenError } from "./listeners/listener.ts";
+import { openListeners } from "./listeners/open.ts";
+import { loadTlsCredentials, type TlsCredentials } from "./listeners/tls-credentials.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import type { Peer } from "./peer.ts";
 import { ConnectionRegistry } from "./registry.ts";
 import { drain } from "./shutdown.ts";
-import { type SocketData, socketHandlers } from "./socket-handlers.ts";
+import { type Acceptor, type ServedSocket, type SocketData, socketHandlers } from "./socket-handlers.ts";
 
-export { ListenError } from "./listeners/listener.ts";
 export type { ServerOptions } from "./options.ts";
+export { ListenError };
 
 export interface RunningServer extends AsyncDisposable {
-  /** The address of the (first) listener. */
+  /** The address of the first TCP (or TLS) listener; "" and 0 when there are only Unix sockets. */
   readonly host: string;
   readonly port: number;
+  /** Every listener, as bound (with the real port for port 0), in the order asked for. */
   readonly listeners: readonly ListenerAddress[];
   readonly stats: ServerStats;
   readonly activeConnections: number;
@@ -40,7 +44,19 @@ export interface RunningServer extends AsyncDisposable {
    * behind, and messages are better left in the clients' socket buffers than piled up in memory.
    */
   holdInputUntil(until: Promise<unknown>): void;
+  /**
+   * Reads the TLS certificate, key and client CA files again (a renewal): new connections get the
+   * new ones, open connections keep theirs. When the new files are unusable nothing changes, and
+   * the result says why.
+   */
+  reloadTls(): TlsReload;
 }
+
+/** What reloadTls() did: swapped the certificate, refused the new files (and why), or nothing. */
+export type TlsReload =
+  | { status: "reloaded"; listeners: number; serial: string }
+  | { status: "refused"; reason: string }
+  | { status: "no-tls" };
 
 const shuttingDown: Rejection = { reason: "shutting-down", notice: notices.shuttingDown };
 
@@ -52,6 +68,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     connectionsRejected: 0,
     messagesReceived: 0,
     undeliveredReplyBytes: 0,
+    tlsHandshakesFailed: 0,
     limitHits: { connections: 0, "message-bytes": 0, idle: 0, output: 0 },
   };
   const context: ConnectionContext = {
@@ -66,38 +83,50 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   let lingeringRejections = 0;
   let stopping: Promise<void> | undefined;
 
-  const handlers = socketHandlers(
-    {
-      accept(socket: Socket<SocketData>, peer: Peer): SocketData {
-        const connection = new Connection(socket, peer.name, context);
-        // A client accepted just as the server began to stop is told so, not served.
-        const rejection = stopping ? shuttingDown : admit(rules, peer, registry);
-        if (rejection) {
-          stats.connectionsRejected++;
-          if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
-          lingeringRejections++;
-          connection.close(rejection.notice);
-          // Under a flood, do not let notices in flight eat the spare file descriptors.
-          if (lingeringRejections > MAX_LINGERING_REJECTIONS) connection.abort();
-          return { connection, admitted: false, reset: false };
-        }
-        stats.connectionsAccepted++;
-        registry.add(connection);
-        return { connection, admitted: true, reset: false };
-      },
-      closed({ connection, admitted }) {
-        if (!admitted) {
-          lingeringRejections--;
-          return;
-        }
-        registry.delete(connection);
-      },
+  const acceptor: Acceptor = {
+    accept(socket: Socket<SocketData>, peer: Peer): ServedSocket {
+      const connection = new Connection(socket, peer.name, context);
+      // A client accepted just as the server began to stop is told so, not served.
+      const rejection = stopping ? shuttingDown : admit(rules, peer, registry);
+      if (rejection) {
+        stats.connectionsRejected++;
+        if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
+        lingeringRejections++;
+        connection.close(rejection.notice);
+        // Under a flood, do not let notices in flight eat the spare file descriptors.
+        if (lingeringRejections > MAX_LINGERING_REJECTIONS) connection.abort();
+        return { stage: "served", connection, admitted: false, reset: false };
+      }
+      stats.connectionsAccepted++;
+      registry.add(connection, peer.subject);
+      return { stage: "served", connection, admitted: true, reset: false };
     },
-    events,
-  );
+    closed({ connection, admitted }) {
+      if (!admitted) {
+        lingeringRejections--;
+        return;
+      }
+      registry.delete(connection);
+    },
+    handshakeFailed(peer, reason) {
+      stats.tlsHandshakesFailed++;
+      events.handshakeFailed?.(peer.name, reason);
+    },
+  };
 
-  const host = options.host ?? SERVER_DEFAULTS.host;
-  const listeners: Listener[] = [listenTcp({ host, port: options.port ?? SERVER_DEFAULTS.port }, handlers)];
+  const addresses: ListenerAddress[] = options.listen?.length
+    ? options.listen.map((address) => (typeof address === "string" ? parseListenAddress(address) : address))
+    : [{ transport: "tcp", host: options.host ?? SERVER_DEFAULTS.host, port: options.port ?? SERVER_DEFAULTS.port }];
+  let tlsCredentials: TlsCredentials | undefined =
+    options.tls && addresses.some((address) => address.transport === "tls")
+      ? loadTlsCredentials(options.tls)
+      : undefined;
+  const listeners = openListeners(addresses, {
+    handlers: (stages) => socketHandlers(acceptor, events, stages),
+    tlsCredentials: () => tlsCredentials,
+    tlsHandshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? SERVER_DEFAULTS.tlsHandshakeTimeoutMs,
+    unixMode: options.unixMode ?? SERVER_DEFAULTS.unixMode,
+  });
   const idleSweeper = registry.sweepIdle(limits.idleTimeoutMs);
   for (const listener of listeners) events.listening?.(listener.address);
 
@@ -112,10 +141,12 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     return stopping;
   };
 
-  const first = listeners[0]!.address;
+  const first = listeners.find((listener) => listener.address.transport !== "unix")?.address as
+    | NetworkAddress
+    | undefined;
   return {
-    host: first.host,
-    port: first.port,
+    host: first?.host ?? "",
+    port: first?.port ?? 0,
     listeners: listeners.map((listener) => listener.address),
     stats,
     maxConnections: limits.maxConnections,
@@ -129,5 +160,20 @@ export function startServer(options: ServerOptions = {}): RunningServer {
       for (const listener of listeners) listener.close();
     },
     holdInputUntil: (until) => registry.holdInputUntil(until),
+    reloadTls() {
+      const tlsListeners = listeners.filter((listener) => listener.reloadTls);
+      if (!options.tls || tlsListeners.length === 0) return { status: "no-tls" };
+      // A stopped listener must not start accepting again.
+      if (stopping) return { status: "refused", reason: "the server is stopping" };
+      try {
+        const next = loadTlsCredentials(options.tls);
+        for (const listener of tlsListeners) listener.reloadTls!(next);
+        tlsCredentials = next;
+        return { status: "reloaded", listeners: tlsListeners.length, serial: next.serial };
+      } catch (error) {
+        if (!(error instanceof ListenError)) throw error;
+        return { status: "refused", reason: error.message };
+      }
+    },
   };
 }

@@ -1,17 +1,19 @@
 // Records what an in-process server reports (src/server/events.ts), in order, so tests can wait
 // for an event and compare the sequence with what a user would see in the log.
 import type { LimitKind, ServerEvents } from "../../src/server/events.ts";
+import type { ListenerAddress } from "../../src/server/listeners/listener.ts";
 import { DEADLINE_MS } from "./processes.ts";
 
 export type RecordedEvent =
-  | { type: "listening"; host: string; port: number }
-  | { type: "connected"; peer: string; active: number }
+  | { type: "listening"; address: ListenerAddress }
+  | { type: "connected"; peer: string; active: number; subject?: string }
   | { type: "message"; peer: string; text: string }
   | { type: "reset"; peer: string }
   | { type: "disconnected"; peer: string; active: number }
   | { type: "limitHit"; peer: string; limit: LimitKind }
   | { type: "repliesUndelivered"; peer: string; bytes: number }
   | { type: "socketError"; peer: string; message: string }
+  | { type: "handshakeFailed"; peer: string; reason: string }
   | { type: "shuttingDown" }
   | { type: "closed" };
 
@@ -20,14 +22,18 @@ export class EventRecorder {
   private waiters: Array<() => void> = [];
 
   readonly events: Required<ServerEvents> = {
-    listening: ({ host, port }) => this.push({ type: "listening", host, port }),
-    connected: (peer, active) => this.push({ type: "connected", peer, active }),
+    listening: (address) => this.push({ type: "listening", address }),
+    connected: (peer, active, subject) =>
+      this.push(
+        subject === undefined ? { type: "connected", peer, active } : { type: "connected", peer, active, subject },
+      ),
     message: (peer, text) => this.push({ type: "message", peer, text }),
     reset: (peer) => this.push({ type: "reset", peer }),
     disconnected: (peer, active) => this.push({ type: "disconnected", peer, active }),
     limitHit: (peer, limit) => this.push({ type: "limitHit", peer, limit }),
     repliesUndelivered: (peer, bytes) => this.push({ type: "repliesUndelivered", peer, bytes }),
     socketError: (peer, error) => this.push({ type: "socketError", peer, message: error.message }),
+    handshakeFailed: (peer, reason) => this.push({ type: "handshakeFailed", peer, reason }),
     shuttingDown: () => this.push({ type: "shuttingDown" }),
     closed: () => this.push({ type: "closed" }),
   };

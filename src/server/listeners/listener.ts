@@ -1,16 +1,27 @@
-// The listener layer: each kind of listener (TCP today) opens its socket, names its address for
-// the STARTING line, and hands every accepted socket to the same handlers (socket-handlers.ts).
-// A listener knows nothing of limits or connections; the server composes it with the rest.
+// The listener layer: each kind of listener (TCP, TLS, Unix socket) opens its socket, names its
+// address for the STARTING line, and hands every accepted socket to the same handlers
+// (socket-handlers.ts). A listener knows nothing of limits or connections; the server composes
+// it with the rest.
 import { formatAddress } from "../../net/address.ts";
+import type { TlsCredentials } from "./tls-credentials.ts";
 
-export type Transport = "tcp";
+export type Transport = "tcp" | "tls" | "unix";
 
-export interface ListenerAddress {
-  transport: Transport;
+/** A TCP or TLS address: host and port (0 when asking for a free one). */
+export interface NetworkAddress {
+  transport: "tcp" | "tls";
   host: string;
-  /** The port really bound (the one asked for, or the one picked for port 0). */
   port: number;
 }
+
+/** A Unix socket: a file path, or `@name` for a Linux abstract socket (no file). */
+export interface UnixAddress {
+  transport: "unix";
+  path: string;
+}
+
+/** Where a listener listens: as asked for (`--listen`), or as bound (the real port for port 0). */
+export type ListenerAddress = NetworkAddress | UnixAddress;
 
 export interface Listener {
   readonly address: ListenerAddress;
@@ -18,14 +29,29 @@ export interface Listener {
   stopAccepting(): void;
   /** Close the listening socket and drop every connection it still has. */
   close(): void;
+  /**
+   * TLS listeners only: serve new connections with `credentials` from now on; the ones already
+   * open keep theirs. Throws a ListenError (and keeps the old credentials) when that fails.
+   */
+  reloadTls?(credentials: TlsCredentials): void;
 }
 
-/** How the STARTING line names a listener: `127.0.0.1:12345`, `[::1]:12345`. */
+/**
+ * How logs name a listener: `127.0.0.1:12345` and `[::1]:12345` for TCP (v0.1's form),
+ * `tls://127.0.0.1:12346`, `unix:/run/x.sock`, `unix:@name`.
+ */
 export function describeAddress(address: ListenerAddress): string {
-  return formatAddress(address.host, address.port);
+  switch (address.transport) {
+    case "tcp":
+      return formatAddress(address.host, address.port);
+    case "tls":
+      return `tls://${formatAddress(address.host, address.port)}`;
+    case "unix":
+      return `unix:${address.path}`;
+  }
 }
 
-/** Listening failed; `message` is one plain sentence for the operator. */
+/** Listening failed (or its TLS files are unusable); `message` is one plain sentence for the operator. */
 export class ListenError extends Error {
   constructor(
     message: string,
@@ -37,21 +63,27 @@ export class ListenError extends Error {
 }
 
 /** Bun throws `Failed to listen at <host>` with an errno code: say what it means instead. */
-export function listenError(error: unknown, host: string, port: number): ListenError {
+export function listenError(error: unknown, address: ListenerAddress): ListenError {
   const code = (error as NodeJS.ErrnoException).code;
-  const where = formatAddress(host, port);
+  const where = describeAddress(address);
   switch (code) {
     case "EADDRINUSE":
       return new ListenError(`Address ${where} is already in use`, code);
     case "EACCES":
     case "EPERM":
       return new ListenError(`Permission denied to listen on ${where}`, code);
+    case "ENOENT":
+      return new ListenError(`Cannot listen on ${where}: its folder does not exist`, code);
     case "EADDRNOTAVAIL":
-      return new ListenError(`Address ${host} is not available on this machine`, code);
+      return new ListenError(`Address ${hostOf(address)} is not available on this machine`, code);
     case "ENOTFOUND":
     case "EAI_NONAME":
-      return new ListenError(`Cannot resolve host ${host}`, code);
+      return new ListenError(`Cannot resolve host ${hostOf(address)}`, code);
     default:
       return new ListenError(`Cannot listen on ${where}: ${(error as Error).message ?? String(error)}`, code);
   }
+}
+
+function hostOf(address: ListenerAddress): string {
+  return address.transport === "unix" ? address.path : address.host;
 }

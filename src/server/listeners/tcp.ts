@@ -1,29 +1,39 @@
-// A plain TCP listener.
-import type { SocketHandler } from "bun";
+// A plain TCP listener, and the bind that the TLS listener shares.
+import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions, TLSOptions } from "bun";
 import type { SocketData } from "../socket-handlers.ts";
-import { type Listener, listenError } from "./listener.ts";
+import { type Listener, listenError, type NetworkAddress } from "./listener.ts";
 
-export interface TcpListenOptions {
-  host: string;
-  port: number;
+export function listenTcp(address: NetworkAddress, socket: SocketHandler<SocketData>): Listener {
+  const listener = bindTcp(address, socket);
+  return {
+    address: { ...address, port: listener.port },
+    // stop(false) stops accepting and leaves open sockets alone; stop(true) drops them too.
+    stopAccepting: () => listener.stop(false),
+    close: () => listener.stop(true),
+  };
 }
 
-export function listenTcp(options: TcpListenOptions, socket: SocketHandler<SocketData>): Listener {
+/** Bun.listen's options plus reusePort, which it honours on Linux but does not declare for listen. */
+type ListenOptions = TCPSocketListenOptions<SocketData> & { reusePort?: boolean };
+
+/** Binds `address` (throwing a ListenError with a plain reason), with TLS and port sharing if asked. */
+export function bindTcp(
+  address: NetworkAddress,
+  socket: SocketHandler<SocketData>,
+  { tls, reusePort = false }: { tls?: TLSOptions; reusePort?: boolean } = {},
+): TCPSocketListener<SocketData> {
+  const options: ListenOptions = {
+    hostname: address.host,
+    port: address.port,
+    // Keep the socket writable after the client's FIN: its last acks are still owed.
+    allowHalfOpen: true,
+    reusePort,
+    tls,
+    socket,
+  };
   try {
-    const listener = Bun.listen<SocketData>({
-      hostname: options.host,
-      port: options.port,
-      // Keep the socket writable after the client's FIN: its last acks are still owed.
-      allowHalfOpen: true,
-      socket,
-    });
-    return {
-      address: { transport: "tcp", host: options.host, port: listener.port },
-      // stop(false) stops accepting and leaves open sockets alone; stop(true) drops them too.
-      stopAccepting: () => listener.stop(false),
-      close: () => listener.stop(true),
-    };
+    return Bun.listen<SocketData>(options);
   } catch (error) {
-    throw listenError(error, options.host, options.port);
+    throw listenError(error, address);
   }
 }

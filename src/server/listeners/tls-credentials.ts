@@ -1,0 +1,78 @@
+// The TLS certificate, key and (for mutual TLS) client CA, read from their PEM files and checked
+// before any listener uses them: at start, and again on every reload (SIGHUP), where a bad new
+// pair must be refused while the old one keeps serving.
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { TLSOptions } from "bun";
+import { ListenError } from "./listener.ts";
+
+/** Where the PEM files are (`--tls-cert`, `--tls-key`, `--tls-client-ca`). */
+export interface TlsFiles {
+  /** The certificate, optionally followed by its chain. */
+  cert: string;
+  key: string;
+  /** Clients must present a certificate signed by this CA (mutual TLS). */
+  clientCa?: string;
+}
+
+export interface TlsCredentials {
+  readonly files: TlsFiles;
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa: string | undefined;
+  /** The serial number of the server certificate (hex), to tell a renewal took effect. */
+  readonly serial: string;
+}
+
+/** Reads and checks the files; throws a ListenError with one plain sentence when they are unusable. */
+export function loadTlsCredentials(files: TlsFiles): TlsCredentials {
+  const cert = readPem(files.cert, "TLS certificate");
+  const key = readPem(files.key, "TLS key");
+  const clientCa = files.clientCa === undefined ? undefined : readPem(files.clientCa, "TLS client CA");
+  const certificate = parse(() => new X509Certificate(cert), `${files.cert} is not a PEM certificate`);
+  const privateKey = parse(() => createPrivateKey(key), `${files.key} is not a PEM private key`);
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ListenError(`The TLS certificate ${files.cert} does not match the key ${files.key}`, "TLS_MISMATCH");
+  }
+  if (clientCa !== undefined) parse(() => new X509Certificate(clientCa), `${files.clientCa} is not a PEM certificate`);
+  return { files, cert, key, clientCa, serial: certificate.serialNumber };
+}
+
+/**
+ * What Bun.listen takes. With a client CA, the handshake asks for a client certificate; whether
+ * it was good is checked again after the handshake (see tls-handshake.ts), because Bun lets an
+ * environment variable switch the refusal off.
+ */
+export function bunTlsOptions(credentials: TlsCredentials): TLSOptions {
+  const mutual = credentials.clientCa !== undefined;
+  return {
+    cert: credentials.cert,
+    key: credentials.key,
+    ...(mutual ? { ca: credentials.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a folder"
+            : (error as Error).message;
+    throw new ListenError(`Cannot read the ${what} ${path}: ${why}`, code);
+  }
+}
+
+function parse<T>(make: () => T, problem: string): T {
+  try {
+    return make();
+  } catch {
+    throw new ListenError(problem, "TLS_BAD_PEM");
+  }
+}
