@@ -3,7 +3,7 @@
 // misbehaves on purpose, a seeded random source, and readings of a process from /proc.
 
 import { readdirSync, readFileSync } from "node:fs";
-import type { Socket, TCPSocketListener } from "bun";
+import type { Socket, TCPSocketListener, TLSOptions } from "bun";
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
 
 /** How a raw connection ended, as seen from our side. */
@@ -33,11 +33,16 @@ export class RawPeer {
     this.ended = new Promise((resolve) => (this.finish = resolve));
   }
 
-  static async connect(port: number, host = "127.0.0.1"): Promise<RawPeer> {
+  /** To a TCP port, or `via` TLS (with these options) or a Unix socket (a path, `\0name` abstract). */
+  static async connect(
+    port: number,
+    host = "127.0.0.1",
+    via: { tls?: TLSOptions; unix?: string } = {},
+  ): Promise<RawPeer> {
     const peer = new RawPeer();
+    const where = via.unix !== undefined ? { unix: via.unix } : { hostname: host, port, tls: via.tls };
     peer.socket = await Bun.connect<RawPeer>({
-      hostname: host,
-      port,
+      ...where,
       data: peer,
       // Our FIN must not close the socket: the server's replies to a partial line are still owed.
       allowHalfOpen: true,

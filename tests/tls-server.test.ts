@@ -1,0 +1,171 @@
+// The server's TLS listeners (tls://HOST:PORT) against Debian's `openssl s_client`: acks over TLS,
+// mutual TLS (with the client's name logged, and no way for the environment to switch it off),
+// a certificate renewed on SIGHUP while an older connection keeps working, bad files at start
+// and on reload, and clients that never finish a handshake or do not speak TLS at all.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeCertificates, type TestCertificates } from "./helpers/certs.ts";
+import { opensslClient, servedSerial, startListeningServer } from "./helpers/listeners.ts";
+import { CHILD_ENV, runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
+import { ackLine } from "./helpers/spec.ts";
+import { countMatches, RawPeer } from "./limits-support.ts";
+
+let certs: TestCertificates;
+beforeAll(() => {
+  certs = makeCertificates();
+});
+afterAll(() => certs[Symbol.dispose]());
+
+const tlsArgs = (extra: string[] = []) => [
+  "--listen",
+  "tls://127.0.0.1:0",
+  "--tls-cert",
+  certs.server.cert,
+  "--tls-key",
+  certs.server.key,
+  ...extra,
+];
+
+test("openssl s_client sends lines to a tls:// listener and gets their acks", async () => {
+  await using server = await startListeningServer(tlsArgs(), 1);
+  expect(server.addresses[0]).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+  await using client = opensslClient(server.portOf("tls://"), { ca: certs.ca });
+  client.send("hello\nover TLS\n");
+  await client.stdout.waitFor(ackLine("hello") + ackLine("over TLS"));
+  await server.stdout.waitFor(/\[127\.0\.0\.1:\d+\] over TLS\n/);
+  await server.stderr.waitFor(/\[NEW CONNECTION\] 127\.0\.0\.1:\d+ connected\.\n/);
+  expect(await server.stop()).toBe(0);
+});
+
+describe.each([
+  ["", CHILD_ENV],
+  // Bun lets this variable switch off a server's client certificate check: ours must hold.
+  [" (NODE_TLS_REJECT_UNAUTHORIZED=0 in the server's environment)", { ...CHILD_ENV, NODE_TLS_REJECT_UNAUTHORIZED: "0" }],
+])("mutual TLS%s", (_, env) => {
+  test.each([
+    ["no client certificate", () => ({}), "the client sent no certificate"],
+    [
+      "a certificate from another CA",
+      () => ({ cert: certs.untrusted.cert, key: certs.untrusted.key }),
+      "the client certificate is not trusted",
+    ],
+  ])("%s: refused with one [TLS] line, never served", async (_case, identity, reason) => {
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
+    await using client = opensslClient(server.portOf("tls://"), { ca: certs.ca, ...identity() });
+    client.send("let me in\n");
+    await server.stderr.waitFor(`handshake failed: ${reason}`);
+    await client.exited();
+    expect(client.stdout.text).not.toContain("received successfully");
+    expect(server.stdout.text).toBe("");
+    expect(countMatches(server.stderr.text, /\[TLS\] 127\.0\.0\.1:\d+ handshake failed/g)).toBe(1);
+    expect(server.stderr.text).not.toContain("[NEW CONNECTION]");
+    expect(await server.stop()).toBe(0);
+  });
+
+  test("with a client certificate: served, and its CN is on the NEW CONNECTION line", async () => {
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
+    await using client = opensslClient(server.portOf("tls://"), {
+      ca: certs.ca,
+      cert: certs.client.cert,
+      key: certs.client.key,
+    });
+    client.send("it is me\n");
+    await client.stdout.waitFor(ackLine("it is me"));
+    await server.stderr.waitFor(/\[NEW CONNECTION\] 127\.0\.0\.1:\d+ connected \(test-client\)\.\n/);
+    expect(await server.stop()).toBe(0);
+  });
+});
+
+test("SIGHUP: new clients get the renewed certificate, an older connection keeps its acks, a bad pair is refused", async () => {
+  // The files the server was started with, replaced in place as a renewal would.
+  const live = { cert: join(certs.dir, "live.crt"), key: join(certs.dir, "live.key") };
+  copyFileSync(certs.server.cert, live.cert);
+  copyFileSync(certs.server.key, live.key);
+  await using server = await startListeningServer(
+    ["--listen", "tls://127.0.0.1:0", "--tls-cert", live.cert, "--tls-key", live.key],
+    1,
+  );
+  const port = server.portOf("tls://");
+  expect(await servedSerial(port, certs.ca)).toBe(certs.serialOf(certs.server.cert));
+  await using before = opensslClient(port, { ca: certs.ca });
+  before.send("before\n");
+  await before.stdout.waitFor(ackLine("before"));
+
+  const renewed = certs.renew("renewed");
+  copyFileSync(renewed.cert, live.cert);
+  copyFileSync(renewed.key, live.key);
+  server.proc.kill("SIGHUP");
+  await server.stderr.waitFor(`[TLS] Certificate reloaded (serial ${renewed.serial})`);
+  expect(await servedSerial(port, certs.ca)).toBe(renewed.serial);
+  before.send("after\n");
+  await before.stdout.waitFor(ackLine("after"));
+
+  // A certificate with someone else's key: refused, the renewed one stays.
+  copyFileSync(certs.renew("next").cert, live.cert);
+  copyFileSync(certs.client.key, live.key);
+  server.proc.kill("SIGHUP");
+  await server.stderr.waitFor(/\[WARNING\] TLS certificate not reloaded, the old one is still served: .*does not match/);
+  expect(await servedSerial(port, certs.ca)).toBe(renewed.serial);
+  await using later = opensslClient(port, { ca: certs.ca });
+  later.send("later\n");
+  before.send("still here\n");
+  await later.stdout.waitFor(ackLine("later"));
+  await before.stdout.waitFor(ackLine("still here"));
+  expect(await server.stop()).toBe(0);
+});
+
+describe("bad TLS set-ups stop the start with one plain line", () => {
+  test.each([
+    ["a tls:// listener without --tls-cert/--tls-key", () => ["--listen", "tls://127.0.0.1:0"], 2, /needs --tls-cert/],
+    [
+      "--tls-cert without a tls:// listener",
+      () => ["--port", "0", "--tls-cert", certs.server.cert, "--tls-key", certs.server.key],
+      2,
+      /--tls-cert needs a --listen tls/,
+    ],
+    [
+      "a certificate and a key that do not match",
+      () => ["--listen", "tls://127.0.0.1:0", "--tls-cert", certs.server.cert, "--tls-key", certs.client.key],
+      1,
+      /\[ERROR\] The TLS certificate .*server\.crt does not match the key .*client\.key\n$/,
+    ],
+    [
+      "a certificate file that is not there",
+      () => ["--listen", "tls://127.0.0.1:0", "--tls-cert", "/nonexistent.crt", "--tls-key", certs.server.key],
+      1,
+      /\[ERROR\] Cannot read the TLS certificate \/nonexistent\.crt: no such file\n$/,
+    ],
+  ])("%s", async (_case, args, exitCode, line) => {
+    const result = await runProgram(SOURCE_SERVER, args());
+    expect(result.exitCode).toBe(exitCode);
+    expect(result.stderr).toMatch(line);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.stderr).not.toContain("[STARTING]");
+  });
+});
+
+test("a plaintext client on the TLS port costs one connection and one line; the next TLS client is served", async () => {
+  await using server = await startListeningServer(tlsArgs(), 1);
+  const port = server.portOf("tls://");
+  const plain = await RawPeer.connect(port);
+  plain.send("hello in the clear\n");
+  expect(await plain.ended).not.toBe("error");
+  await server.stderr.waitFor("handshake failed: the client does not speak TLS");
+  await using client = opensslClient(port, { ca: certs.ca });
+  client.send("secure\n");
+  await client.stdout.waitFor(ackLine("secure"));
+  expect(countMatches(server.stderr.text, /\[TLS\]/g)).toBe(1);
+  expect(plain.text).not.toContain("received successfully");
+  expect(server.stdout.text).not.toContain("in the clear");
+  expect(await server.stop()).toBe(0);
+});
+
+test("a client that never starts its handshake is closed at --tls-handshake-timeout", async () => {
+  await using server = await startListeningServer(tlsArgs(["--tls-handshake-timeout", "0.3"]), 1);
+  const silent = await RawPeer.connect(server.portOf("tls://"));
+  await silent.ended;
+  await server.stderr.waitFor(/\[TLS\] 127\.0\.0\.1:\d+ handshake failed: no handshake within 0\.3 s\n/);
+  expect(server.stderr.text).not.toContain("[NEW CONNECTION]");
+  expect(await server.stop()).toBe(0);
+});
