@@ -1,0 +1,99 @@
+// Unix socket listeners (unix:PATH, unix:@NAME) against socat and nc -U: served, the socket
+// file's mode, a stale file replaced, a live one refused, and the file gone after the server.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnLineClient, startListeningServer } from "./helpers/listeners.ts";
+import { runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
+import { ackLine } from "./helpers/spec.ts";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "socket-lab-unix-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let sockets = 0;
+const socketPath = () => join(dir, `server-${++sockets}.sock`);
+
+test.each([
+  ["socat UNIX-CONNECT", (path: string) => ["socat", "-", `UNIX-CONNECT:${path}`]],
+  ["nc -U", (path: string) => ["nc", "-U", path]],
+])("%s: lines in, acks out, each peer named after the socket", async (_name, command) => {
+  const path = socketPath();
+  await using server = await startListeningServer(["--listen", `unix:${path}`], 1);
+  expect(server.addresses).toEqual([`unix:${path}`]);
+  for (const n of [1, 2]) {
+    await using client = spawnLineClient(command(path));
+    client.send(`hello ${n}\n`);
+    await client.stdout.waitFor(ackLine(`hello ${n}`));
+    await server.stdout.waitFor(`[unix:${path}#${n}] hello ${n}\n`);
+  }
+  await server.stderr.waitFor(`[NEW CONNECTION] unix:${path}#2 connected.`);
+  expect(await server.stop()).toBe(0);
+});
+
+test("an abstract socket (unix:@NAME) is served to socat ABSTRACT-CONNECT", async () => {
+  const name = `socket-lab-test-${process.pid}-${Date.now()}`;
+  await using server = await startListeningServer(["--listen", `unix:@${name}`], 1);
+  {
+    await using client = spawnLineClient(["socat", "-", `ABSTRACT-CONNECT:${name}`]);
+    client.send("abstract\n");
+    await client.stdout.waitFor(ackLine("abstract"));
+    await server.stdout.waitFor(`[unix:@${name}#1] abstract\n`);
+  }
+  expect(await server.stop()).toBe(0);
+});
+
+test.each([
+  ["by default", [], 0o660],
+  ["--unix-mode 0600", ["--unix-mode", "0600"], 0o600],
+  ["--unix-mode 666", ["--unix-mode", "666"], 0o666],
+])("socket file mode %s; the file is removed after SIGTERM", async (_name, flags, mode) => {
+  const path = socketPath();
+  await using server = await startListeningServer(["--listen", `unix:${path}`, ...flags], 1);
+  const stats = statSync(path);
+  expect(stats.isSocket()).toBe(true);
+  expect(stats.mode & 0o777).toBe(mode);
+  expect(await server.stop("SIGTERM")).toBe(0);
+  expect(existsSync(path)).toBe(false);
+});
+
+test("a stale socket file (its server was killed) is replaced", async () => {
+  const path = socketPath();
+  const crashed = await startListeningServer(["--listen", `unix:${path}`], 1);
+  crashed.proc.kill("SIGKILL");
+  await crashed.proc.exited;
+  expect(statSync(path).isSocket()).toBe(true);
+  await using server = await startListeningServer(["--listen", `unix:${path}`], 1);
+  {
+    await using client = spawnLineClient(["nc", "-U", path]);
+    client.send("after the crash\n");
+    await client.stdout.waitFor(ackLine("after the crash"));
+  }
+  expect(await server.stop()).toBe(0);
+});
+
+test("a socket where another server listens is refused, and that server keeps serving", async () => {
+  const path = socketPath();
+  await using first = await startListeningServer(["--listen", `unix:${path}`], 1);
+  const second = await runProgram(SOURCE_SERVER, ["--listen", `unix:${path}`]);
+  expect(second.exitCode).toBe(1);
+  expect(second.stderr).toBe(`[ERROR] Address unix:${path} is already in use\n`);
+  {
+    await using client = spawnLineClient(["nc", "-U", path]);
+    client.send("still mine\n");
+    await client.stdout.waitFor(ackLine("still mine"));
+  }
+  expect(await first.stop()).toBe(0);
+});
+
+test("a path that is a regular file is not deleted", async () => {
+  const path = join(dir, "not-a-socket");
+  writeFileSync(path, "precious");
+  const result = await runProgram(SOURCE_SERVER, ["--listen", `unix:${path}`]);
+  expect(result.exitCode).toBe(1);
+  expect(result.stderr).toBe(`[ERROR] Cannot listen on unix:${path}: the path exists and is not a socket\n`);
+  expect(existsSync(path)).toBe(true);
+});
