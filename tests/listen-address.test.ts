@@ -44,7 +44,10 @@ describe("parseListenAddress", () => {
 });
 
 test.each([
-  [["--listen", "a", "--listen=b", "--port", "1", "--listen", "c"], ["a", "b", "c"]],
+  [
+    ["--listen", "a", "--listen=b", "--port", "1", "--listen", "c"],
+    ["a", "b", "c"],
+  ],
   [["--listen", "a", "--", "--listen", "b"], ["a"]],
   [["--port", "0"], []],
 ])("repeatedValues(%p)", (args, values) => {
@@ -55,8 +58,14 @@ test.each([
   [["--listen", "nowhere"], "--listen 'nowhere' is not an address"],
   [["--listen", "127.0.0.1:0", "--listen", "unix:"], "--listen 'unix:' names no socket"],
   [["--listen", "unix:/tmp/x.sock", "--unix-mode", "999"], "--unix-mode must be an octal file mode"],
-  [["--listen", "tls://127.0.0.1:0", "--tls-cert", "a.crt"], "a tls:// listener needs --tls-cert FILE and --tls-key FILE"],
-  [["--listen", "127.0.0.1:0", "--tls-client-ca", "ca.crt"], "--tls-client-ca needs a --listen tls://HOST:PORT listener"],
+  [
+    ["--listen", "tls://127.0.0.1:0", "--tls-cert", "a.crt"],
+    "a tls:// listener needs --tls-cert FILE and --tls-key FILE",
+  ],
+  [
+    ["--listen", "127.0.0.1:0", "--tls-client-ca", "ca.crt"],
+    "--tls-client-ca needs a --listen tls://HOST:PORT listener",
+  ],
 ])("server %p: usage error", async (args, message) => {
   const result = await runProgram(SOURCE_SERVER, args);
   expect(result.exitCode).toBe(2);

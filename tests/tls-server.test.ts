@@ -41,7 +41,10 @@ test("openssl s_client sends lines to a tls:// listener and gets their acks", as
 describe.each([
   ["", CHILD_ENV],
   // Bun lets this variable switch off a server's client certificate check: ours must hold.
-  [" (NODE_TLS_REJECT_UNAUTHORIZED=0 in the server's environment)", { ...CHILD_ENV, NODE_TLS_REJECT_UNAUTHORIZED: "0" }],
+  [
+    " (NODE_TLS_REJECT_UNAUTHORIZED=0 in the server's environment)",
+    { ...CHILD_ENV, NODE_TLS_REJECT_UNAUTHORIZED: "0" },
+  ],
 ])("mutual TLS%s", (_, env) => {
   test.each([
     ["no client certificate", () => ({}), "the client sent no certificate"],
@@ -105,7 +108,9 @@ test("SIGHUP: new clients get the renewed certificate, an older connection keeps
   copyFileSync(certs.renew("next").cert, live.cert);
   copyFileSync(certs.client.key, live.key);
   server.proc.kill("SIGHUP");
-  await server.stderr.waitFor(/\[WARNING\] TLS certificate not reloaded, the old one is still served: .*does not match/);
+  await server.stderr.waitFor(
+    /\[WARNING\] TLS certificate not reloaded, the old one is still served: .*does not match/,
+  );
   expect(await servedSerial(port, certs.ca)).toBe(renewed.serial);
   await using later = opensslClient(port, { ca: certs.ca });
   later.send("later\n");

@@ -5,27 +5,11 @@
 import { expect, test } from "bun:test";
 import { CHILD_ENV, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
 import { ack } from "./helpers/spec.ts";
-import { eventually, RawPeer } from "./limits-support.ts";
+import { eventually, pump, RawPeer } from "./limits-support.ts";
 
 const RAW_PEERS = 24;
 const CLIENT_PROCESSES = 4;
 const DRAIN_TIMEOUT_S = 5;
-
-/** Sends numbered messages (`<name>-<n>`) as fast as the server takes them, until it hangs up. */
-function pump(peer: RawPeer, name: string): { sent: () => number } {
-  let sent = 0;
-  void (async () => {
-    while (!peer.isEnded) {
-      if (peer.queuedBytes < 32 * 1024) {
-        let batch = "";
-        for (let i = 0; i < 200; i++) batch += `${name}-${sent++}\n`;
-        peer.send(batch);
-      }
-      await Bun.sleep(1);
-    }
-  })();
-  return { sent: () => sent };
-}
 
 /** The server's stdout lines `[peer] text` for one peer, in order (plain messages: no escapes). */
 function logged(stdout: string, peer: string): string[] {

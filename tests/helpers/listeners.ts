@@ -130,5 +130,8 @@ export async function servedSerial(port: number, ca: string): Promise<string> {
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(shown)?.[0];
   if (!pem) throw new Error(`s_client showed no certificate:\n${shown}`);
   const x509 = Bun.spawnSync(["openssl", "x509", "-noout", "-serial"], { stdin: new Blob([pem]) });
-  return x509.stdout.toString().trim().replace(/^serial=/, "");
+  return x509.stdout
+    .toString()
+    .trim()
+    .replace(/^serial=/, "");
 }
