@@ -23,14 +23,14 @@ const benchArgs = {
     type: "string",
     valueHint: "SECONDS",
     group: "connection",
-    description: `How long to wait for each connection; longer than the client's ${formatSeconds(CLIENT_DEFAULTS.connectTimeoutMs)}, as a server taking many connections at once is slow to accept each`,
+    description: `How long to wait for each connection; longer than the client's ${formatSeconds(CLIENT_DEFAULTS.connectTimeoutMs)} s, as a server taking many connections at once is slow to accept each`,
     default: formatSeconds(BENCH_DEFAULTS.connectTimeoutMs),
   },
   "response-timeout": {
     type: "string",
     valueHint: "SECONDS",
     group: "connection",
-    description: `End the run with errors when no reply at all arrives for this long: a server silent that long is broken, not slow (the client waits ${formatSeconds(CLIENT_DEFAULTS.responseTimeoutMs)}) (0: for ever)`,
+    description: `End the run with errors when no reply at all arrives for this long: a server silent that long is broken, not slow (the client waits ${formatSeconds(CLIENT_DEFAULTS.responseTimeoutMs)} s) (0: for ever)`,
     default: formatSeconds(BENCH_DEFAULTS.responseTimeoutMs),
   },
   connections: {

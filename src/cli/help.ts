@@ -73,15 +73,30 @@ const GAP = 2;
 const STYLES = { heading: "\x1b[1m", flag: "\x1b[36m", comment: "\x1b[2m" } as const;
 const RESET = "\x1b[0m";
 
+type Paint = (style: keyof typeof STYLES, text: string) => string;
+
+/** The screen, without its last line end. */
 export function renderHelp(page: HelpPage, { colour }: { colour: boolean }): string {
-  const paint = (style: keyof typeof STYLES, text: string) => (colour ? STYLES[style] + text + RESET : text);
-  const heading = (text: string) => paint("heading", text);
-  const out: string[] = [];
+  const paint: Paint = (style, text) => (colour ? STYLES[style] + text + RESET : text);
+  const sections = [usage(page, paint), optionGroups(page, paint), commands(page, paint), examples(page, paint)];
+  if (page.help?.exitCodes) sections.push(exitCodes(page.help.exitCodes, paint));
+  const lines = sections
+    .filter((section) => section.length > 0)
+    .flatMap((section, i) => (i > 0 ? ["", ...section] : section));
+  return lines.map((line) => line.trimEnd()).join("\n");
+}
 
-  const usage = [`${page.name} [OPTIONS]`, ...page.subCommands.map((sub) => `${page.name} ${sub.name} [OPTIONS]`)];
-  out.push(...usage.map((line, i) => `${i === 0 ? heading("USAGE") : "     "} ${line}`));
-  out.push("", ...wrap(page.description, WIDTH));
+function usage(page: HelpPage, paint: Paint): string[] {
+  const forms = [`${page.name} [OPTIONS]`, ...page.subCommands.map((sub) => `${page.name} ${sub.name} [OPTIONS]`)];
+  return [
+    ...forms.map((form, i) => `${i === 0 ? paint("heading", "USAGE") : "     "} ${form}`),
+    "",
+    ...wrap(page.description, WIDTH),
+  ];
+}
 
+/** Each group's heading and its flags; a flag without a group (none should be) goes last. */
+function optionGroups(page: HelpPage, paint: Paint): string[] {
   const options = Object.entries(page.args)
     .filter(([, def]) => def.type !== "positional")
     .map(([name, def]) => ({ def, flag: flagText(name, def), text: describe(def) }));
@@ -91,41 +106,54 @@ export function renderHelp(page: HelpPage, { colour }: { colour: boolean }): str
   const flagWidth = Math.max(0, ...options.map(({ flag }) => flag.length).filter((width) => width <= MAX_FLAG_WIDTH));
   const column = INDENT.length + flagWidth + GAP;
 
-  for (const [group, title] of Object.entries(HELP_GROUPS)) {
-    const members = options.filter(({ def }) => (def.group ?? "output") === group);
+  const groups: Array<[HelpGroup | undefined, string]> = [
+    ...(Object.entries(HELP_GROUPS) as Array<[HelpGroup, string]>),
+    [undefined, "OPTIONS"],
+  ];
+  const lines: string[] = [];
+  for (const [group, title] of groups) {
+    const members = options.filter(({ def }) => def.group === group);
     if (members.length === 0) continue;
-    out.push("", heading(title));
+    if (lines.length > 0) lines.push("");
+    lines.push(paint("heading", title));
     for (const { flag, text } of members) {
-      const lines = wrap(text, WIDTH - column);
-      if (flag.length > flagWidth) out.push(INDENT + paint("flag", flag));
-      else
-        out.push(
-          `${INDENT + paint("flag", flag)}${" ".repeat(column - INDENT.length - flag.length)}${lines.shift() ?? ""}`,
-        );
-      out.push(...lines.map((line) => " ".repeat(column) + line));
+      const description = wrap(text, WIDTH - column);
+      // A flag too wide for the column has its description start on the line below.
+      if (flag.length > flagWidth) description.unshift("");
+      const padding = " ".repeat(Math.max(0, column - INDENT.length - flag.length));
+      lines.push(INDENT + paint("flag", flag) + padding + description[0]);
+      lines.push(...description.slice(1).map((line) => " ".repeat(column) + line));
     }
   }
+  return lines;
+}
 
-  if (page.subCommands.length > 0) {
-    out.push("", heading("COMMANDS"));
-    out.push(...table(page.subCommands.map((sub) => [sub.name, sub.description])));
-    out.push(`${INDENT}Run '${page.name} <command> --help' for a command's own flags.`);
-  }
+function commands(page: HelpPage, paint: Paint): string[] {
+  if (page.subCommands.length === 0) return [];
+  return [
+    paint("heading", "COMMANDS"),
+    ...table(page.subCommands.map((sub) => [sub.name, sub.description])),
+    `${INDENT}Run '${page.name} <command> --help' for a command's own flags.`,
+  ];
+}
 
-  if (page.help && page.help.examples.length > 0) {
-    out.push("", heading("EXAMPLES"));
-    page.help.examples.forEach(({ does, command }, i) => {
-      if (i > 0) out.push("");
-      out.push(...wrap(does, WIDTH - INDENT.length - 2).map((line) => INDENT + paint("comment", `# ${line}`)));
-      out.push(INDENT + command);
-    });
-  }
+function examples(page: HelpPage, paint: Paint): string[] {
+  const list = page.help?.examples ?? [];
+  if (list.length === 0) return [];
+  return [
+    paint("heading", "EXAMPLES"),
+    ...list.flatMap(({ does, command }, i) => [
+      ...(i > 0 ? [""] : []),
+      // As shell comments, so that the whole block can be pasted into a shell.
+      ...wrap(does, WIDTH - INDENT.length - 2).map((line) => INDENT + paint("comment", `# ${line}`)),
+      INDENT + command,
+    ]),
+  ];
+}
 
-  if (page.help?.exitCodes) {
-    const entries = Object.values(page.help.exitCodes).sort((a, b) => a.code - b.code);
-    out.push("", heading("EXIT CODES"), ...table(entries.map(({ code, meaning }) => [String(code), meaning])));
-  }
-  return `${out.map((line) => line.trimEnd()).join("\n")}\n`;
+function exitCodes(codes: ExitCodeTable, paint: Paint): string[] {
+  const entries = Object.values(codes).sort((a, b) => a.code - b.code);
+  return [paint("heading", "EXIT CODES"), ...table(entries.map(({ code, meaning }) => [String(code), meaning]))];
 }
 
 /** `-m, --message TEXT`, `--framing line|raw`, `--json`. */

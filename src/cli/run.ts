@@ -53,7 +53,7 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
  */
 async function printAndExit(text: string): Promise<never> {
   const stdout = createLineSink("stdout");
-  stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+  stdout.write(`${text}\n`);
   await stdout.flush();
   process.exit(0);
 }
