@@ -97,12 +97,15 @@ export const benchCommand = withHelp(
       const durationMs = parseSeconds("duration", args.duration);
       if (durationMs <= 0 && args.requests === undefined)
         throw new UsageError("--duration must be more than 0 seconds");
-      const [{ runBench }, { formatProgress, formatSummary }] = await Promise.all([
+      const [{ runBench }, { Histogram }, { formatDistribution, formatProgress, formatSummary }] = await Promise.all([
         import("./generator.ts"),
+        import("./histogram.ts"),
         import("./report.ts"),
       ]);
       const progressOnTerminal = process.stderr.isTTY === true;
+      const histogram = new Histogram();
       const result = await runBench({
+        histogram,
         host: args.host,
         port: parsePort(args.port, { allowZero: false }),
         connections: parseInteger("connections", args.connections, 1),
@@ -121,7 +124,12 @@ export const benchCommand = withHelp(
               ),
       });
       if (!args.quiet && progressOnTerminal) process.stderr.write("\r\x1b[K");
-      process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatSummary(result)}\n`);
+      if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+        const distribution = formatDistribution(histogram, { color });
+        process.stdout.write(`${formatSummary(result)}\n${distribution ? `${distribution}\n` : ""}`);
+      }
       return result.errors === 0 ? 0 : 1;
     },
   }),

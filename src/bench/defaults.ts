@@ -17,4 +17,4 @@ export const BENCH_DEFAULTS = {
   message: "ping",
   connectTimeoutMs: 10_000,
   responseTimeoutMs: 10_000,
-} as const satisfies Omit<Required<BenchOptions>, "requests" | "onProgress">;
+} as const satisfies Omit<Required<BenchOptions>, "requests" | "onProgress" | "histogram">;
