@@ -61,7 +61,7 @@ try {
   const started = new Date();
   const loadBefore = loadAverage();
   const measurements: Measurement[] = [];
-  const lineServers: ServerId[] = ["socket-lab", "socket-lab-file", "node", "redis"];
+  const lineServers: ServerId[] = ["socket-lab", "socket-lab-file", "bare-bun", "node", "redis"];
   if (wanted("one-at-a-time")) measurements.push(...(await throughputScenario("one-at-a-time", 50, 1, lineServers)));
   if (wanted("pipelined-16")) measurements.push(...(await throughputScenario("pipelined-16", 50, 16, lineServers)));
   if (wanted("raw-one-at-a-time"))
