@@ -46,7 +46,7 @@ export interface SuiteResults {
   targets: Target[];
 }
 
-const SCENARIO_TITLES: Record<string, string> = {
+export const SCENARIO_TITLES: Record<string, string> = {
   "one-at-a-time": "50 connections, one message at a time",
   "pipelined-16": "50 connections, pipelined 16 deep",
   "raw-one-at-a-time": "50 connections, one at a time, raw framing (the tutorial's protocol)",
