@@ -153,9 +153,9 @@ describe("max connections", () => {
   }, 120_000);
 
   test(`the default limit stays under the open-file limit, so a flood of ${FLOOD_EMFILE} never reaches EMFILE`, async () => {
-    // 512 open files: the server must lower its limit and keep serving (at EMFILE, Bun spins
-    // at 100% CPU and stops accepting: BUN_NOTES.md). Bun raises the soft limit to the hard
-    // one, so the hard limit is what counts.
+    // 512 open files: the server must lower its limit and keep serving (when accept() fails
+    // with EMFILE, Bun retries at once, at 100% CPU, and accepts no one). Bun raises the soft
+    // limit to the hard one, so the hard limit is what counts.
     const program = ["sh", "-c", 'ulimit -n 512 && exec "$0" "$@"', process.execPath, SERVER_TS];
     await withServerProcess(
       ["--quiet"],
