@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit } from "../harness/procfs.ts";
 import { buildBinary } from "../scripts/compile.ts";
 import type { BenchResult } from "../src/bench/generator.ts";
 import { formatRate } from "../src/bench/report.ts";
-import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit } from "./procfs.ts";
 import { DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
 import { type CommandTiming, evaluateTargets, type Measurement, renderMarkdown, type SuiteResults } from "./targets.ts";
 

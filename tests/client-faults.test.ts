@@ -10,7 +10,7 @@ import {
   startServerProcess,
   withDeadline,
 } from "./helpers/processes.ts";
-import { startFakeServer } from "./limits-support.ts";
+import { startFakeServer } from "./helpers/sockets.ts";
 
 const LOST = 5;
 
