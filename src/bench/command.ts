@@ -3,7 +3,8 @@
 import { type ArgsDef, defineCommand } from "citty";
 import { commonArgs, parseFraming, parseInteger, parsePort, parseSeconds, UsageError } from "../cli/args.ts";
 import { runBench } from "./generator.ts";
-import { formatProgress, formatSummary } from "./report.ts";
+import { Histogram } from "./histogram.ts";
+import { formatDistribution, formatProgress, formatSummary } from "./report.ts";
 
 const benchArgs = {
   host: commonArgs.host,
@@ -49,7 +50,9 @@ export const benchCommand = defineCommand({
     const durationMs = parseSeconds("duration", args.duration);
     if (durationMs <= 0 && args.requests === undefined) throw new UsageError("--duration must be more than 0 seconds");
     const progressOnTerminal = process.stderr.isTTY === true;
+    const histogram = new Histogram();
     const result = await runBench({
+      histogram,
       host: args.host,
       port: parsePort(args.port, { allowZero: false }),
       connections: parseInteger("connections", args.connections, 1),
@@ -68,7 +71,12 @@ export const benchCommand = defineCommand({
             ),
     });
     if (!args.quiet && progressOnTerminal) process.stderr.write("\r\x1b[K");
-    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatSummary(result)}\n`);
+    if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else {
+      const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+      const distribution = formatDistribution(histogram, { color });
+      process.stdout.write(`${formatSummary(result)}\n${distribution ? `${distribution}\n` : ""}`);
+    }
     return result.errors === 0 ? 0 : 1;
   },
 });

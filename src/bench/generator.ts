@@ -27,6 +27,8 @@ export interface BenchOptions {
   responseTimeoutMs?: number;
   /** Called about once a second while messages flow. */
   onProgress?(progress: BenchProgress): void;
+  /** Where the latencies are recorded, for a caller that draws their distribution. */
+  histogram?: Histogram;
 }
 
 export interface BenchProgress {
@@ -111,7 +113,7 @@ class Worker {
 
 /** The state of one benchmark run, shared by its workers. */
 class Run {
-  readonly histogram = new Histogram();
+  readonly histogram: Histogram;
   readonly framing: Framing;
   readonly pipeline: number;
   readonly batch: Uint8Array;
@@ -125,6 +127,7 @@ class Run {
   private readonly allDone = Promise.withResolvers<void>();
 
   constructor(options: BenchOptions) {
+    this.histogram = options.histogram ?? new Histogram();
     this.framing = options.framing;
     this.pipeline = options.framing === "raw" ? 1 : options.pipeline;
     const framed = options.framing === "line" ? `${options.message}\n` : options.message;
