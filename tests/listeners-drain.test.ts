@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeCertificates, readPem, type TestCertificates } from "./helpers/certs.ts";
 import { startListeningServer } from "./helpers/listeners.ts";
-import { withDeadline } from "./helpers/processes.ts";
+import { eventually, withDeadline } from "./helpers/processes.ts";
+import { pump, RawClient } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
-import { eventually, pump, RawPeer } from "./limits-support.ts";
 
 const PEERS_PER_LISTENER = 4;
 
@@ -41,9 +41,9 @@ test("TCP, TLS and Unix listeners in one server, pipelining clients on each, one
   const tcp = server.portOf("127.0.0.1:");
   const tls = server.portOf("tls://");
   const connectors = {
-    tcp: () => RawPeer.connect(tcp),
-    tls: () => RawPeer.connect(tls, "127.0.0.1", { tls: { ca: readPem(certs.ca) } }),
-    unix: () => RawPeer.connect(0, undefined, { unix: path }),
+    tcp: () => RawClient.connect(tcp),
+    tls: () => RawClient.connect(tls, "127.0.0.1", { tls: { ca: readPem(certs.ca) } }),
+    unix: () => RawClient.connect(0, undefined, { unix: path }),
   };
   const peers = await Promise.all(
     Object.entries(connectors).flatMap(([kind, connect]) =>
@@ -61,8 +61,8 @@ test("TCP, TLS and Unix listeners in one server, pipelining clients on each, one
       return text.startsWith(`${name}-`) ? [text] : [];
     });
   for (const { name, peer } of peers) {
-    await withDeadline(peer.ended, 5000, `${name} not closed`);
-    const lines = peer.lines;
+    await withDeadline(peer.ending, 5000, `${name} not closed`);
+    const lines = peer.replies.lines;
     expect(lines.at(-1)).toBe("ERROR server shutting down");
     const received = logged(name);
     expect(received.length).toBeGreaterThan(100);

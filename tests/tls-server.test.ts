@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { makeCertificates, type TestCertificates } from "./helpers/certs.ts";
 import { opensslClient, servedSerial, startListeningServer } from "./helpers/listeners.ts";
 import { CHILD_ENV, runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
+import { RawClient } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
-import { countMatches, RawPeer } from "./limits-support.ts";
+
+const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
 
 let certs: TestCertificates;
 beforeAll(() => {
@@ -61,7 +63,7 @@ describe.each([
     await client.exited();
     expect(client.stdout.text).not.toContain("received successfully");
     expect(server.stdout.text).toBe("");
-    expect(countMatches(server.stderr.text, /\[TLS\] 127\.0\.0\.1:\d+ handshake failed/g)).toBe(1);
+    expect(count(server.stderr.text, /\[TLS\] 127\.0\.0\.1:\d+ handshake failed/g)).toBe(1);
     expect(server.stderr.text).not.toContain("[NEW CONNECTION]");
     expect(await server.stop()).toBe(0);
   });
@@ -153,23 +155,23 @@ describe("bad TLS set-ups stop the start with one plain line", () => {
 test("a plaintext client on the TLS port costs one connection and one line; the next TLS client is served", async () => {
   await using server = await startListeningServer(tlsArgs(), 1);
   const port = server.portOf("tls://");
-  const plain = await RawPeer.connect(port);
-  plain.send("hello in the clear\n");
-  expect(await plain.ended).not.toBe("error");
+  const plain = await RawClient.connect(port);
+  plain.write("hello in the clear\n");
+  expect(await plain.ending).not.toBe("error");
   await server.stderr.waitFor("handshake failed: the client does not speak TLS");
   await using client = opensslClient(port, { ca: certs.ca });
   client.send("secure\n");
   await client.stdout.waitFor(ackLine("secure"));
-  expect(countMatches(server.stderr.text, /\[TLS\]/g)).toBe(1);
-  expect(plain.text).not.toContain("received successfully");
+  expect(count(server.stderr.text, /\[TLS\]/g)).toBe(1);
+  expect(plain.replies.text).not.toContain("received successfully");
   expect(server.stdout.text).not.toContain("in the clear");
   expect(await server.stop()).toBe(0);
 });
 
 test("a client that never starts its handshake is closed at --tls-handshake-timeout", async () => {
   await using server = await startListeningServer(tlsArgs(["--tls-handshake-timeout", "0.3"]), 1);
-  const silent = await RawPeer.connect(server.portOf("tls://"));
-  await silent.ended;
+  const silent = await RawClient.connect(server.portOf("tls://"));
+  await silent.ending;
   await server.stderr.waitFor(/\[TLS\] 127\.0\.0\.1:\d+ handshake failed: no handshake within 0\.3 s\n/);
   expect(server.stderr.text).not.toContain("[NEW CONNECTION]");
   expect(await server.stop()).toBe(0);
