@@ -2,10 +2,13 @@
 // RST, a pause in reading) thrown at a real server with small limits. Each connection is checked
 // against an independent model of the protocol: one ack per message, in order; a refused long
 // line ends with its notice; the server's stdout holds exactly the messages it received, escaped.
-// Afterwards the server still serves a well-behaved client and shuts down cleanly.
+// Afterwards the server still serves a well-behaved client and shuts down cleanly. The same run
+// goes over plain TCP and over a TLS listener.
 // FUZZ_SEED=<n> replays one run; FUZZ_CONNECTIONS=<n> makes it longer.
-import { expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { TLSOptions } from "bun";
 import { seededRandom } from "../harness/random.ts";
+import { makeCertificates, readPem, type TestCertificates } from "./helpers/certs.ts";
 import { runClient, startServerProcess } from "./helpers/processes.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ack, decode, TERMINAL_CONTROLS, unescapeLogged } from "./helpers/spec.ts";
@@ -70,12 +73,17 @@ interface Run {
  * One connection. Its first line names it (`conn-000042`): over thousands of connections the
  * kernel reuses client ports, so the server's `[peer]` alone does not tell connections apart.
  */
-async function runConnection(port: number, random: ReturnType<typeof seededRandom>, number: number): Promise<Run> {
+async function runConnection(
+  port: number,
+  tls: TLSOptions | undefined,
+  random: ReturnType<typeof seededRandom>,
+  number: number,
+): Promise<Run> {
   const id = `conn-${String(number).padStart(6, "0")}`;
   const header = Buffer.from(`${id}\n`);
   const bytes = Buffer.concat([header, randomInput(random)]);
   const ending: Ending = random.pick(["fin", "fin", "fin", "reset", "slow-reader"] as const);
-  const peer = await RawClient.connect(port);
+  const peer = await RawClient.connect(port, "127.0.0.1", { tls });
   if (ending === "slow-reader") peer.pause();
   // Resets come after the name, so that whatever the server logs can be told apart.
   const resetAt = ending === "reset" ? header.length + random.int(bytes.length - header.length + 1) : -1;
@@ -103,87 +111,120 @@ async function runConnection(port: number, random: ReturnType<typeof seededRando
   return { id, peer, bytes, ending };
 }
 
-test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invariant`, async () => {
-  const server = await startServerProcess([
-    "--max-connections",
-    String(MAX_CONNECTIONS),
-    "--max-message-bytes",
-    String(MAX_MESSAGE_BYTES),
-    "--max-output-bytes",
-    "16k",
-  ]);
-  try {
-    const random = seededRandom(SEED);
-    const runs: Run[] = [];
-    let started = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (started < CONNECTIONS) {
-          runs.push(await runConnection(server.port, random, started++));
+let certs: TestCertificates;
+beforeAll(() => {
+  certs = makeCertificates();
+});
+afterAll(() => certs[Symbol.dispose]());
+
+/** How the fuzz connects: its server flags, its client's TLS options, and a well-behaved client's exchange. */
+const transports = {
+  tcp: {
+    listen: () => [],
+    tls: () => undefined,
+    wellBehaved: async (port: number, messages: string[]) => {
+      const result = await runClient(["--port", String(port), "--quiet", ...messages.flatMap((m) => ["-m", m])]);
+      expect(result.exitCode).toBe(0);
+      return result.stdout;
+    },
+  },
+  tls: {
+    listen: () => ["--listen", "tls://127.0.0.1:0", "--tls-cert", certs.server.cert, "--tls-key", certs.server.key],
+    tls: () => ({ ca: readPem(certs.ca) }),
+    wellBehaved: async (port: number, messages: string[]) => {
+      using client = await RawClient.connect(port, "127.0.0.1", { tls: { ca: readPem(certs.ca) } });
+      client.write(messages.map((message) => `${message}\n`).join(""));
+      await client.replies.waitForLines(messages.length);
+      return client.replies.text;
+    },
+  },
+};
+
+test.each(Object.keys(transports) as Array<keyof typeof transports>)(
+  `fuzz over %s: ${CONNECTIONS} random connections (seed ${SEED}) keep every invariant`,
+  async (transport) => {
+    const via = transports[transport];
+    const server = await startServerProcess([
+      ...via.listen(),
+      "--max-connections",
+      String(MAX_CONNECTIONS),
+      "--max-message-bytes",
+      String(MAX_MESSAGE_BYTES),
+      "--max-output-bytes",
+      "16k",
+    ]);
+    try {
+      const random = seededRandom(SEED);
+      const runs: Run[] = [];
+      let started = 0;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (started < CONNECTIONS) {
+            runs.push(await runConnection(server.port, via.tls(), random, started++));
+          }
+        }),
+      );
+
+      // The server still serves a well-behaved client.
+      const name = `conn-${String(CONNECTIONS).padStart(6, "0")}`;
+      expect(await via.wellBehaved(server.port, [name, "still there?"])).toBe(`${ack(name)}\n${ack("still there?")}\n`);
+      expect(await server.stop("SIGTERM")).toBe(0);
+
+      // Nothing a client sent reaches the operator's terminal unescaped; every stdout line is a message.
+      expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
+      // Messages by connection: each peer's lines belong to the connection it last named.
+      const logged = new Map<string, string[]>();
+      const current = new Map<string, string[]>();
+      for (const line of server.stdout.lines) {
+        const shape = /^\[(127\.0\.0\.1:\d+)\] (.*)$/;
+        expect(line).toMatch(shape);
+        const [, peer, text] = shape.exec(line)!;
+        const message = unescapeLogged(text!);
+        if (/^conn-\d{6}$/.test(message)) {
+          expect(logged.has(message)).toBe(false);
+          logged.set(message, []);
+          current.set(peer!, logged.get(message)!);
         }
-      }),
-    );
-
-    // The server still serves a well-behaved client.
-    const name = `conn-${String(CONNECTIONS).padStart(6, "0")}`;
-    const wellBehaved = await runClient(["--port", String(server.port), "--quiet", "-m", name, "-m", "still there?"]);
-    expect(wellBehaved.exitCode).toBe(0);
-    expect(wellBehaved.stdout).toBe(`${ack(name)}\n${ack("still there?")}\n`);
-    expect(await server.stop("SIGTERM")).toBe(0);
-
-    // Nothing a client sent reaches the operator's terminal unescaped; every stdout line is a message.
-    expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
-    // Messages by connection: each peer's lines belong to the connection it last named.
-    const logged = new Map<string, string[]>();
-    const current = new Map<string, string[]>();
-    for (const line of server.stdout.lines) {
-      const shape = /^\[(127\.0\.0\.1:\d+)\] (.*)$/;
-      expect(line).toMatch(shape);
-      const [, peer, text] = shape.exec(line)!;
-      const message = unescapeLogged(text!);
-      if (/^conn-\d{6}$/.test(message)) {
-        expect(logged.has(message)).toBe(false);
-        logged.set(message, []);
-        current.set(peer!, logged.get(message)!);
+        const list = current.get(peer!);
+        expect({ line, named: list !== undefined }).toEqual({ line, named: true });
+        list!.push(message);
       }
-      const list = current.get(peer!);
-      expect({ line, named: list !== undefined }).toEqual({ line, named: true });
-      list!.push(message);
+      expect(server.stderr.text).not.toMatch(/\[ERROR\]/);
+
+      const tally = { fin: 0, reset: 0, "slow-reader": 0, full: 0, tooLong: 0 };
+      for (const { id, peer, bytes, ending } of runs) {
+        const seen = logged.get(id) ?? [];
+        const expected = model(bytes);
+        const context = { seed: SEED, ending, input: Buffer.from(bytes).toString("base64") };
+        if (peer.replies.text === `${FULL}\n`) {
+          // Turned away at the door: nothing of it was read.
+          tally.full++;
+          expect({ ...context, seen }).toEqual({ ...context, seen: [] });
+          continue;
+        }
+        tally[ending]++;
+        if (ending === "reset") {
+          // Whatever the server read before the reset, it read in order. A reset usually drops a
+          // partial line, but Bun now and then reports a reset as an orderly end (observed here:
+          // SO_LINGER 0 on the client, yet the server's \`end\` handler ran), and then the partial
+          // line is a message like at FIN. So: a prefix of what the bytes we got out hold at FIN.
+          const upToReset = model(bytes.subarray(0, peer.writtenBytes)).messages;
+          expect({ ...context, seen }).toEqual({ ...context, seen: upToReset.slice(0, seen.length) });
+          continue;
+        }
+        const replies = [...expected.messages.map(ack), ...(expected.refused ? [TOO_LONG] : [])];
+        if (expected.refused) tally.tooLong++;
+        expect({ ...context, replies: peer.replies.lines }).toEqual({ ...context, replies });
+        expect({ ...context, seen }).toEqual({ ...context, seen: expected.messages });
+      }
+      console.log(`fuzz over ${transport}, seed ${SEED}: ${JSON.stringify(tally)}`);
+      // The run exercised what it claims to (a seed that does not is a bad seed).
+      expect(tally.fin + tally["slow-reader"]).toBeGreaterThan(CONNECTIONS / 3);
+      expect(tally.reset).toBeGreaterThan(0);
+      expect(tally.tooLong).toBeGreaterThan(0);
+    } finally {
+      server.proc.kill("SIGKILL");
     }
-    expect(server.stderr.text).not.toMatch(/\[ERROR\]/);
-
-    const tally = { fin: 0, reset: 0, "slow-reader": 0, full: 0, tooLong: 0 };
-    for (const { id, peer, bytes, ending } of runs) {
-      const seen = logged.get(id) ?? [];
-      const expected = model(bytes);
-      const context = { seed: SEED, ending, input: Buffer.from(bytes).toString("base64") };
-      if (peer.replies.text === `${FULL}\n`) {
-        // Turned away at the door: nothing of it was read.
-        tally.full++;
-        expect({ ...context, seen }).toEqual({ ...context, seen: [] });
-        continue;
-      }
-      tally[ending]++;
-      if (ending === "reset") {
-        // Whatever the server read before the reset, it read in order. A reset usually drops a
-        // partial line, but Bun now and then reports a reset as an orderly end (observed here:
-        // SO_LINGER 0 on the client, yet the server's \`end\` handler ran), and then the partial
-        // line is a message like at FIN. So: a prefix of what the bytes we got out hold at FIN.
-        const upToReset = model(bytes.subarray(0, peer.writtenBytes)).messages;
-        expect({ ...context, seen }).toEqual({ ...context, seen: upToReset.slice(0, seen.length) });
-        continue;
-      }
-      const replies = [...expected.messages.map(ack), ...(expected.refused ? [TOO_LONG] : [])];
-      if (expected.refused) tally.tooLong++;
-      expect({ ...context, replies: peer.replies.lines }).toEqual({ ...context, replies });
-      expect({ ...context, seen }).toEqual({ ...context, seen: expected.messages });
-    }
-    console.log(`fuzz seed ${SEED}: ${JSON.stringify(tally)}`);
-    // The run exercised what it claims to (a seed that does not is a bad seed).
-    expect(tally.fin + tally["slow-reader"]).toBeGreaterThan(CONNECTIONS / 3);
-    expect(tally.reset).toBeGreaterThan(0);
-    expect(tally.tooLong).toBeGreaterThan(0);
-  } finally {
-    server.proc.kill("SIGKILL");
-  }
-}, 60_000);
+  },
+  60_000,
+);

@@ -60,7 +60,11 @@ export async function startServerProcess(
   const stdout = new TextCollector(proc.stdout);
   const stderr = new TextCollector(proc.stderr);
   try {
-    const match = await stderr.waitFor(/Server is listening on (\[[^\]]+\]|[^:\s]+):(\d+)/, options.deadlineMs);
+    // The first listener's address: `127.0.0.1:5000`, `[::1]:5000` or `tls://127.0.0.1:5000`.
+    const match = await stderr.waitFor(
+      /Server is listening on (?:tls:\/\/)?(\[[^\]]+\]|[^:\s]+):(\d+)/,
+      options.deadlineMs,
+    );
     const host = match[1]!.replace(/^\[|\]$/g, "");
     return {
       proc,
