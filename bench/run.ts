@@ -11,8 +11,9 @@ import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit }
 import { buildBinary } from "../scripts/compile.ts";
 import type { BenchResult } from "../src/bench/generator.ts";
 import { formatRate } from "../src/bench/report.ts";
+import { makeCertificates } from "../tests/helpers/certs.ts";
 import { renderChart } from "./chart.ts";
-import { DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
+import { type BenchCertificates, DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
 import {
   type CommandTiming,
   evaluateTargets,
@@ -60,6 +61,9 @@ const pinned = (cpu: string | undefined, command: string[]) =>
   cpu === undefined ? command : ["taskset", "-c", cpu, ...command];
 
 const work = mkdtempSync(join(tmpdir(), "socket-lab-bench-"));
+// For the TLS servers: a CA the generator trusts and a certificate for 127.0.0.1 (openssl).
+using testCertificates = makeCertificates();
+const certificates: BenchCertificates = { ca: testCertificates.ca, ...testCertificates.server };
 try {
   if (!flags["no-build"]) {
     log("building dist/server and dist/client");
@@ -82,6 +86,12 @@ try {
     const servers: ServerId[] = ["socket-lab", "redis", "node"];
     measurements.push(...(await throughputScenario("10k-connections", MANY_CONNECTIONS, 1, servers, { fresh: true })));
   }
+  // TLS against plaintext on the same server, and against redis-server's own TLS port.
+  const tlsServers: ServerId[] = ["socket-lab", "socket-lab-tls", "redis-tls"];
+  if (wanted("tls-one-at-a-time"))
+    measurements.push(...(await throughputScenario("tls-one-at-a-time", 50, 1, tlsServers)));
+  if (wanted("tls-pipelined-16"))
+    measurements.push(...(await throughputScenario("tls-pipelined-16", 50, 16, tlsServers)));
   const timings: CommandTiming[] = [];
   if (wanted("1M-piped-lines")) timings.push(...(await pipedLinesScenario()));
   if (wanted("one-shot")) timings.push(...(await oneShotScenario()));
@@ -130,18 +140,19 @@ async function throughputScenario(
   const kinds = ids
     .map((id) => SERVERS[id])
     .filter((kind) => {
-      const missing = kind.missing();
+      const missing = kind.missing() ?? (kind.tls ? benchTlsMissing() : undefined);
       if (missing) skip(`${kind.label} in ${scenario}: ${missing}`);
       return !missing;
     });
   const runs = new Map<ServerId, Measurement[]>(kinds.map((kind) => [kind.id, []]));
   const longLived = options.fresh
     ? undefined
-    : await Promise.all(kinds.map((kind) => startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`))));
+    : await Promise.all(kinds.map((kind) => startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`), certificates)));
   try {
     for (let repetition = 1; repetition <= REPEAT; repetition++) {
       for (const [index, kind] of kinds.entries()) {
-        const server = longLived?.[index] ?? (await startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`)));
+        const server =
+          longLived?.[index] ?? (await startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`), certificates));
         try {
           await Bun.sleep(200);
           const before = { cpu: cpuSeconds(server.pid), memory: memoryKiB(server.pid) };
@@ -151,6 +162,7 @@ async function throughputScenario(
             pipeline,
             kind.message,
             kind.framing,
+            kind.tls && certificates.ca,
           );
           const after = cpuSeconds(server.pid);
           const cpu = after.user + after.system - before.cpu.user - before.cpu.system;
@@ -211,8 +223,11 @@ async function generate(
   pipeline: number,
   message: string,
   framing: string,
+  /** The CA to verify a TLS server with; false for plaintext. */
+  tlsCa: string | false | undefined,
 ): Promise<{ result: BenchResult; generatorCpuSeconds: number }> {
   const args = ["bench", "--port", String(port), "-c", String(connections), "-P", String(pipeline)];
+  if (tlsCa) args.push("--tls", "--tls-ca", tlsCa);
   args.push("-m", message, "--framing", framing, "-d", String(DURATION_S), "--json", "--quiet", "--timeout", "30");
   const proc = Bun.spawn(pinned(GENERATOR_CPU, [DIST_CLIENT, ...args]), { stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([
@@ -301,6 +316,16 @@ async function timeCommands(
       allMs: list.map((x) => Math.round(x * 10) / 10),
     };
   });
+}
+
+/** `client bench --tls` comes with the client's TLS support; without it the TLS rows are skipped. */
+let benchTlsSupport: string | undefined | null = null;
+function benchTlsMissing(): string | undefined {
+  if (benchTlsSupport === null) {
+    const help = Bun.spawnSync([DIST_CLIENT, "bench", "--help"], { stdout: "pipe", stderr: "pipe" });
+    benchTlsSupport = help.stdout.toString().includes("--tls-ca") ? undefined : "client bench has no --tls-ca yet";
+  }
+  return benchTlsSupport;
 }
 
 function countLines(path: string): number {

@@ -13,7 +13,23 @@ const NODE_SERVER = join(import.meta.dir, "node-server.mjs");
 const BARE_BUN_SERVER = join(import.meta.dir, "bare-server.mjs");
 const PYTHON_SERVER = join(ROOT, "..", "shared", "seed", "server.py");
 
-export type ServerId = "socket-lab" | "socket-lab-file" | "socket-lab-raw" | "bare-bun" | "node" | "redis" | "python";
+export type ServerId =
+  | "socket-lab"
+  | "socket-lab-file"
+  | "socket-lab-raw"
+  | "socket-lab-tls"
+  | "bare-bun"
+  | "node"
+  | "redis"
+  | "redis-tls"
+  | "python";
+
+/** The PEM files a TLS server in the suite serves with, and the CA the generator trusts. */
+export interface BenchCertificates {
+  ca: string;
+  cert: string;
+  key: string;
+}
 
 export interface ServerKind {
   id: ServerId;
@@ -23,7 +39,9 @@ export interface ServerKind {
   message: string;
   /** Why it cannot run here, or undefined when it can. */
   missing(): string | undefined;
-  command(port: number): string[];
+  /** The generator connects with TLS, and `command` gets the certificates to serve. */
+  tls?: true;
+  command(port: number, certificates?: BenchCertificates): string[];
   /** Where its stdout goes: a file only for socket-lab with per-message output. */
   stdoutToFile?: boolean;
 }
@@ -57,6 +75,19 @@ export const SERVERS: Record<ServerId, ServerKind> = {
     missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
     command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--framing", "raw"],
   },
+  "socket-lab-tls": {
+    id: "socket-lab-tls",
+    label: "socket-lab tls:// --quiet",
+    framing: "line",
+    message: "ping",
+    tls: true,
+    missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
+    command: (port, certificates) => [
+      DIST_SERVER,
+      ...["--listen", `tls://127.0.0.1:${port}`, "--tls-cert", certificates!.cert, "--tls-key", certificates!.key],
+      "--quiet",
+    ],
+  },
   "bare-bun": {
     id: "bare-bun",
     label: `bare Bun.listen ack server (bun ${Bun.version})`,
@@ -85,6 +116,20 @@ export const SERVERS: Record<ServerId, ServerKind> = {
       "sh",
       "-c",
       `ulimit -n 20000 2>/dev/null || ulimit -n $(ulimit -Hn); exec redis-server --port ${port} --bind 127.0.0.1 --save '' --appendonly no --maxclients 10100 --loglevel warning`,
+    ],
+  },
+  "redis-tls": {
+    id: "redis-tls",
+    label: "redis-server PING over --tls-port",
+    framing: "line",
+    message: "PING",
+    tls: true,
+    missing: () => (Bun.which("redis-server") ? redisTlsMissing() : "redis-server is not installed"),
+    // Its plaintext port off (--port 0): every client comes through TLS, as with socket-lab's.
+    command: (port, certificates) => [
+      "sh",
+      "-c",
+      `ulimit -n 20000 2>/dev/null || ulimit -n $(ulimit -Hn); exec redis-server --port 0 --tls-port ${port} --tls-cert-file ${certificates!.cert} --tls-key-file ${certificates!.key} --tls-ca-cert-file ${certificates!.ca} --tls-auth-clients no --bind 127.0.0.1 --save '' --appendonly no --maxclients 10100 --loglevel warning`,
     ],
   },
   python: {
@@ -118,9 +163,10 @@ export async function startServer(
   kind: ServerKind,
   cpu: string | undefined,
   outputFile: string,
+  certificates?: BenchCertificates,
 ): Promise<RunningServer> {
   const port = freePort();
-  const command = kind.command(port);
+  const command = kind.command(port, certificates);
   // sh -c execs redis-server, and taskset execs its command: the pid is the server's own.
   const pinned = cpu === undefined ? command : pinCommand(command, cpu);
   const proc = Bun.spawn(pinned, {
@@ -167,6 +213,18 @@ async function waitUntilAccepting(port: number, proc: Subprocess): Promise<void>
     }
   }
   throw new Error(`server on port ${port} did not accept connections within 10 s`);
+}
+
+/**
+ * Debian builds redis with TLS. Asked to start with an unknown directive after --tls-port, redis
+ * stops at the first directive it does not know: `tls-port` itself in a build without TLS.
+ */
+function redisTlsMissing(): string | undefined {
+  const probe = Bun.spawnSync(["redis-server", "--port", "0", "--tls-port", "0", "--socket-lab-probe", "1"], {
+    stderr: "pipe",
+    stdout: "pipe",
+  });
+  return `${probe.stdout}${probe.stderr}`.includes("'tls-port") ? "this redis-server was built without TLS" : undefined;
 }
 
 function nodeVersion(): string | undefined {

@@ -51,6 +51,8 @@ export const SCENARIO_TITLES: Record<string, string> = {
   "pipelined-16": "50 connections, pipelined 16 deep",
   "raw-one-at-a-time": "50 connections, one at a time, raw framing (the tutorial's protocol)",
   "10k-connections": "10,000 busy connections, one message at a time",
+  "tls-one-at-a-time": "50 connections over TLS, one message at a time (socket-lab plaintext beside it)",
+  "tls-pipelined-16": "50 connections over TLS, pipelined 16 deep (socket-lab plaintext beside it)",
   "1M-piped-lines": "1,000,000 piped lines through one connection",
   "one-shot": "one-shot round trip: a process connects, sends one line, reads the ack, exits",
 };
