@@ -319,13 +319,9 @@ async function timeCommands(
 }
 
 /** `client bench --tls` comes with the client's TLS support; without it the TLS rows are skipped. */
-let benchTlsSupport: string | undefined | null = null;
 function benchTlsMissing(): string | undefined {
-  if (benchTlsSupport === null) {
-    const help = Bun.spawnSync([DIST_CLIENT, "bench", "--help"], { stdout: "pipe", stderr: "pipe" });
-    benchTlsSupport = help.stdout.toString().includes("--tls-ca") ? undefined : "client bench has no --tls-ca yet";
-  }
-  return benchTlsSupport;
+  const help = Bun.spawnSync([DIST_CLIENT, "bench", "--help"], { stdout: "pipe", stderr: "pipe" });
+  return help.stdout.toString().includes("--tls-ca") ? undefined : "client bench has no --tls-ca yet";
 }
 
 function countLines(path: string): number {
