@@ -18,7 +18,7 @@ import {
 } from "./src/cli/args.ts";
 import { SERVER_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
-import { parseListen, tlsFilesFor } from "./src/cli/network-args.ts";
+import { parseHandshakeTimeout, parseListen, tlsFilesFor } from "./src/cli/network-args.ts";
 import { runCli } from "./src/cli/run.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
 
@@ -149,7 +149,7 @@ export const serverCommand = withHelp(
         port: parsePort(args.port, { allowZero: true }),
         listen,
         tls: tlsFilesFor(listen, args),
-        tlsHandshakeTimeoutMs: parseSeconds("tls-handshake-timeout", args["tls-handshake-timeout"]),
+        tlsHandshakeTimeoutMs: parseHandshakeTimeout(args["tls-handshake-timeout"]),
         unixMode: parseOctalMode("unix-mode", args["unix-mode"]),
         framing: parseFraming(args.framing),
         limits: {

@@ -67,6 +67,14 @@ test("if one listener cannot open, the ones already open are closed and the List
   expect(again.listeners).toEqual([{ transport: "unix", path }]);
 });
 
+test("kill() removes the Unix socket file too", () => {
+  const path = join(dir, "killed.sock");
+  const server = startServer({ listen: [`unix:${path}`] });
+  expect(existsSync(path)).toBe(true);
+  server.kill();
+  expect(existsSync(path)).toBe(false);
+});
+
 test("reloadTls() tells what it did: reloaded with the new serial, refused with a reason, or nothing to do", async () => {
   const live = { cert: join(dir, "lib.crt"), key: join(dir, "lib.key") };
   copyFileSync(certs.server.cert, live.cert);

@@ -60,6 +60,21 @@ test.each([
   expect(existsSync(path)).toBe(false);
 });
 
+test("the socket file goes when the shutdown starts (no one new can connect), and the server still drains", async () => {
+  const path = socketPath();
+  await using server = await startListeningServer(["--listen", `unix:${path}`, "--drain-timeout", "30"], 1);
+  // nc keeps its side open after the goodbye, so the drain waits: the second SIGINT ends it.
+  await using client = spawnLineClient(["nc", "-U", path]);
+  client.send("hold on\n");
+  await client.stdout.waitFor(ackLine("hold on"));
+  server.proc.kill("SIGINT");
+  await server.stderr.waitFor("[SHUTTING DOWN]");
+  expect(existsSync(path)).toBe(false);
+  // The connection already open still gets its goodbye.
+  await client.stdout.waitFor("ERROR server shutting down\n");
+  expect(await server.stop("SIGINT")).toBe(130);
+});
+
 test("a stale socket file (its server was killed) is replaced", async () => {
   const path = socketPath();
   const crashed = await startListeningServer(["--listen", `unix:${path}`], 1);
