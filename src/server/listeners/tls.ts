@@ -4,7 +4,7 @@
 // connections to the new socket, and connections already accepted are not touched.
 import type { SocketHandler, TCPSocketListener } from "bun";
 import type { SocketData } from "../socket-handlers.ts";
-import { ListenError, type Listener, listenError, type NetworkAddress } from "./listener.ts";
+import type { Listener, NetworkAddress } from "./listener.ts";
 import { bindTcp } from "./tcp.ts";
 import { bunTlsOptions, type TlsCredentials } from "./tls-credentials.ts";
 
@@ -28,12 +28,9 @@ export function listenTls(
       listener.stop(true);
     },
     reloadTls(next) {
-      let replacement: TCPSocketListener<SocketData>;
-      try {
-        replacement = bindTcp(address, socket, { tls: bunTlsOptions(next), reusePort: true });
-      } catch (error) {
-        throw error instanceof ListenError ? error : listenError(error, address);
-      }
+      // Throws a ListenError (and the old socket keeps serving) if the new one cannot bind.
+      const replacement = bindTcp(address, socket, { tls: bunTlsOptions(next), reusePort: true });
+      // From here the kernel hands new connections to the replacement only.
       listener.stop(false);
       retired.push(listener);
       listener = replacement;
