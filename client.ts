@@ -2,7 +2,7 @@
 // socket-lab client: entry point. Flags in, options out; the work is in src/client/.
 import { type ArgsDef, defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
-import { commonArgs, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
+import { commonArgs, parseBytes, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 
@@ -25,8 +25,25 @@ const clientArgs = {
   },
   quiet: {
     type: "boolean",
-    description: "Pipeline mode: no status lines on stderr (errors still shown)",
+    description: "Pipeline mode: no status lines or progress line on stderr (errors still shown)",
     default: false,
+  },
+  reconnect: {
+    type: "boolean",
+    description:
+      "Pipeline mode only: when the connection is lost, connect again and resend every unacknowledged message, in order (each is delivered at least once)",
+    default: false,
+  },
+  "reconnect-for": {
+    type: "string",
+    description: "With --reconnect: seconds the whole run may spend reconnecting before it fails (0: no limit)",
+    default: "30",
+  },
+  "resend-buffer": {
+    type: "string",
+    description:
+      "With --reconnect: most bytes of unacknowledged messages kept for resending; input waits while it is full",
+    default: "16m",
   },
 } as const satisfies ArgsDef;
 
@@ -46,6 +63,12 @@ export const clientCommand = defineCommand({
       json: args.json,
       quiet: args.quiet,
       logLevel: parseLogLevel(args["log-level"]),
+      reconnect: args.reconnect
+        ? {
+            reconnectForMs: parseSeconds("reconnect-for", args["reconnect-for"]),
+            resendBufferBytes: parseBytes("resend-buffer", args["resend-buffer"]),
+          }
+        : undefined,
     }),
 });
 
