@@ -6,8 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatElapsed, formatProgress } from "../src/client/progress.ts";
-import { ackFor } from "../src/protocol/messages.ts";
+
 import { SOURCE_CLIENT, serverForThisFile, startClientProcess } from "./helpers/processes.ts";
+import { ack } from "./helpers/spec.ts";
 import { renderScreen, TerminalSession } from "./helpers/terminal.ts";
 
 const server = serverForThisFile(["--quiet"]);
@@ -57,7 +58,7 @@ async function clientWithStderrOnTerminal(args: string[], { stdoutToTerminal = f
   }
 }
 
-const bothAcks = `${ackFor("first")}\n${ackFor("second")}\n`;
+const bothAcks = `${ack("first")}\n${ack("second")}\n`;
 
 describe("on a terminal", () => {
   test("stderr on a terminal, stdout into a file: a live line, redrawn in place, erased at the end", async () => {
@@ -100,7 +101,7 @@ describe("on a terminal", () => {
   test("not when the acks go to the terminal too (they are the progress there)", async () => {
     const run = await clientWithStderrOnTerminal([], { stdoutToTerminal: true });
     expect(run.exitCode).toBe(0);
-    expect(run.screen).toContain(ackFor("second"));
+    expect(run.screen).toContain(ack("second"));
     expect(run.terminal).not.toContain("[PROGRESS]");
   });
 });

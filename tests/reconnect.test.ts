@@ -4,7 +4,7 @@
 // code once --reconnect-for is spent; without --reconnect a lost connection is still exit 5.
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
-import { ackFor } from "../src/protocol/messages.ts";
+
 import {
   DEADLINE_MS,
   runClient,
@@ -14,6 +14,7 @@ import {
   startServerProcess,
 } from "./helpers/processes.ts";
 import { freePort, unacceptingListener } from "./helpers/sockets.ts";
+import { ack, ackLine } from "./helpers/spec.ts";
 import { TerminalSession } from "./helpers/terminal.ts";
 import { startFakeServer } from "./limits-support.ts";
 
@@ -25,7 +26,7 @@ const TOTAL = 20_000;
 const lines = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => `message ${from + i}\n`).join("");
 const acks = (from: number, to: number) =>
-  Array.from({ length: to - from }, (_, i) => `${ackFor(`message ${from + i}`)}\n`).join("");
+  Array.from({ length: to - from }, (_, i) => `${ack(`message ${from + i}`)}\n`).join("");
 const count = (text: string, part: string) => text.split(part).length - 1;
 
 /**
@@ -188,7 +189,7 @@ function scriptedServer(
   return { ...fake, received };
 }
 
-const ack = (socket: Socket<undefined>, line: string) => void socket.write(`${ackFor(line)}\n`);
+const acknowledge = (socket: Socket<undefined>, line: string) => void socket.write(ackLine(line));
 
 describe("what is sent again, and what is printed", () => {
   test.each([
@@ -202,10 +203,10 @@ describe("what is sent again, and what is printed", () => {
       // the third and fourth reached a server, their acks never came back.
       const server = scriptedServer([
         (socket, line, index) => {
-          if (index < 2) ack(socket, line);
+          if (index < 2) acknowledge(socket, line);
           else if (index === 3) hangUp(socket);
         },
-        ack,
+        acknowledge,
       ]);
       try {
         const messages = ["one", "two", "three", "four", "five"];
@@ -216,7 +217,7 @@ describe("what is sent again, and what is printed", () => {
           ...messages.flatMap((message) => ["-m", message]),
         ]);
         expect(result.exitCode).toBe(0);
-        expect(result.stdout).toBe(messages.map((message) => `${ackFor(message)}\n`).join(""));
+        expect(result.stdout).toBe(messages.map((message) => `${ack(message)}\n`).join(""));
         expect(server.received[0]!.slice(0, 4)).toEqual(["one", "two", "three", "four"]);
         expect(server.received[1]).toEqual(["three", "four", "five"]);
         expect(result.stderr).toMatch(/\[RECONNECTING\] .+; retrying in \d+ ms \(3 unacknowledged\)\n/);
@@ -229,8 +230,8 @@ describe("what is sent again, and what is printed", () => {
   test("raw framing: the message whose reply never came is sent again, alone", async () => {
     const server = scriptedServer(
       [
-        (socket, line, index) => (index === 0 ? void socket.write(ackFor(line)) : socket.terminate()),
-        (socket, line) => void socket.write(ackFor(line)),
+        (socket, line, index) => (index === 0 ? void socket.write(ack(line)) : socket.terminate()),
+        (socket, line) => void socket.write(ack(line)),
       ],
       "raw",
     );
@@ -239,7 +240,7 @@ describe("what is sent again, and what is printed", () => {
         stdin: "first\nsecond\nthird\n",
       });
       expect(result.exitCode).toBe(0);
-      expect(result.stdout).toBe(["first", "second", "third"].map((message) => `${ackFor(message)}\n`).join(""));
+      expect(result.stdout).toBe(["first", "second", "third"].map((message) => `${ack(message)}\n`).join(""));
       expect(server.received[1]).toEqual(["second", "third"]);
     } finally {
       server.stop();
@@ -287,7 +288,7 @@ describe("--resend-buffer bounds what is kept", () => {
     const server = scriptedServer([
       (socket, line) => {
         receivedBytes += line.length + 1;
-        if (acking) ack(socket, line);
+        if (acking) acknowledge(socket, line);
         else pending.push([socket, line]);
       },
     ]);
@@ -307,7 +308,7 @@ describe("--resend-buffer bounds what is kept", () => {
       expect(receivedBytes).toBeLessThan(BUFFER + 512 * 1024);
       expect(client.proc.exitCode).toBeNull();
       acking = true;
-      for (const [socket, line] of pending.splice(0)) ack(socket, line);
+      for (const [socket, line] of pending.splice(0)) acknowledge(socket, line);
       expect(await client.exited()).toBe(0);
       expect(client.stdout.text === acks(0, LINES)).toBe(true);
     } finally {
