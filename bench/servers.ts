@@ -9,9 +9,10 @@ export const ROOT = join(import.meta.dir, "..");
 export const DIST_SERVER = join(ROOT, "dist", "server");
 export const DIST_CLIENT = join(ROOT, "dist", "client");
 const NODE_SERVER = join(import.meta.dir, "node-server.mjs");
+const BARE_BUN_SERVER = join(import.meta.dir, "bare-server.mjs");
 const PYTHON_SERVER = join(ROOT, "..", "shared", "seed", "server.py");
 
-export type ServerId = "socket-lab" | "socket-lab-file" | "socket-lab-raw" | "node" | "redis" | "python";
+export type ServerId = "socket-lab" | "socket-lab-file" | "socket-lab-raw" | "bare-bun" | "node" | "redis" | "python";
 
 export interface ServerKind {
   id: ServerId;
@@ -54,6 +55,15 @@ export const SERVERS: Record<ServerId, ServerKind> = {
     message: "ping",
     missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
     command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--framing", "raw"],
+  },
+  "bare-bun": {
+    id: "bare-bun",
+    label: `bare Bun.listen ack server (bun ${Bun.version})`,
+    framing: "line",
+    message: "ping",
+    missing: () => undefined,
+    // The Bun that runs the suite: the same runtime as the compiled dist/server.
+    command: (port) => [process.execPath, BARE_BUN_SERVER, String(port)],
   },
   node: {
     id: "node",
