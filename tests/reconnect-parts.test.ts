@@ -1,9 +1,9 @@
 // The pure parts of --reconnect: what is kept for resending (Unacknowledged) and the schedule of
 // attempts (RetryPlan). The process tests are in reconnect.test.ts.
 import { describe, expect, test } from "bun:test";
+import { seededRandom } from "../harness/random.ts";
 import { FIRST_DELAY_MS, MAX_DELAY_MS, RetryPlan } from "../src/client/reconnect.ts";
 import { Unacknowledged } from "../src/client/unacknowledged.ts";
-import { seededRandom } from "./limits-support.ts";
 
 const kept = (unacknowledged: Unacknowledged) => Buffer.concat([...unacknowledged.toSend()]).toString();
 const lfs = (text: string) => text.split("\n").length - 1;

@@ -13,10 +13,9 @@ import {
   startClientProcess,
   startServerProcess,
 } from "./helpers/processes.ts";
-import { freePort, unacceptingListener } from "./helpers/sockets.ts";
+import { freePort, startFakeServer, unacceptingListener } from "./helpers/sockets.ts";
 import { ack, ackLine } from "./helpers/spec.ts";
 import { TerminalSession } from "./helpers/terminal.ts";
-import { startFakeServer } from "./limits-support.ts";
 
 const REFUSED = 3;
 const TIMEOUT = 4;
