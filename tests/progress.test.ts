@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatElapsed, formatProgress } from "../src/client/progress.ts";
-
 import { SOURCE_CLIENT, serverForThisFile, startClientProcess } from "./helpers/processes.ts";
+import { acknowledge, scriptedServer } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
 import { renderScreen, TerminalSession } from "./helpers/terminal.ts";
 
@@ -40,13 +40,13 @@ describe("the progress line's text", () => {
  * pause another (so the run lasts well past the first redraw), and stdout into a file (or onto the
  * terminal, with stdoutToTerminal). Returns all the terminal got, the screen at the end, and stdout.
  */
-async function clientWithStderrOnTerminal(args: string[], { stdoutToTerminal = false } = {}) {
+async function clientWithStderrOnTerminal(args: string[], { stdoutToTerminal = false, port = server().port } = {}) {
   const folder = mkdtempSync(join(tmpdir(), "progress-"));
   const stdoutFile = join(folder, "stdout");
   const script = `(echo first; sleep 1.5; echo second) | exec "$@" ${stdoutToTerminal ? "" : `> '${stdoutFile}'`}`;
   const session = TerminalSession.start(
     ["sh", "-c", script, "sh", ...SOURCE_CLIENT],
-    ["--port", String(server().port), ...args],
+    ["--port", String(port), ...args],
   );
   try {
     const exitCode = await session.exited();
@@ -79,6 +79,35 @@ describe("on a terminal", () => {
       "[CONNECTED] Connected to server",
       "[DISCONNECTED] Disconnected from server",
     ]);
+  });
+
+  test("a status line while it shows ([RECONNECTING]) takes its place, whole, on a line of its own", async () => {
+    // The first connection acknowledges 'first' and closes; 'second' comes later, over a new one.
+    const fake = scriptedServer([
+      (socket, line) => {
+        acknowledge(socket, line);
+        socket.end();
+      },
+      acknowledge,
+    ]);
+    try {
+      const run = await clientWithStderrOnTerminal(["--reconnect"], { port: fake.port });
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout).toBe(bothAcks);
+      const firstDraw = run.terminal.search(PROGRESS);
+      expect(firstDraw).toBeGreaterThan(-1);
+      expect(firstDraw).toBeLessThan(run.terminal.indexOf("[RECONNECTING]"));
+      expect(run.screen.slice(1)).toEqual([
+        "[CONNECTED] Connected to server",
+        expect.stringMatching(
+          /^\[RECONNECTING\] Server closed the connection; retrying in \d+ ms \(1 unacknowledged\)$/,
+        ),
+        "[CONNECTED] Connected to server",
+        "[DISCONNECTED] Disconnected from server",
+      ]);
+    } finally {
+      fake.stop();
+    }
   });
 
   test("erased at the end even when no status line follows it (--log-level error)", async () => {

@@ -13,8 +13,8 @@ import {
   startClientProcess,
   startServerProcess,
 } from "./helpers/processes.ts";
-import { freePort, startFakeServer, unacceptingListener } from "./helpers/sockets.ts";
-import { ack, ackLine } from "./helpers/spec.ts";
+import { acknowledge, freePort, scriptedServer, unacceptingListener } from "./helpers/sockets.ts";
+import { ack } from "./helpers/spec.ts";
 import { TerminalSession } from "./helpers/terminal.ts";
 
 const REFUSED = 3;
@@ -161,35 +161,6 @@ describe("when no server comes back", () => {
   });
 });
 
-/**
- * A fake server whose n-th connection (from 0) is handled by `connections[n]`: it sees every
- * complete line that connection sent, and says how to answer.
- */
-function scriptedServer(
-  connections: Array<(socket: Socket<undefined>, line: string, index: number) => void>,
-  framing: "line" | "raw" = "line",
-) {
-  const received: string[][] = [];
-  const fake = startFakeServer({
-    open(socket) {
-      const n = received.push([]) - 1;
-      let held = "";
-      (socket as Socket<unknown>).data = (chunk: Buffer) => {
-        const pieces = framing === "raw" ? [chunk.toString()] : (held + chunk.toString()).split("\n");
-        if (framing === "line") held = pieces.pop()!;
-        for (const line of pieces) {
-          received[n]!.push(line);
-          (connections[n] ?? connections.at(-1)!)(socket, line, received[n]!.length - 1);
-        }
-      };
-    },
-    data: (socket, chunk) => ((socket as Socket<unknown>).data as (chunk: Buffer) => void)(chunk),
-  });
-  return { ...fake, received };
-}
-
-const acknowledge = (socket: Socket<undefined>, line: string) => void socket.write(ackLine(line));
-
 describe("what is sent again, and what is printed", () => {
   test.each([
     ["a reset", (socket: Socket<undefined>) => socket.terminate()],
@@ -225,6 +196,53 @@ describe("what is sent again, and what is printed", () => {
       }
     },
   );
+
+  test("--json: reconnecting and connected are events with their fields; each ack one object, in order", async () => {
+    const server = scriptedServer([
+      (socket, line, index) => (index === 0 ? acknowledge(socket, line) : socket.terminate()),
+      acknowledge,
+    ]);
+    try {
+      const result = await runClient([
+        "--port",
+        String(server.port),
+        "--reconnect",
+        "--json",
+        "-m",
+        "a",
+        "-m",
+        "b",
+        "-m",
+        "c",
+      ]);
+      expect(result.exitCode).toBe(0);
+      expect(
+        result.stdout
+          .trimEnd()
+          .split("\n")
+          .map((line) => JSON.parse(line).message),
+      ).toEqual(["a", "b", "c"]);
+      const events = result.stderr
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line));
+      expect(events.map((event) => event.event)).toEqual([
+        "connecting",
+        "connected",
+        "reconnecting",
+        "connected",
+        "disconnected",
+      ]);
+      // A reset can reach us as a plain close when it lands as the socket closes.
+      expect(events[2]).toMatchObject({
+        reason: expect.stringMatching(/^(Connection was reset by the server|Server closed the connection)$/),
+        unacknowledged: 2,
+      });
+      expect(events[2].retry_in_ms).toBeGreaterThan(0);
+    } finally {
+      server.stop();
+    }
+  });
 
   test("raw framing: the message whose reply never came is sent again, alone", async () => {
     const server = scriptedServer(
