@@ -244,6 +244,35 @@ describe("what is sent again, and what is printed", () => {
     }
   });
 
+  test("--quiet silences [RECONNECTING] and [CONNECTED]; a give-up's error line stays", async () => {
+    const server = scriptedServer([
+      (socket, line, index) => (index === 0 ? acknowledge(socket, line) : socket.terminate()),
+      acknowledge,
+    ]);
+    try {
+      const args = ["--port", String(server.port), "--reconnect", "--quiet", "-m", "a", "-m", "b"];
+      const result = await runClient(args);
+      expect(result).toMatchObject({ exitCode: 0, stderr: "" });
+      expect(result.stdout).toBe(`${ack("a")}\n${ack("b")}\n`);
+    } finally {
+      server.stop();
+    }
+    const refused = await runClient([
+      "--port",
+      String(freePort()),
+      "--reconnect",
+      "--reconnect-for",
+      "0.3",
+      "--quiet",
+      "-m",
+      "a",
+    ]);
+    expect(refused).toMatchObject({
+      exitCode: REFUSED,
+      stderr: "[REFUSED] Connection refused. Make sure the server is running.\n",
+    });
+  });
+
   test("raw framing: the message whose reply never came is sent again, alone", async () => {
     const server = scriptedServer(
       [
