@@ -13,7 +13,7 @@ import {
   startClientProcess,
   startServerProcess,
 } from "./helpers/processes.ts";
-import { acknowledge, freePort, scriptedServer, unacceptingListener } from "./helpers/sockets.ts";
+import { acknowledge, freePort, scriptedServer, startFakeServer, unacceptingListener } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
 import { TerminalSession } from "./helpers/terminal.ts";
 
@@ -241,6 +241,29 @@ describe("what is sent again, and what is printed", () => {
       expect(events[2].retry_in_ms).toBeGreaterThan(0);
     } finally {
       server.stop();
+    }
+  });
+
+  test("'ERROR server is full' as soon as we connect, twice: retried with growing waits, then served", async () => {
+    let connections = 0;
+    const fake = startFakeServer({
+      open(socket) {
+        if (++connections <= 2) socket.end("ERROR server is full\n");
+      },
+      data(socket, chunk) {
+        for (const line of chunk.toString().split("\n").slice(0, -1)) acknowledge(socket, line);
+      },
+    });
+    try {
+      const result = await runClient(["--port", String(fake.port), "--reconnect", "-m", "a"]);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe(`${ack("a")}\n`);
+      const waits = [...result.stderr.matchAll(/\[RECONNECTING\] server is full; retrying in (\d+) ms/g)];
+      expect(waits.length).toBe(2);
+      // No ack in between, so the second wait is drawn from the doubled range.
+      expect(Number(waits[1]![1])).toBeGreaterThanOrEqual(100);
+    } finally {
+      fake.stop();
     }
   });
 
