@@ -6,6 +6,7 @@ import {
   commonArgs,
   parseBytes,
   parseFraming,
+  parseHostPort,
   parseInteger,
   parseLogLevel,
   parsePort,
@@ -50,6 +51,11 @@ const serverArgs = {
     description: "Seconds a closing client may go without reading its last replies or hanging up",
     default: seconds(SERVER_DEFAULTS.closeTimeoutMs),
   },
+  metrics: {
+    type: "string",
+    description: "Serve Prometheus metrics (/metrics) and a health check (/healthz) over HTTP on HOST:PORT",
+    valueHint: "HOST:PORT",
+  },
   quiet: { type: "boolean", description: "No per-message lines on stdout", default: false },
 } as const satisfies ArgsDef;
 
@@ -73,6 +79,8 @@ export const serverCommand = defineCommand({
       json: args.json,
       quiet: args.quiet,
       logLevel: parseLogLevel(args["log-level"]),
+      metrics: args.metrics === undefined ? undefined : parseHostPort("metrics", args.metrics),
+      version: pkg.version,
     }),
 });
 
