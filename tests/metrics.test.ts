@@ -273,4 +273,26 @@ describe("socket-lab/metrics, fed by several servers (as a supervisor is by its 
       two.server.kill();
     }
   });
+
+  test("a collect that fails answers the scrape with 500 and its reason; the endpoint goes on", async () => {
+    let fail = true;
+    const endpoint = await startMetricsServer({
+      host: "127.0.0.1",
+      port: 0,
+      version: pkg.version,
+      collect: async () => {
+        if (fail) throw new Error("worker 2 did not answer");
+        return [];
+      },
+      health: () => "serving",
+    });
+    try {
+      expect(await get(endpoint.url)).toEqual({ status: 500, body: "cannot collect metrics: worker 2 did not answer" });
+      fail = false;
+      expect((await scrape(endpoint.url)).status).toBe(200);
+      expect(await get(`${endpointBase(endpoint.url)}healthz`)).toEqual({ status: 200, body: "ok" });
+    } finally {
+      await endpoint.stop();
+    }
+  });
 });
