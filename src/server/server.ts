@@ -1,7 +1,6 @@
 // The server: listeners accept, the admission step decides who is served, the registry holds
 // the live connections, and shutdown drains them without losing an acknowledgement. This file
 // only composes those parts; each lives in its own module.
-import type { Socket } from "bun";
 import { notices } from "../protocol/messages.ts";
 import { type AdmissionRule, admit, connectionLimit, type Rejection } from "./admission.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
@@ -13,10 +12,9 @@ import { ListenError } from "./listeners/listener.ts";
 import { openListeners } from "./listeners/open.ts";
 import { loadTlsCredentials, type TlsCredentials } from "./listeners/tls-credentials.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
-import type { Peer } from "./peer.ts";
 import { ConnectionRegistry } from "./registry.ts";
 import { drain } from "./shutdown.ts";
-import { type Acceptor, type ServedSocket, type SocketData, socketHandlers } from "./socket-handlers.ts";
+import { type Acceptor, socketHandlers } from "./socket-handlers.ts";
 
 export type { ServerOptions } from "./options.ts";
 export { ListenError };
@@ -80,10 +78,11 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   let stopping: Promise<void> | undefined;
 
   const acceptor: Acceptor = {
-    accept(socket: Socket<SocketData>, peer: Peer): ServedSocket {
-      const connection = new Connection(socket, peer.name, context);
+    accept(socket, data) {
+      const connection = new Connection(socket, data.peer.name, context);
+      data.connection = connection;
       // A client accepted just as the server began to stop is told so, not served.
-      const rejection = stopping ? shuttingDown : admit(rules, peer, registry);
+      const rejection = stopping ? shuttingDown : admit(rules, data.peer, registry);
       if (rejection) {
         stats.connectionsRejected++;
         stats.rejected[rejection.reason]++;
@@ -92,22 +91,18 @@ export function startServer(options: ServerOptions = {}): RunningServer {
         connection.close(rejection.notice);
         // Under a flood, do not let notices in flight eat the spare file descriptors.
         if (lingeringRejections > MAX_LINGERING_REJECTIONS) connection.abort();
-        return { stage: "served", connection, admitted: false, reset: false };
+        return;
       }
+      data.admitted = true;
       stats.connectionsAccepted++;
-      registry.add(connection, peer.subject);
-      return { stage: "served", connection, admitted: true, reset: false };
+      registry.add(connection, data.peer.subject);
     },
     closed({ connection, admitted }) {
       if (!admitted) {
         lingeringRejections--;
         return;
       }
-      registry.delete(connection);
-    },
-    handshakeFailed(peer, reason) {
-      stats.tlsHandshakesFailed++;
-      events.handshakeFailed?.(peer.name, reason);
+      registry.delete(connection!);
     },
   };
 
@@ -122,6 +117,10 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     handlers: (stages) => socketHandlers(acceptor, events, stages),
     tlsCredentials: () => tlsCredentials,
     tlsHandshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? SERVER_DEFAULTS.tlsHandshakeTimeoutMs,
+    tlsFailed(peer, reason) {
+      stats.tlsHandshakesFailed++;
+      events.handshakeFailed?.(peer.name, reason);
+    },
     unixMode: options.unixMode ?? SERVER_DEFAULTS.unixMode,
   });
   const idleSweeper = registry.sweepIdle(limits.idleTimeoutMs);

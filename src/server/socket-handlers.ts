@@ -1,66 +1,65 @@
 // Bun's socket callbacks, turned into calls on one Connection. Every listener uses these same
-// handlers, so a connection behaves the same however it arrived. A socket may first pass a stage
-// (the TLS handshake) before it becomes a Connection: until then it is pending, and nothing of it
-// is admitted, counted or announced. The handlers also keep the reset bookkeeping that spans two
-// callbacks: Bun reports a reset as an `error`, as a `close` with an error, or both, and the log
-// must say it once.
+// handlers, so a connection behaves the same however it arrived. A listener may put a stage in
+// front of the Connection (a TLS handshake; a PROXY header): until it is done the socket waits,
+// nothing of it is admitted, counted or announced, and then it is accepted like any other. The
+// handlers also keep the reset bookkeeping that spans two callbacks: Bun reports a reset as an
+// `error`, as a `close` with an error, or both, and the log must say it once.
 import type { Socket, SocketHandler } from "bun";
 import type { Connection } from "./connection.ts";
 import type { ServerEvents } from "./events.ts";
-import { clientSubject, handshakeFailure } from "./listeners/tls-handshake.ts";
 import type { Peer, PeerNamer } from "./peer.ts";
 
-/** A socket that is a Connection (served, or being turned away). */
-export interface ServedSocket {
-  stage: "served";
-  connection: Connection;
-  /** Admitted and counted among the live connections (false: being turned away). */
+export interface SocketData {
+  /** Who is on the other end: the socket's peer, or as its stage named it (a certificate's subject). */
+  peer: Peer;
+  /** Set once the socket is accepted, or being turned away; until then it waits for its stage. */
+  connection: Connection | undefined;
+  /** The stage the socket waits for. */
+  stage: PendingStage | undefined;
+  /** Admitted and counted among the live connections (false: being turned away, or waiting). */
   admitted: boolean;
   /** The reset is reported (once per connection). */
   reset: boolean;
 }
 
-/** A socket waiting for its TLS handshake, with a deadline; "failed" once it is being closed. */
-export interface PendingSocket {
-  stage: "pending" | "failed";
-  peer: Peer;
-  deadline: Timer;
+/**
+ * A step a new socket goes through before it is accepted (the TLS handshake). It calls `done`
+ * once, to go on with the peer it names; a client it refuses it closes itself, and then never
+ * calls `done`.
+ */
+export interface SocketStage {
+  start(socket: Socket<SocketData>, peer: Peer, done: (peer: Peer) => void): PendingStage;
 }
 
-export type SocketData = ServedSocket | PendingSocket;
+/** A started stage, told what happens to its socket until it calls `done`. */
+export interface PendingStage {
+  /** Bun's TLS handshake finished (well or not). */
+  handshake?(success: boolean, authorizationError: Error | null): void;
+  /** The client sent FIN: it will send nothing more. */
+  ended(): void;
+  /** The socket is gone: stop timers; `done` must not be called any more. */
+  cancel(): void;
+}
 
 /** What the handlers need of the server: a Connection for each new socket, and word when it ends. */
 export interface Acceptor {
-  /** A socket was accepted from `peer` (and passed its stages): admit it or turn it away, and say which. */
-  accept(socket: Socket<SocketData>, peer: Peer): ServedSocket;
-  /** The socket is closed, by either side. */
-  closed(data: ServedSocket): void;
-  /** A TLS client was not served: its handshake failed, or did not finish in time. */
-  handshakeFailed(peer: Peer, reason: string): void;
+  /** The socket is ready (its stage done, or none): admit `data.peer` or turn it away; sets `data.connection`. */
+  accept(socket: Socket<SocketData>, data: SocketData): void;
+  /** A socket with a connection is closed, by either side. */
+  closed(data: SocketData): void;
 }
 
-/** What differs between listeners: how peers are named, and whether a TLS handshake comes first. */
-export interface SocketStages {
+/** What differs between listeners: how peers are named, and the stage in front of the Connection. */
+export interface ListenerSockets {
   peerOf: PeerNamer;
-  tls?: {
-    handshakeTimeoutMs: number;
-    /** Whether clients must show a certificate from the client CA (it can change on reload). */
-    mutual(): boolean;
-  };
+  stage?: SocketStage;
 }
 
 export function socketHandlers(
   acceptor: Acceptor,
   events: ServerEvents,
-  { peerOf, tls }: SocketStages,
+  { peerOf, stage }: ListenerSockets,
 ): SocketHandler<SocketData> {
-  const fail = (socket: Socket<SocketData>, data: PendingSocket, reason: string) => {
-    if (data.stage === "failed") return;
-    data.stage = "failed";
-    clearTimeout(data.deadline);
-    acceptor.handshakeFailed(data.peer, reason);
-    socket.end();
-  };
   return {
     open(socket) {
       const peer = peerOf(socket);
@@ -69,55 +68,42 @@ export function socketHandlers(
       // Bun's own socket timeout is a coarse ~4 s tick that does not close; the idle limit is ours.
       socket.timeout(0);
       // Bun shares one `data` object across a listener's sockets: each gets its own here.
-      if (!tls) {
-        socket.data = acceptor.accept(socket, peer);
-        return;
-      }
-      // On a TLS socket `open` comes before the handshake: who the client is is not known yet.
-      const pending: PendingSocket = {
-        stage: "pending",
-        peer,
-        deadline: setTimeout(
-          () => fail(socket, pending, `no handshake within ${tls.handshakeTimeoutMs / 1000} s`),
-          tls.handshakeTimeoutMs,
-        ),
-      };
-      socket.data = pending;
+      const data: SocketData = { peer, connection: undefined, stage: undefined, admitted: false, reset: false };
+      socket.data = data;
+      if (!stage) return acceptor.accept(socket, data);
+      data.stage = stage.start(socket, peer, (named) => {
+        data.stage = undefined;
+        data.peer = named;
+        acceptor.accept(socket, data);
+      });
     },
     handshake(socket, success, authorizationError) {
-      const data = socket.data;
-      if (!tls || data?.stage !== "pending") return;
-      const mutual = tls.mutual();
-      const reason = handshakeFailure(socket, success, authorizationError, mutual);
-      if (reason !== undefined) return fail(socket, data, reason);
-      clearTimeout(data.deadline);
-      const subject = mutual ? clientSubject(socket) : undefined;
-      socket.data = acceptor.accept(socket, subject === undefined ? data.peer : { ...data.peer, subject });
+      socket.data.stage?.handshake?.(success, authorizationError);
     },
     data(socket, chunk) {
-      const data = socket.data;
-      // A pending socket has nothing to say yet (TLS gives no data before its handshake).
-      if (data.stage !== "served") return;
+      const connection = socket.data.connection;
+      // A socket still in its stage has nothing to say yet (TLS gives no data before its handshake).
+      if (!connection) return;
       try {
-        data.connection.receive(chunk);
+        connection.receive(chunk);
       } catch (error) {
         // A bug of ours must cost one connection, loudly, not leave it hanging unanswered.
-        events.socketError?.(data.connection.peer, error as Error);
-        data.connection.abort();
+        events.socketError?.(connection.peer, error as Error);
+        connection.abort();
       }
     },
     drain(socket) {
-      if (socket.data.stage === "served") socket.data.connection.drained();
+      socket.data.connection?.drained();
     },
     end(socket) {
       const data = socket.data;
-      if (data.stage === "served") data.connection.ended();
-      else fail(socket, data, "the client hung up during the handshake");
+      if (data.connection) data.connection.ended();
+      else data.stage?.ended();
     },
     error(socket, error) {
-      // Before `open` set it up, a socket has no data and nothing to report.
+      // Before `open` set it up, or while in its stage, a socket has nothing to report here.
       const data = socket.data as SocketData | undefined;
-      if (data?.stage !== "served") return;
+      if (!data?.connection) return;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ECONNRESET" || code === "EPIPE") return reportReset(data, events);
       events.socketError?.(data.connection.peer, error);
@@ -125,9 +111,11 @@ export function socketHandlers(
     close(socket, error) {
       const data = socket.data as SocketData | undefined;
       if (!data) return;
-      if (data.stage !== "served") {
-        const reset = (error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET";
-        return fail(socket, data, `the client ${reset ? "reset the connection" : "hung up"} during the handshake`);
+      if (!data.connection) {
+        // Gone while in its stage: never announced; the stage says what it has to say.
+        data.stage?.cancel();
+        data.stage = undefined;
+        return;
       }
       if (data.connection.state === "closed") return;
       if ((error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET") reportReset(data, events);
@@ -138,7 +126,7 @@ export function socketHandlers(
 }
 
 /** Only admitted connections are logged as reset: a turned-away client was never announced. */
-function reportReset(data: ServedSocket, events: ServerEvents): void {
-  if (!data.reset && data.admitted) events.reset?.(data.connection.peer);
+function reportReset(data: SocketData, events: ServerEvents): void {
+  if (!data.reset && data.admitted) events.reset?.(data.connection!.peer);
   data.reset = true;
 }

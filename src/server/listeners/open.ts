@@ -1,20 +1,23 @@
 // Opens every listener of a server, all or none: if one cannot listen, the ones already open
 // are closed again before the error goes up, so a failed start leaves no socket (or file) behind.
 import type { SocketHandler } from "bun";
-import { tcpPeer, unixPeers } from "../peer.ts";
-import type { SocketData, SocketStages } from "../socket-handlers.ts";
+import { type Peer, tcpPeer, unixPeers } from "../peer.ts";
+import type { ListenerSockets, SocketData } from "../socket-handlers.ts";
 import { describeAddress, ListenError, type Listener, type ListenerAddress } from "./listener.ts";
 import { listenTcp } from "./tcp.ts";
 import { listenTls } from "./tls.ts";
 import type { TlsCredentials } from "./tls-credentials.ts";
+import { tlsHandshakeStage } from "./tls-stage.ts";
 import { listenUnix } from "./unix.ts";
 
 export interface OpenListenersOptions {
-  /** The socket handlers for a listener with these stages (socketHandlers, bound to the server). */
-  handlers(stages: SocketStages): SocketHandler<SocketData>;
+  /** The socket handlers for a listener of this kind (socketHandlers, bound to the server). */
+  handlers(sockets: ListenerSockets): SocketHandler<SocketData>;
   /** The TLS credentials in force (they change on reload); undefined without any. */
   tlsCredentials(): TlsCredentials | undefined;
   tlsHandshakeTimeoutMs: number;
+  /** A TLS client was not served (its handshake failed or timed out). */
+  tlsFailed(peer: Peer, reason: string): void;
   unixMode: number;
 }
 
@@ -41,14 +44,12 @@ function open(address: ListenerAddress, options: OpenListenersOptions): Listener
           "TLS_NO_CERTIFICATE",
         );
       }
-      const stages: SocketStages = {
-        peerOf: tcpPeer,
-        tls: {
-          handshakeTimeoutMs: options.tlsHandshakeTimeoutMs,
-          mutual: () => options.tlsCredentials()?.clientCa !== undefined,
-        },
-      };
-      return listenTls(address, credentials, options.handlers(stages));
+      const stage = tlsHandshakeStage({
+        handshakeTimeoutMs: options.tlsHandshakeTimeoutMs,
+        mutual: () => options.tlsCredentials()?.clientCa !== undefined,
+        failed: options.tlsFailed,
+      });
+      return listenTls(address, credentials, options.handlers({ peerOf: tcpPeer, stage }));
     }
     case "unix":
       return listenUnix(address, options.unixMode, options.handlers({ peerOf: unixPeers(describeAddress(address)) }));

@@ -1,0 +1,45 @@
+// The stage in front of every TLS connection: wait for the handshake (with a deadline), decide
+// whether the client is served (see tls-handshake.ts), and name it by its certificate with
+// mutual TLS. A client that does not get through costs its connection and one log line.
+import type { Socket } from "bun";
+import type { Peer } from "../peer.ts";
+import type { SocketData, SocketStage } from "../socket-handlers.ts";
+import { clientSubject, handshakeFailure } from "./tls-handshake.ts";
+
+export interface TlsStageOptions {
+  handshakeTimeoutMs: number;
+  /** Whether clients must show a certificate from the client CA (asked at each handshake). */
+  mutual(): boolean;
+  /** A client was not served: its handshake failed, timed out, or it left during it. */
+  failed(peer: Peer, reason: string): void;
+}
+
+export function tlsHandshakeStage({ handshakeTimeoutMs, mutual, failed }: TlsStageOptions): SocketStage {
+  return {
+    start(socket: Socket<SocketData>, peer, done) {
+      let over = false;
+      const fail = (reason: string) => {
+        if (over) return;
+        over = true;
+        clearTimeout(deadline);
+        failed(peer, reason);
+        socket.end();
+      };
+      const deadline = setTimeout(() => fail(`no handshake within ${handshakeTimeoutMs / 1000} s`), handshakeTimeoutMs);
+      return {
+        handshake(success, authorizationError) {
+          if (over) return;
+          const required = mutual();
+          const reason = handshakeFailure(socket, success, authorizationError, required);
+          if (reason !== undefined) return fail(reason);
+          over = true;
+          clearTimeout(deadline);
+          const subject = required ? clientSubject(socket) : undefined;
+          done(subject === undefined ? peer : { ...peer, subject });
+        },
+        ended: () => fail("the client hung up during the handshake"),
+        cancel: () => fail("the client hung up during the handshake"),
+      };
+    },
+  };
+}
