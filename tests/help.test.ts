@@ -3,7 +3,7 @@
 // library's own defaults, show examples that use only flags the screen lists, and the exit codes.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { BENCH_DEFAULTS } from "../src/bench/defaults.ts";
-import { parseBytes, parseSeconds } from "../src/cli/args.ts";
+import { parseBytes, parseOctalMode, parseSeconds } from "../src/cli/args.ts";
 import { CLIENT_DEFAULTS } from "../src/client/options.ts";
 import { SERVER_DEFAULTS } from "../src/server/options.ts";
 import { CHILD_ENV, type Program, runProgram, SOURCE_CLIENT, SOURCE_SERVER } from "./helpers/processes.ts";
@@ -17,6 +17,7 @@ const text = (shown: string) => shown;
 const number = (shown: string) => Number(shown);
 const bytes = (shown: string) => parseBytes("default", shown);
 const ms = (shown: string) => parseSeconds("default", shown);
+const octal = (shown: string) => parseOctalMode("default", shown);
 type Defaults = Record<string, [read: (shown: string) => string | number, expected: string | number]>;
 
 interface Screen {
@@ -47,6 +48,8 @@ const SCREENS: Screen[] = [
       "--max-output-bytes": [bytes, SERVER_DEFAULTS.limits.maxOutputBytes],
       "--drain-timeout": [ms, SERVER_DEFAULTS.drainTimeoutMs],
       "--close-timeout": [ms, SERVER_DEFAULTS.closeTimeoutMs],
+      "--tls-handshake-timeout": [ms, SERVER_DEFAULTS.tlsHandshakeTimeoutMs],
+      "--unix-mode": [octal, SERVER_DEFAULTS.unixMode],
       "--log-level": [text, "info"],
     },
     exitCodes: [0, 1, 2, 130],
