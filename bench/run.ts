@@ -36,6 +36,7 @@ const DURATION_S = Number(flags.duration);
 const REPEAT = Math.max(1, Number(flags.repeat));
 const ONLY = flags.only?.split(",");
 const wanted = (scenario: string) => ONLY === undefined || ONLY.includes(scenario);
+const TLS_SCENARIOS = ["tls-one-at-a-time", "tls-pipelined-16"];
 const MANY_CONNECTIONS = 10_000;
 const PIPED_LINES = 1_000_000;
 /** Timed commands are short: more runs of them cost little and steady the medians. */
@@ -61,9 +62,13 @@ const pinned = (cpu: string | undefined, command: string[]) =>
   cpu === undefined ? command : ["taskset", "-c", cpu, ...command];
 
 const work = mkdtempSync(join(tmpdir(), "socket-lab-bench-"));
-// For the TLS servers: a CA the generator trusts and a certificate for 127.0.0.1 (openssl).
-using testCertificates = makeCertificates();
-const certificates: BenchCertificates = { ca: testCertificates.ca, ...testCertificates.server };
+// For the TLS servers: a CA the generator trusts and a certificate for 127.0.0.1 (made with openssl,
+// only when a TLS scenario runs).
+using testCertificates = TLS_SCENARIOS.some(wanted) ? makeCertificates() : undefined;
+const certificates: BenchCertificates | undefined = testCertificates && {
+  ca: testCertificates.ca,
+  ...testCertificates.server,
+};
 try {
   if (!flags["no-build"]) {
     log("building dist/server and dist/client");
@@ -162,7 +167,7 @@ async function throughputScenario(
             pipeline,
             kind.message,
             kind.framing,
-            kind.tls && certificates.ca,
+            kind.tls && certificates?.ca,
           );
           const after = cpuSeconds(server.pid);
           const cpu = after.user + after.system - before.cpu.user - before.cpu.system;
