@@ -13,6 +13,7 @@ import {
 } from "./src/cli/args.ts";
 import { runCli } from "./src/cli/run.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
+import { parseWorkers } from "./src/server/workers/count.ts";
 
 const { limits: DEFAULT_LIMITS } = SERVER_DEFAULTS;
 const seconds = (ms: number) => String(ms / 1000);
@@ -50,6 +51,12 @@ const serverArgs = {
     description: "Seconds a closing client may go without reading its last replies or hanging up",
     default: seconds(SERVER_DEFAULTS.closeTimeoutMs),
   },
+  workers: {
+    type: "string",
+    description:
+      "Processes serving the port (auto: one per CPU); above 1, the one started supervises them (Linux; TCP listeners only)",
+    default: "1",
+  },
   quiet: { type: "boolean", description: "No per-message lines on stdout", default: false },
 } as const satisfies ArgsDef;
 
@@ -70,6 +77,7 @@ export const serverCommand = defineCommand({
       },
       drainTimeoutMs: parseSeconds("drain-timeout", args["drain-timeout"]),
       closeTimeoutMs: parseSeconds("close-timeout", args["close-timeout"]),
+      workers: parseWorkers(args.workers),
       json: args.json,
       quiet: args.quiet,
       logLevel: parseLogLevel(args["log-level"]),
