@@ -54,7 +54,7 @@ const serverArgs = {
   workers: {
     type: "string",
     description:
-      "Processes serving the port (auto: one per CPU); above 1, the one started supervises them (Linux; TCP listeners only)",
+      "Processes serving the port (auto: one per CPU); above 1, the one started supervises them (Linux; not with unix: listeners)",
     default: "1",
   },
   quiet: { type: "boolean", description: "No per-message lines on stdout", default: false },
