@@ -2,7 +2,7 @@
 // reusePort. Real processes throughout; which worker serves a connection is read from the kernel
 // (`ss -p` names the process that owns each socket), never from the server's own word.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBinary, ENTRY_POINTS } from "../scripts/compile.ts";
@@ -19,11 +19,13 @@ import {
   SOURCE_CLIENT,
   SOURCE_SERVER,
   startServerProcess,
+  TextCollector,
   withDeadline,
 } from "./helpers/processes.ts";
 import { connectClients, RawClient } from "./helpers/sockets.ts";
 import { ack, ackLine } from "./helpers/spec.ts";
-import { eventually, RawPeer } from "./limits-support.ts";
+import { stuckReader } from "./helpers/stuck-reader.ts";
+import { eventually, RawPeer, residentBytes } from "./limits-support.ts";
 
 /** The pids of the processes listening on `port` (one per listening socket). */
 function listeningPids(port: number): number[] {
@@ -281,6 +283,56 @@ test("--max-connections holds for the server as a whole: each worker serves its 
   } finally {
     for (const client of clients) client.end();
     expect(await server.stop("SIGTERM")).toBe(0);
+  }
+});
+
+test("stdout nobody reads paces the workers: memory stays bounded, one warning, SIGTERM still exits 0", async () => {
+  const MiB = 1024 * 1024;
+  // Once the FIFO's buffer is full, the supervisor is behind.
+  const stdout = stuckReader();
+  const proc = Bun.spawn([...SOURCE_SERVER, "--port", "0", "--workers", "2", "--drain-timeout", "1"], {
+    stdout: stdout.fd,
+    stderr: "pipe",
+    env: CHILD_ENV,
+  });
+  closeSync(stdout.fd);
+  try {
+    const stderr = new TextCollector(proc.stderr);
+    const port = Number((await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]);
+    await eventually(() => listeningPids(port).length === 2, DEADLINE_MS, "two listeners");
+    const processes = [proc.pid, ...listeningPids(port)];
+    const memory = () => processes.reduce((sum, pid) => sum + residentBytes(pid), 0);
+    const before = memory();
+    // 60 MB of messages: without pacing their lines would pile up in the supervisor or the workers.
+    const clients = Array.from({ length: 2 }, () =>
+      runProgram(SOURCE_CLIENT, ["--port", String(port), "--quiet", "--response-timeout", "2"], {
+        stdin: `${"x".repeat(100)}\n`.repeat(300_000),
+        deadlineMs: 30_000,
+      }),
+    );
+    // The server stopped reading, so the clients gave up waiting for their acks.
+    for (const client of await Promise.all(clients)) expect(client.exitCode).toBe(5);
+    expect(memory() - before).toBeLessThan(60 * MiB);
+    const warning = "[WARNING] stdout is not keeping up: reading from clients pauses until it does\n";
+    await stderr.waitFor(warning);
+    expect(stderr.text.split(warning).length - 1).toBe(1);
+    proc.kill("SIGTERM");
+    expect(await withDeadline(proc.exited, 10_000, "the supervisor did not exit")).toBe(0);
+  } finally {
+    proc.kill("SIGKILL");
+    stdout.cleanup();
+  }
+}, 60_000);
+
+test("an address in use: exit 1 with the plain reason, once, and no worker left behind", async () => {
+  const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    const result = await runProgram(SOURCE_SERVER, ["--port", String(taken.port), "--workers", "2"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`[ERROR] Address 127.0.0.1:${taken.port} is already in use\n`);
+    expect(listeningPids(taken.port)).toEqual([process.pid]);
+  } finally {
+    taken.stop(true);
   }
 });
 

@@ -69,8 +69,12 @@ interface Slot {
   startedAt: number;
   backoff: RestartBackoff;
   restartTimer?: Timer;
-  /** The worker's output, relayed until its pipes close. */
-  relays: Promise<unknown>;
+  /**
+   * The worker's output, relayed until its pipes close. Its stderr never waits; its stdout waits
+   * for the supervisor's stdout, which may be stuck (a reader that stopped reading).
+   */
+  stdoutRelay: Promise<void>;
+  stderrRelay: Promise<void>;
   /** Answers to collect(), by request id. */
   waiting: Map<number, (answer: WorkerStats | undefined) => void>;
 }
@@ -98,7 +102,8 @@ class WorkerPool implements Supervisor {
       active: 0,
       startedAt: 0,
       backoff: new RestartBackoff(),
-      relays: Promise.resolve(),
+      stdoutRelay: Promise.resolve(),
+      stderrRelay: Promise.resolve(),
       waiting: new Map(),
     }));
     const warnBehind = stdoutBehindWarning(logger);
@@ -161,7 +166,10 @@ class WorkerPool implements Supervisor {
         if (!slot.proc) return;
         this.tell(slot, { type: "stop" });
         await slot.proc.exited;
-        await slot.relays;
+        await slot.stderrRelay;
+        // A stdout that takes nothing must not hold the exit: the drain timeout bounds the wait,
+        // as it does for one process.
+        await Promise.race([slot.stdoutRelay, Bun.sleep(this.options.drainTimeoutMs)]);
       }),
     );
     clearTimeout(deadline);
@@ -197,10 +205,10 @@ class WorkerPool implements Supervisor {
     slot.proc = proc;
     slot.startedAt = performance.now();
     slot.active = 0;
-    slot.relays = Promise.all([
-      this.stdoutTarget && relayLines(proc.stdout as ReadableStream<Uint8Array>, this.stdoutTarget),
-      relayLines(proc.stderr as ReadableStream<Uint8Array>, this.stderrTarget),
-    ]);
+    slot.stdoutRelay = this.stdoutTarget
+      ? relayLines(proc.stdout as ReadableStream<Uint8Array>, this.stdoutTarget)
+      : Promise.resolve();
+    slot.stderrRelay = relayLines(proc.stderr as ReadableStream<Uint8Array>, this.stderrTarget);
     this.logger.debug(`[WORKER] ${slot.index} started (pid ${proc.pid})`, {
       event: "worker-started",
       worker: slot.index,
@@ -210,8 +218,8 @@ class WorkerPool implements Supervisor {
       for (const answer of slot.waiting.values()) answer(undefined);
       slot.waiting.clear();
       slot.active = 0;
-      // Whatever it said last is on its way out of the pipes: let it out before the verdict.
-      await slot.relays;
+      // What it said last (why it failed, a crash's trace) is on its way out: let it out first.
+      await slot.stderrRelay;
       if (!listened) {
         const reason = failure ?? `worker ${slot.index} exited before listening (${exitReason(proc)})`;
         this.logger.error(`[ERROR] ${reason}`, { event: "error", worker: slot.index, error: reason });
