@@ -2,10 +2,10 @@
 // reusePort. Real processes throughout; which worker serves a connection is read from the kernel
 // (`ss -p` names the process that owns each socket), never from the server's own word.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBinary, ENTRY_POINTS } from "../scripts/compile.ts";
+import { buildBinary, ENTRY_POINTS, MULTICALL_ENTRY } from "../scripts/compile.ts";
 import { UsageError } from "../src/cli/args.ts";
 import { HEALTHY_AFTER_MS, RestartBackoff } from "../src/server/workers/backoff.ts";
 import { parseWorkers, shareOf } from "../src/server/workers/count.ts";
@@ -336,20 +336,30 @@ test("an address in use: exit 1 with the plain reason, once, and no worker left 
   }
 });
 
-describe("the compiled binary", () => {
+describe("compiled binaries", () => {
   let folder: string;
-  let binary: string;
   beforeAll(async () => {
     folder = mkdtempSync(join(tmpdir(), "socket-lab-workers-"));
-    binary = await buildBinary({ entry: join(ROOT, ENTRY_POINTS.server), outfile: join(folder, "server") });
+    await Promise.all([
+      buildBinary({ entry: join(ROOT, ENTRY_POINTS.server), outfile: join(folder, "server") }),
+      buildBinary({ entry: join(ROOT, MULTICALL_ENTRY), outfile: join(folder, "socket-lab") }),
+    ]);
+    // The release's link: the multi-call binary invoked as `server`.
+    mkdirSync(join(folder, "links"));
+    symlinkSync("../socket-lab", join(folder, "links", "server"));
   }, 60_000);
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-  test("starts its workers from itself (no bun, no script) and serves", async () => {
-    const server = await startWorkers([], [binary]);
+  test.each([
+    ["dist/server", ["server"], "server"],
+    ["socket-lab server", ["socket-lab", "server"], "socket-lab"],
+    ["the multi-call binary invoked as server", ["links/server"], "socket-lab"],
+  ])("%s starts its workers from itself (no bun, no script) and serves", async (_, command, binary) => {
+    const [program, ...subcommand] = command;
+    const server = await startWorkers([], [join(folder, program!), ...subcommand]);
     try {
       for (const pid of listeningPids(server.port)) {
-        expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]).toBe(binary);
+        expect(realpathSync(`/proc/${pid}/exe`)).toBe(realpathSync(join(folder, binary)));
       }
       const result = await runProgram(SOURCE_CLIENT, ["--port", String(server.port), "-m", "compiled"]);
       expect(result.stdout).toBe(ackLine("compiled"));
