@@ -7,7 +7,6 @@ import { ExitCode } from "../../cli/exit-codes.ts";
 import { createLogger, type Logger } from "../../output/logger.ts";
 import { createLineSink, flushWithin, type LineSink } from "../../output/sink.ts";
 import type { ServerEvents, ServerStats } from "../events.ts";
-import type { ListenerAddress } from "../listeners/listener.ts";
 import type { ServerProgramOptions } from "../main.ts";
 import { createMessageOutput, stdoutBehindWarning, warnConnectionsLowered, warnUnflushed } from "../program-output.ts";
 import { createServerReporter, MESSAGES_BACKLOG_LIMIT } from "../reporter.ts";
@@ -50,8 +49,7 @@ export async function runSupervisor(options: ServerProgramOptions): Promise<numb
   const messages = createMessageOutput(logger, options.quiet);
   const supervisor = new WorkerPool(options, logger, stderr, messages);
   try {
-    const listeners = await supervisor.start();
-    if (!listeners) return ExitCode.failure;
+    if (!(await supervisor.start())) return ExitCode.failure;
     const code = await stopOnSignals(supervisor, options);
     if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) warnUnflushed(logger);
     return code;
@@ -84,8 +82,11 @@ class WorkerPool implements Supervisor {
   private readonly events: ServerEvents;
   private ports: number[] | undefined;
   private stopping: Promise<void> | undefined;
-  /** Every worker has listened once: from now on a worker that dies is restarted. */
-  private serving = false;
+  /**
+   * starting: a worker that cannot listen ends the program; serving: every worker listened once,
+   * and from now on one that dies is restarted; failed: start-up gave up, nothing is restarted.
+   */
+  private state: "starting" | "serving" | "failed" = "starting";
   private nextRequestId = 1;
   private readonly stdoutTarget: LineRelayTarget | undefined;
   private readonly stderrTarget: LineRelayTarget;
@@ -123,24 +124,27 @@ class WorkerPool implements Supervisor {
 
   /**
    * Starts every worker: the first alone (with port 0 it picks the port the others then bind),
-   * then the rest. Resolves with the listeners once all listen, or undefined when one could not
-   * (the reason is logged, the others stopped).
+   * then the rest. Resolves true once all listen, or false when one could not (the reason is
+   * logged, the others are gone).
    */
-  async start(): Promise<readonly ListenerAddress[] | undefined> {
+  async start(): Promise<boolean> {
     const [first, ...rest] = this.slots;
     const ready = await this.launch(first!);
-    if (!ready) return undefined;
+    if (!ready) return false;
     this.ports = ready.listeners.map((listener) => listener.port);
     const others = await Promise.all(rest.map((slot) => this.launch(slot)));
     if (others.some((answer) => answer === undefined)) {
-      await this.stop();
-      return undefined;
+      // Nobody was told the server is up: nothing to drain, no shutdown to announce.
+      this.state = "failed";
+      this.kill();
+      await Promise.all(this.slots.map((slot) => slot.proc?.exited));
+      return false;
     }
-    this.serving = true;
+    this.state = "serving";
     for (const listener of ready.listeners) this.events.listening?.(listener);
     const maxConnections = [ready, ...others].reduce((sum, answer) => sum + answer!.maxConnections, 0);
     if (maxConnections < this.options.limits.maxConnections) warnConnectionsLowered(this.logger, maxConnections);
-    return ready.listeners;
+    return true;
   }
 
   stop(): Promise<void> {
@@ -225,9 +229,9 @@ class WorkerPool implements Supervisor {
         this.logger.error(`[ERROR] ${reason}`, { event: "error", worker: slot.index, error: reason });
         resolve(undefined);
         // At start-up that ends the program (start() says so); later it is one more restart.
-        if (!this.serving) return;
+        if (this.state === "starting") return;
       }
-      if (!this.stopping) this.restart(slot, proc);
+      if (!this.stopping && this.state !== "failed") this.restart(slot, proc);
     });
     return promise;
   }
