@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { loadAverage, machineDescription, memoryKiB, openFileLimit, treeCpuSeconds } from "../harness/procfs.ts";
 import { buildBinary } from "../scripts/compile.ts";
 import type { BenchResult } from "../src/bench/generator.ts";
 import { formatRate } from "../src/bench/report.ts";
 import { renderChart } from "./chart.ts";
-import { loadAverage, machineDescription, memoryKiB, openFileLimit, treeCpuSeconds } from "./procfs.ts";
 import { connectionsPerProcess, DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
 import {
   type CommandTiming,
@@ -329,6 +329,28 @@ function versions(): Record<string, string> {
     node: version(["node", "--version"]),
     redis: version(["redis-server", "--version"]),
     python: version(["python3", "--version"]),
-    nc: Bun.which("nc") ? "OpenBSD netcat" : "not installed",
+    nc: netcatKind(),
   };
+}
+
+/**
+ * Which netcat `nc` is: several packages install one under that name, with different flags
+ * (`-N`, used above, is OpenBSD's). Each names itself in its usage text, on stdout or stderr.
+ */
+function netcatKind(): string {
+  if (!Bun.which("nc")) return "not installed";
+  const { stdout, stderr } = Bun.spawnSync(["nc", "-h"], { stdin: "ignore" });
+  const usage = `${stdout.toString()}\n${stderr.toString()}`;
+  const known: Array<[RegExp, (match: RegExpExecArray) => string]> = [
+    [/OpenBSD netcat(?: \(([^)]+)\))?/, (m) => `OpenBSD netcat${m[1] ? ` (${m[1]})` : ""}`],
+    [/Ncat (\S+)/, (m) => `Ncat ${m[1]} (nmap)`],
+    [/BusyBox (v\S+)/, (m) => `BusyBox ${m[1]} nc`],
+    [/GNU netcat (\S+)/, (m) => `GNU netcat ${m[1]}`],
+    [/\[v(1\.\d+[^\]]*)\]/, (m) => `traditional netcat ${m[1]}`],
+  ];
+  for (const [pattern, name] of known) {
+    const match = pattern.exec(usage);
+    if (match) return name(match);
+  }
+  return `unknown (${usage.trim().split("\n")[0] ?? "no usage text"})`;
 }

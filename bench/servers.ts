@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { freePort } from "../harness/ports.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const DIST_SERVER = join(ROOT, "dist", "server");
@@ -144,7 +145,7 @@ export async function startServer(
   cpu: string | undefined,
   outputFile: string,
 ): Promise<RunningServer> {
-  const port = await freePort();
+  const port = freePort();
   const command = kind.command(port);
   // sh -c execs redis-server, and taskset execs its command: the pid is the server's own.
   const pinned = cpu === undefined ? command : pinCommand(command, cpu);
@@ -177,14 +178,6 @@ export async function stopProcess(proc: Subprocess): Promise<void> {
     proc.kill("SIGKILL");
     await proc.exited;
   }
-}
-
-/** A port that was free a moment ago (the kernel picks it; the race with other programs is tiny). */
-export async function freePort(): Promise<number> {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 async function waitUntilAccepting(port: number, proc: Subprocess): Promise<void> {

@@ -5,13 +5,16 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { closeSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { memoryKiB } from "../harness/procfs.ts";
 import { buildBinary, ENTRY_POINTS, MULTICALL_ENTRY } from "../scripts/compile.ts";
 import { UsageError } from "../src/cli/args.ts";
 import { HEALTHY_AFTER_MS, RestartBackoff } from "../src/server/workers/backoff.ts";
 import { parseWorkers, shareOf } from "../src/server/workers/count.ts";
+import { logged, pump } from "./helpers/load.ts";
 import {
   CHILD_ENV,
   DEADLINE_MS,
+  eventually,
   type Program,
   ROOT,
   runProgram,
@@ -25,7 +28,6 @@ import {
 import { connectClients, RawClient } from "./helpers/sockets.ts";
 import { ack, ackLine } from "./helpers/spec.ts";
 import { stuckReader } from "./helpers/stuck-reader.ts";
-import { eventually, RawPeer, residentBytes } from "./limits-support.ts";
 
 /** The pids of the processes listening on `port` (one per listening socket). */
 function listeningPids(port: number): number[] {
@@ -151,29 +153,11 @@ test("kill -9 of a worker: it is restarted and logged, and the other worker's cl
 });
 
 describe("stopping", () => {
-  /** The server's stdout lines for one peer, message texts in order. */
-  const logged = (stdout: string, peer: string) => {
-    const prefix = `[${peer}] `;
-    return stdout.split("\n").flatMap((line) => (line.startsWith(prefix) ? [line.slice(prefix.length)] : []));
-  };
-
   test("SIGTERM under 20 pipelining clients: every logged message acknowledged, the notice, exit 0", async () => {
     const server = await startWorkers();
     try {
-      const peers = await Promise.all(Array.from({ length: 20 }, () => RawPeer.connect(server.port)));
-      for (const [i, peer] of peers.entries()) {
-        void (async () => {
-          let n = 0;
-          while (!peer.isEnded) {
-            if (peer.queuedBytes < 32 * 1024) {
-              let batch = "";
-              for (let k = 0; k < 200; k++) batch += `p${i}-${n++}\n`;
-              peer.send(batch);
-            }
-            await Bun.sleep(1);
-          }
-        })();
-      }
+      const peers = await connectClients(20, server.port);
+      for (const [i, peer] of peers.entries()) pump(peer, `p${i}`);
       await eventually(() => peers.every((peer) => peer.receivedLines > 100), 20_000, "every peer served");
       const serving = servingPids(server.port);
       expect(new Set(peers.map((peer) => serving.get(peer.localPort))).size).toBe(2);
@@ -181,10 +165,11 @@ describe("stopping", () => {
       expect(await server.stop("SIGTERM")).toBe(0);
       let total = 0;
       for (const peer of peers) {
-        await withDeadline(peer.ended, 5000, "peer not closed");
+        await withDeadline(peer.ending, 5000, "peer not closed");
         const received = logged(server.stdout.text, `127.0.0.1:${peer.localPort}`);
-        expect(peer.lines.at(-1)).toBe("ERROR server shutting down");
-        expect(peer.lines.slice(0, -1)).toEqual(received.map(ack));
+        const lines = peer.replies.lines;
+        expect(lines.at(-1)).toBe("ERROR server shutting down");
+        expect(lines.slice(0, -1)).toEqual(received.map(ack));
         total += received.length;
       }
       expect(total).toBeGreaterThan(20 * 100);
@@ -287,7 +272,7 @@ test("--max-connections holds for the server as a whole: each worker serves its 
 });
 
 test("stdout nobody reads paces the workers: memory stays bounded, one warning, SIGTERM still exits 0", async () => {
-  const MiB = 1024 * 1024;
+  const MiB_IN_KiB = 1024;
   // Once the FIFO's buffer is full, the supervisor is behind.
   const stdout = stuckReader();
   const proc = Bun.spawn([...SOURCE_SERVER, "--port", "0", "--workers", "2", "--drain-timeout", "1"], {
@@ -301,7 +286,7 @@ test("stdout nobody reads paces the workers: memory stays bounded, one warning, 
     const port = Number((await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]);
     await eventually(() => listeningPids(port).length === 2, DEADLINE_MS, "two listeners");
     const processes = [proc.pid, ...listeningPids(port)];
-    const memory = () => processes.reduce((sum, pid) => sum + residentBytes(pid), 0);
+    const memory = () => processes.reduce((sum, pid) => sum + memoryKiB(pid).rss, 0);
     const before = memory();
     // 60 MB of messages: without pacing their lines would pile up in the supervisor or the workers.
     const clients = Array.from({ length: 2 }, () =>
@@ -312,7 +297,7 @@ test("stdout nobody reads paces the workers: memory stays bounded, one warning, 
     );
     // The server stopped reading, so the clients gave up waiting for their acks.
     for (const client of await Promise.all(clients)) expect(client.exitCode).toBe(5);
-    expect(memory() - before).toBeLessThan(60 * MiB);
+    expect(memory() - before).toBeLessThan(60 * MiB_IN_KiB);
     const warning = "[WARNING] stdout is not keeping up: reading from clients pauses until it does\n";
     await stderr.waitFor(warning);
     expect(stderr.text.split(warning).length - 1).toBe(1);

@@ -2,6 +2,9 @@
 import { availableParallelism } from "node:os";
 import { UsageError } from "../../cli/args.ts";
 
+/** One process, no supervisor: the server as it always was. */
+export const DEFAULT_WORKERS = 1;
+
 /** More processes than this is a typo, not a deployment (each worker is a whole Bun runtime). */
 export const MAX_WORKERS = 256;
 
