@@ -10,7 +10,7 @@ import { buildBinary, ENTRY_POINTS, MULTICALL_ENTRY } from "../scripts/compile.t
 import { UsageError } from "../src/cli/args.ts";
 import { HEALTHY_AFTER_MS, RestartBackoff } from "../src/server/workers/backoff.ts";
 import { parseWorkers, shareOf } from "../src/server/workers/count.ts";
-import { logged, pump } from "./helpers/load.ts";
+import { expectEveryLoggedMessageAcknowledged, pump } from "./helpers/load.ts";
 import {
   CHILD_ENV,
   DEADLINE_MS,
@@ -163,15 +163,7 @@ describe("stopping", () => {
       expect(new Set(peers.map((peer) => serving.get(peer.localPort))).size).toBe(2);
 
       expect(await server.stop("SIGTERM")).toBe(0);
-      let total = 0;
-      for (const peer of peers) {
-        await withDeadline(peer.ending, 5000, "peer not closed");
-        const received = logged(server.stdout.text, `127.0.0.1:${peer.localPort}`);
-        const lines = peer.replies.lines;
-        expect(lines.at(-1)).toBe("ERROR server shutting down");
-        expect(lines.slice(0, -1)).toEqual(received.map(ack));
-        total += received.length;
-      }
+      const total = await expectEveryLoggedMessageAcknowledged(peers, server.stdout.text);
       expect(total).toBeGreaterThan(20 * 100);
       expect(server.stderr.text.match(/\[SHUTTING DOWN\]/g)?.length).toBe(1);
       expect(server.stderr.text.match(/\[CLOSED\]/g)?.length).toBe(1);

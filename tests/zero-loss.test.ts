@@ -3,7 +3,7 @@
 // `ERROR server shutting down`, and exit 0 within the drain timeout; and a client exits 0 only
 // when every message it sent was acknowledged.
 import { expect, test } from "bun:test";
-import { logged, pump } from "./helpers/load.ts";
+import { expectEveryLoggedMessageAcknowledged, pump } from "./helpers/load.ts";
 import { CHILD_ENV, eventually, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
@@ -58,15 +58,7 @@ test("SIGTERM under load: every logged message is acknowledged, then the notice,
     expect(stopMs).toBeLessThan((DRAIN_TIMEOUT_S + 3) * 1000);
 
     // Raw peers: acks match the server's log of what it received, one for one, in order.
-    let total = 0;
-    for (const peer of peers) {
-      await withDeadline(peer.ending, 5000, "peer not closed");
-      const received = logged(server.stdout.text, `127.0.0.1:${peer.localPort}`);
-      const lines = peer.replies.lines;
-      expect(lines.at(-1)).toBe("ERROR server shutting down");
-      expect(lines.slice(0, -1)).toEqual(received.map(ack));
-      total += received.length;
-    }
+    const total = await expectEveryLoggedMessageAcknowledged(peers, server.stdout.text);
     expect(total).toBeGreaterThan(RAW_PEERS * 100);
 
     // Client processes: they had more to send, so they exit 5, never 0, and every ack they

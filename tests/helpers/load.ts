@@ -1,6 +1,9 @@
 // Load for shutdown tests: raw clients that pipeline numbered messages until the server hangs up,
-// and the server's log of what it received from each.
+// the server's log of what it received from each, and the check that nothing was lost.
+import { expect } from "bun:test";
 import type { RawClient } from "../../harness/raw-client.ts";
+import { withDeadline } from "../../harness/wait.ts";
+import { ack } from "./spec.ts";
 
 /** Sends numbered messages (`<name>-<n>`) as fast as the server takes them, until it hangs up. */
 export function pump(peer: RawClient, name: string): { sent: () => number } {
@@ -22,4 +25,21 @@ export function pump(peer: RawClient, name: string): { sent: () => number } {
 export function logged(stdout: string, peer: string): string[] {
   const prefix = `[${peer}] `;
   return stdout.split("\n").flatMap((line) => (line.startsWith(prefix) ? [line.slice(prefix.length)] : []));
+}
+
+/**
+ * After a graceful stop: each peer got an ack for every message the server logged from it, one
+ * for one and in order, then `ERROR server shutting down`. Returns how many messages that was.
+ */
+export async function expectEveryLoggedMessageAcknowledged(peers: RawClient[], stdout: string): Promise<number> {
+  let total = 0;
+  for (const peer of peers) {
+    await withDeadline(peer.ending, 5000, "peer not closed");
+    const received = logged(stdout, `127.0.0.1:${peer.localPort}`);
+    const lines = peer.replies.lines;
+    expect(lines.at(-1)).toBe("ERROR server shutting down");
+    expect(lines.slice(0, -1)).toEqual(received.map(ack));
+    total += received.length;
+  }
+  return total;
 }
