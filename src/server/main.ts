@@ -5,7 +5,14 @@ import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
-import { createMessageOutput, stdoutBehindWarning, warnConnectionsLowered, warnUnflushed } from "./program-output.ts";
+import { type ProgramMetrics, startProgramMetrics } from "./program-metrics.ts";
+import {
+  createMessageOutput,
+  reportListenError,
+  stdoutBehindWarning,
+  warnConnectionsLowered,
+  warnUnflushed,
+} from "./program-output.ts";
 import { createServerReporter } from "./reporter.ts";
 import { ListenError, type RunningServer, type ServerOptions, startServer } from "./server.ts";
 import { stopOnSignals } from "./signals.ts";
@@ -25,6 +32,10 @@ export interface ServerProgramOptions {
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
+  /** `--metrics`: where to serve /metrics and /healthz; omitted, no HTTP listener. */
+  metrics?: { host: string; port: number };
+  /** The package version, for socketlab_build_info. */
+  version: string;
 }
 
 export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
@@ -47,18 +58,33 @@ async function runSingleServer(options: ServerProgramOptions): Promise<number> {
   };
   const events = createServerReporter({ logger, messages, json: options.json, onMessagesBehind });
 
+  let metrics: ProgramMetrics | undefined;
   try {
+    metrics = await startProgramMetrics(options, async () => (server ? [server.snapshot()] : []));
     server = startServer({ ...serverOptionsOf(options), events });
   } catch (error) {
+    await metrics?.stop();
     if (!(error instanceof ListenError)) throw error;
-    logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
+    reportListenError(logger, error);
     return ExitCode.failure;
   }
+  metrics?.announce(logger);
   if (server.maxConnections < options.limits.maxConnections) warnConnectionsLowered(logger, server.maxConnections);
 
-  const code = await stopOnSignals(server, options);
+  const running = server;
+  const code = await stopOnSignals(
+    {
+      stop: () => {
+        metrics?.markDraining();
+        return running.stop();
+      },
+      kill: () => running.kill(),
+    },
+    options,
+  );
   // The drain timeout bounds the wait for stdout too.
   if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) warnUnflushed(logger);
+  await metrics?.stop();
   return code;
 }
 

@@ -1,5 +1,5 @@
-// What the server program says about its own output and limits, the same whether one process
-// serves (main.ts) or a supervisor speaks for its workers (workers/supervisor.ts).
+// What the server program says about its output, limits and listeners, the same whether one
+// process serves (main.ts) or a supervisor speaks for its workers (workers/supervisor.ts).
 import type { Logger } from "../output/logger.ts";
 import { createLineSink, type LineSink } from "../output/sink.ts";
 
@@ -43,4 +43,9 @@ export function warnConnectionsLowered(logger: Logger, maxConnections: number): 
     limit: "connections",
     value: maxConnections,
   });
+}
+
+/** Could not listen (a client listener, or --metrics): one plain sentence. */
+export function reportListenError(logger: Logger, error: { message: string; code?: string }): void {
+  logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
 }

@@ -1,6 +1,6 @@
 // What a supervisor and its workers say to each other over the IPC channel Bun.spawn opens, and how
 // a worker knows it is one. Messages are plain objects (JSON-safe), so either side can log them.
-import type { ServerEvents, ServerStats } from "../events.ts";
+import type { ServerEvents, ServerSnapshot } from "../events.ts";
 import type { ListenerAddress } from "../listeners/listener.ts";
 
 /**
@@ -50,12 +50,12 @@ export type WorkerMessage =
   /** Could not listen: the supervisor reports `message` and, at start-up, exits with it. */
   | { type: "failed"; message: string; code?: string }
   | { type: "event"; name: ForwardedEvent; args: unknown[] }
-  | { type: "stats"; id: number; stats: ServerStats; active: number };
+  | { type: "snapshot"; id: number; snapshot: ServerSnapshot };
 
 export type SupervisorMessage =
   /** Drain and exit, as a signal to a single server does. */
   | { type: "stop" }
-  /** Answer with a `stats` message carrying the same id. */
+  /** Answer with a `snapshot` message carrying the same id. */
   | { type: "collect"; id: number };
 
 export function toWire(arg: unknown): unknown {

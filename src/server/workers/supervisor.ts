@@ -6,9 +6,18 @@ import type { Subprocess } from "bun";
 import { ExitCode } from "../../cli/exit-codes.ts";
 import { createLogger, type Logger } from "../../output/logger.ts";
 import { createLineSink, flushWithin, type LineSink } from "../../output/sink.ts";
-import type { ServerEvents, ServerStats } from "../events.ts";
+import type { ServerEvents } from "../events.ts";
+import { ListenError } from "../listeners/listener.ts";
 import type { ServerProgramOptions } from "../main.ts";
-import { createMessageOutput, stdoutBehindWarning, warnConnectionsLowered, warnUnflushed } from "../program-output.ts";
+import type { WorkerSnapshot } from "../metrics/http.ts";
+import { type ProgramMetrics, startProgramMetrics } from "../program-metrics.ts";
+import {
+  createMessageOutput,
+  reportListenError,
+  stdoutBehindWarning,
+  warnConnectionsLowered,
+  warnUnflushed,
+} from "../program-output.ts";
 import { createServerReporter, MESSAGES_BACKLOG_LIMIT } from "../reporter.ts";
 import { type Stoppable, stopOnSignals } from "../signals.ts";
 import { RestartBackoff } from "./backoff.ts";
@@ -17,16 +26,12 @@ import { checkConnectionShares } from "./count.ts";
 import { type LineRelayTarget, relayLines } from "./line-relay.ts";
 import { fromWire, type SupervisorMessage, WORKER_ENV, type WorkerAssignment, type WorkerMessage } from "./protocol.ts";
 
-/** One worker's numbers, as the metrics endpoint collects them. */
-export interface WorkerStats {
-  worker: string;
-  stats: ServerStats;
-  active: number;
-}
-
 export interface Supervisor extends Stoppable {
-  /** Every live worker's counters, asked for over IPC; a worker that does not answer in time is left out. */
-  collect(): Promise<WorkerStats[]>;
+  /**
+   * Every live worker's counters, asked for over IPC, labelled by worker number (a restarted
+   * worker starts again at 0 under its label); a worker that does not answer in time is left out.
+   */
+  collect(): Promise<WorkerSnapshot[]>;
 }
 
 /** Log lines (the supervisor's and the relayed ones of its workers) that may wait for a slow stderr. */
@@ -48,12 +53,32 @@ export async function runSupervisor(options: ServerProgramOptions): Promise<numb
   });
   const messages = createMessageOutput(logger, options.quiet);
   const supervisor = new WorkerPool(options, logger, stderr, messages);
+  let metrics: ProgramMetrics | undefined;
+  try {
+    metrics = await startProgramMetrics(options, () => supervisor.collect());
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    reportListenError(logger, error);
+    await stderr.flush();
+    return ExitCode.failure;
+  }
   try {
     if (!(await supervisor.start())) return ExitCode.failure;
-    const code = await stopOnSignals(supervisor, options);
+    metrics?.announce(logger);
+    const code = await stopOnSignals(
+      {
+        stop: () => {
+          metrics?.markDraining();
+          return supervisor.stop();
+        },
+        kill: () => supervisor.kill(),
+      },
+      options,
+    );
     if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) warnUnflushed(logger);
     return code;
   } finally {
+    await metrics?.stop();
     await stderr.flush();
   }
 }
@@ -74,7 +99,7 @@ interface Slot {
   stdoutRelay: Promise<void>;
   stderrRelay: Promise<void>;
   /** Answers to collect(), by request id. */
-  waiting: Map<number, (answer: WorkerStats | undefined) => void>;
+  waiting: Map<number, (answer: WorkerSnapshot | undefined) => void>;
 }
 
 class WorkerPool implements Supervisor {
@@ -156,9 +181,9 @@ class WorkerPool implements Supervisor {
     for (const slot of this.slots) slot.proc?.kill("SIGKILL");
   }
 
-  async collect(): Promise<WorkerStats[]> {
+  async collect(): Promise<WorkerSnapshot[]> {
     const answers = await Promise.all(this.slots.map((slot) => this.ask(slot)));
-    return answers.filter((answer): answer is WorkerStats => answer !== undefined);
+    return answers.filter((answer): answer is WorkerSnapshot => answer !== undefined);
   }
 
   private async drainAll(): Promise<void> {
@@ -185,7 +210,7 @@ class WorkerPool implements Supervisor {
     const { promise, resolve } = Promise.withResolvers<Extract<WorkerMessage, { type: "ready" }> | undefined>();
     const assignment: WorkerAssignment = { index: slot.index, count: this.slots.length, ports: this.ports };
     const { cmd, argv0 } = workerCommand();
-    let failure: string | undefined;
+    let failure: { message: string; code?: string } | undefined;
     let listened = false;
     const proc = Bun.spawn({
       cmd,
@@ -198,10 +223,10 @@ class WorkerPool implements Supervisor {
         if (message.type === "ready") {
           listened = true;
           resolve(message);
-        } else if (message.type === "failed") failure = message.message;
+        } else if (message.type === "failed") failure = message;
         else if (message.type === "event") this.replay(slot, message.name, message.args.map(fromWire));
-        else if (message.type === "stats") {
-          slot.waiting.get(message.id)?.({ worker: String(slot.index), stats: message.stats, active: message.active });
+        else if (message.type === "snapshot") {
+          slot.waiting.get(message.id)?.({ worker: String(slot.index), ...message.snapshot });
           slot.waiting.delete(message.id);
         }
       },
@@ -225,8 +250,10 @@ class WorkerPool implements Supervisor {
       // What it said last (why it failed, a crash's trace) is on its way out: let it out first.
       await slot.stderrRelay;
       if (!listened) {
-        const reason = failure ?? `worker ${slot.index} exited before listening (${exitReason(proc)})`;
-        this.logger.error(`[ERROR] ${reason}`, { event: "error", worker: slot.index, error: reason });
+        reportListenError(
+          this.logger,
+          failure ?? { message: `worker ${slot.index} exited before listening (${exitReason(proc)})` },
+        );
         resolve(undefined);
         // At start-up that ends the program (start() says so); later it is one more restart.
         if (this.state === "starting") return;
@@ -270,10 +297,10 @@ class WorkerPool implements Supervisor {
     return this.slots.reduce((sum, slot) => sum + slot.active, 0);
   }
 
-  private ask(slot: Slot): Promise<WorkerStats | undefined> {
+  private ask(slot: Slot): Promise<WorkerSnapshot | undefined> {
     if (!slot.proc || slot.proc.exitCode !== null || slot.proc.signalCode !== null) return Promise.resolve(undefined);
     const id = this.nextRequestId++;
-    const { promise, resolve } = Promise.withResolvers<WorkerStats | undefined>();
+    const { promise, resolve } = Promise.withResolvers<WorkerSnapshot | undefined>();
     const timer = setTimeout(() => {
       slot.waiting.delete(id);
       resolve(undefined);

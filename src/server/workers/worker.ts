@@ -41,7 +41,7 @@ export async function runWorker(
   process.on("message", (request: SupervisorMessage) => {
     if (request.type === "stop") requestStop();
     else if (request.type === "collect" && server)
-      void send({ type: "stats", id: request.id, stats: server.stats, active: server.activeConnections });
+      void send({ type: "snapshot", id: request.id, snapshot: server.snapshot() });
   });
   const maxConnections = shareOf(program.limits.maxConnections, index, count);
 
