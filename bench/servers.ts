@@ -15,6 +15,7 @@ const PYTHON_SERVER = join(ROOT, "..", "shared", "seed", "server.py");
 
 export type ServerId =
   | "socket-lab"
+  | "socket-lab-workers"
   | "socket-lab-file"
   | "socket-lab-raw"
   | "socket-lab-tls"
@@ -44,6 +45,8 @@ export interface ServerKind {
   command(port: number, certificates?: BenchCertificates): string[];
   /** Where its stdout goes: a file only for socket-lab with per-message output. */
   stdoutToFile?: boolean;
+  /** Worker processes sharing the port (--workers): the suite also measures how evenly they share it. */
+  workers?: number;
 }
 
 /** The tutorial's port, replaced so that the suite never depends on a fixed one. */
@@ -57,6 +60,22 @@ export const SERVERS: Record<ServerId, ServerKind> = {
     message: "ping",
     missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
     command: (port) => [DIST_SERVER, "--port", String(port), "--quiet"],
+  },
+  "socket-lab-workers": {
+    id: "socket-lab-workers",
+    label: "socket-lab --workers 2 --quiet",
+    framing: "line",
+    message: "ping",
+    missing: () =>
+      !existsSync(DIST_SERVER)
+        ? "dist/server not built"
+        : process.platform !== "linux"
+          ? "--workers needs Linux"
+          : !Bun.which("ss")
+            ? "ss (iproute2) is not installed"
+            : undefined,
+    command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--workers", "2"],
+    workers: 2,
   },
   "socket-lab-file": {
     id: "socket-lab-file",
@@ -230,4 +249,15 @@ function redisTlsMissing(): string | undefined {
 function nodeVersion(): string | undefined {
   if (!Bun.which("node")) return undefined;
   return Bun.spawnSync(["node", "--version"]).stdout.toString().trim().replace(/^v/, "");
+}
+
+/**
+ * How many of the connections to `port` each process serves, most first: for a server of several
+ * processes (--workers), how evenly the kernel spread them. Read from `ss -p`.
+ */
+export function connectionsPerProcess(port: number): number[] {
+  const out = Bun.spawnSync(["ss", "-Htnp", "state", "established", `sport = :${port}`]).stdout.toString();
+  const counts = new Map<string, number>();
+  for (const match of out.matchAll(/pid=(\d+)/g)) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + 1);
+  return [...counts.values()].sort((a, b) => b - a);
 }

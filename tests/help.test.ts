@@ -6,6 +6,7 @@ import { BENCH_DEFAULTS } from "../src/bench/defaults.ts";
 import { parseBytes, parseOctalMode, parseSeconds } from "../src/cli/args.ts";
 import { CLIENT_DEFAULTS } from "../src/client/options.ts";
 import { SERVER_DEFAULTS } from "../src/server/options.ts";
+import { DEFAULT_WORKERS } from "../src/server/workers/count.ts";
 import { CHILD_ENV, type Program, runProgram, SOURCE_CLIENT, SOURCE_SERVER } from "./helpers/processes.ts";
 import { TerminalSession } from "./helpers/terminal.ts";
 
@@ -50,6 +51,7 @@ const SCREENS: Screen[] = [
       "--close-timeout": [ms, SERVER_DEFAULTS.closeTimeoutMs],
       "--tls-handshake-timeout": [ms, SERVER_DEFAULTS.tlsHandshakeTimeoutMs],
       "--unix-mode": [octal, SERVER_DEFAULTS.unixMode],
+      "--workers": [number, DEFAULT_WORKERS],
       "--log-level": [text, "info"],
     },
     exitCodes: [0, 1, 2, 130],

@@ -176,3 +176,29 @@ test("a client that never starts its handshake is closed at --tls-handshake-time
   expect(server.stderr.text).not.toContain("[NEW CONNECTION]");
   expect(await server.stop()).toBe(0);
 });
+
+test("--workers 2 on a TLS listener: both serve, SIGHUP reaches both, and every new client gets the renewed certificate", async () => {
+  const live = { cert: join(certs.dir, "workers.crt"), key: join(certs.dir, "workers.key") };
+  copyFileSync(certs.server.cert, live.cert);
+  copyFileSync(certs.server.key, live.key);
+  await using server = await startListeningServer(
+    ["--workers", "2", "--listen", "tls://127.0.0.1:0", "--tls-cert", live.cert, "--tls-key", live.key],
+    1,
+  );
+  const port = server.portOf("tls://");
+  await using client = opensslClient(port, { ca: certs.ca });
+  client.send("to a worker\n");
+  await client.stdout.waitFor(ackLine("to a worker"));
+
+  const renewed = certs.renew("workers-renewed");
+  copyFileSync(renewed.cert, live.cert);
+  copyFileSync(renewed.key, live.key);
+  server.proc.kill("SIGHUP");
+  await server.stderr.waitFor((text) => count(text, /\[TLS\] Certificate reloaded/g) === 2);
+  // The kernel spreads connections over the two workers: a handful reaches both.
+  for (let i = 0; i < 6; i++) expect(await servedSerial(port, certs.ca)).toBe(renewed.serial);
+  client.send("still here\n");
+  await client.stdout.waitFor(ackLine("still here"));
+  await client[Symbol.asyncDispose]();
+  expect(await server.stop()).toBe(0);
+});

@@ -48,3 +48,11 @@ export function parseHandshakeTimeout(value: string): number {
   if (ms === 0) throw new UsageError("--tls-handshake-timeout must be more than 0 seconds");
   return ms;
 }
+
+/** Workers share TCP and TLS ports (reusePort); a Unix socket path has one owner. */
+export function workersFor(listen: readonly ListenerAddress[], workers: number): number {
+  if (workers > 1 && listen.some((address) => address.transport === "unix")) {
+    throw new UsageError("--workers above 1 shares TCP and TLS ports only: a unix: listener needs --workers 1");
+  }
+  return workers;
+}

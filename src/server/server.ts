@@ -122,6 +122,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
       events.handshakeFailed?.(peer.name, reason);
     },
     unixMode: options.unixMode ?? SERVER_DEFAULTS.unixMode,
+    reusePort: options.reusePort ?? SERVER_DEFAULTS.reusePort,
   });
   const idleSweeper = registry.sweepIdle(limits.idleTimeoutMs);
   for (const listener of listeners) events.listening?.(listener.address);

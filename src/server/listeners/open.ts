@@ -19,6 +19,8 @@ export interface OpenListenersOptions {
   /** A TLS client was not served (its handshake failed or timed out). */
   tlsFailed(peer: Peer, reason: string): void;
   unixMode: number;
+  /** TCP and TLS listeners share their port with other processes (the --workers). */
+  reusePort: boolean;
 }
 
 export function openListeners(addresses: readonly ListenerAddress[], options: OpenListenersOptions): Listener[] {
@@ -35,7 +37,7 @@ export function openListeners(addresses: readonly ListenerAddress[], options: Op
 function open(address: ListenerAddress, options: OpenListenersOptions): Listener {
   switch (address.transport) {
     case "tcp":
-      return listenTcp(address, options.handlers({ peerOf: tcpPeer }));
+      return listenTcp(address, options.handlers({ peerOf: tcpPeer }), options.reusePort);
     case "tls": {
       const credentials = options.tlsCredentials();
       if (!credentials) {
@@ -49,7 +51,7 @@ function open(address: ListenerAddress, options: OpenListenersOptions): Listener
         mutual: () => options.tlsCredentials()?.clientCa !== undefined,
         failed: options.tlsFailed,
       });
-      return listenTls(address, credentials, options.handlers({ peerOf: tcpPeer, stage }));
+      return listenTls(address, credentials, options.handlers({ peerOf: tcpPeer, stage }), options.reusePort);
     }
     case "unix":
       return listenUnix(address, options.unixMode, options.handlers({ peerOf: unixPeers(describeAddress(address)) }));

@@ -3,8 +3,12 @@ import type { SocketHandler, TCPSocketListener, TCPSocketListenOptions, TLSOptio
 import type { SocketData } from "../socket-handlers.ts";
 import { type Listener, listenError, type NetworkAddress } from "./listener.ts";
 
-export function listenTcp(address: NetworkAddress, socket: SocketHandler<SocketData>): Listener {
-  const listener = bindTcp(address, socket);
+/**
+ * `reusePort`: share the port with other processes that ask for it too (SO_REUSEPORT): the kernel
+ * spreads new connections across them. How --workers runs several processes on one port (Linux).
+ */
+export function listenTcp(address: NetworkAddress, socket: SocketHandler<SocketData>, reusePort = false): Listener {
+  const listener = bindTcp(address, socket, { reusePort });
   return {
     address: { ...address, port: listener.port },
     // stop(false) stops accepting and leaves open sockets alone; stop(true) drops them too.
@@ -13,7 +17,10 @@ export function listenTcp(address: NetworkAddress, socket: SocketHandler<SocketD
   };
 }
 
-/** Bun.listen's options plus reusePort, which it honours on Linux but does not declare for listen. */
+/**
+ * Bun.listen's options plus reusePort, which it honours on Linux but declares only for connect:
+ * typed on its own, since the option written inline in the call would not compile.
+ */
 type ListenOptions = TCPSocketListenOptions<SocketData> & { reusePort?: boolean };
 
 /** Binds `address` (throwing a ListenError with a plain reason), with TLS and port sharing if asked. */

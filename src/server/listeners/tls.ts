@@ -8,16 +8,20 @@ import type { Listener, NetworkAddress } from "./listener.ts";
 import { bindTcp } from "./tcp.ts";
 import { bunTlsOptions, type TlsCredentials } from "./tls-credentials.ts";
 
+/** `shared`: other processes (the --workers) listen on this port too, on purpose. */
 export function listenTls(
   requested: NetworkAddress,
   credentials: TlsCredentials,
   socket: SocketHandler<SocketData>,
+  shared = false,
 ): Listener {
-  const address = { ...requested, port: claimPort(requested, socket) };
-  let listener: TCPSocketListener<SocketData> = bindTcp(address, socket, {
+  const claimed = shared ? requested : { ...requested, port: claimPort(requested, socket) };
+  let listener: TCPSocketListener<SocketData> = bindTcp(claimed, socket, {
     tls: bunTlsOptions(credentials),
     reusePort: true,
   });
+  // The port really bound: the claimed one, or the one picked for a shared port 0.
+  const address = { ...requested, port: listener.port };
   // Listening sockets replaced by a reload, closed with the rest at close().
   const retired: Array<TCPSocketListener<SocketData>> = [];
   return {
