@@ -1,6 +1,7 @@
 // What the server reports. The library calls these; the CLI turns them into log lines
 // (reporter.ts), and tests record them. All are optional.
 
+import type { RejectionReason } from "./admission.ts";
 import type { ListenerAddress } from "./listeners/listener.ts";
 
 export type LimitKind = "connections" | "message-bytes" | "idle" | "output";
@@ -13,6 +14,12 @@ export interface ServerEvents {
   message?(peer: string, text: string): void;
   reset?(peer: string): void;
   disconnected?(peer: string, active: number): void;
+  /**
+   * A client was turned away for a reason other than a limit hit (those are limitHit): by the
+   * allow or deny list, the per-address cap, or the PROXY protocol (an untrusted source, a bad
+   * header). `detail` goes after the peer: `is not in the allow list`.
+   */
+  refused?(peer: string, reason: RejectionReason, detail: string): void;
   /** A limit was hit; logged once per connection. */
   limitHit?(peer: string, limit: LimitKind, detail: string): void;
   /**
@@ -29,6 +36,8 @@ export interface ServerEvents {
 export interface ServerStats {
   connectionsAccepted: number;
   connectionsRejected: number;
+  /** connectionsRejected by reason (each turned-away client counts in one). */
+  rejections: Record<RejectionReason, number>;
   messagesReceived: number;
   /** Reply bytes dropped because a closing client stopped reading them (see repliesUndelivered). */
   undeliveredReplyBytes: number;

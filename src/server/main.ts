@@ -1,9 +1,11 @@
 // The server program: start, report, and shut down on signals with the spec's exit codes.
 import { ExitCode } from "../cli/exit-codes.ts";
+import { findCidr, LOOPBACK, parseIp } from "../net/cidr.ts";
 import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
+import { describeAddress, type ListenerAddress } from "./listeners/listener.ts";
 import { createServerReporter } from "./reporter.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 
@@ -14,6 +16,11 @@ export interface ServerProgramOptions {
   limits: ServerLimits;
   drainTimeoutMs: number;
   closeTimeoutMs: number;
+  allow: readonly string[];
+  deny: readonly string[];
+  proxyProtocol: boolean;
+  proxyFrom: readonly string[] | undefined;
+  proxyHeaderTimeoutMs: number;
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
@@ -57,6 +64,11 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       limits: options.limits,
       drainTimeoutMs: options.drainTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
+      allow: options.allow,
+      deny: options.deny,
+      proxyProtocol: options.proxyProtocol,
+      proxyFrom: options.proxyFrom,
+      proxyHeaderTimeoutMs: options.proxyHeaderTimeoutMs,
       events,
     });
   } catch (error) {
@@ -70,6 +82,15 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       limit: "connections",
       value: server.maxConnections,
     });
+  }
+
+  // Redis's protected mode, as a warning: plain text on a reachable address, served to anyone.
+  const exposed = options.allow.length === 0 && server.listeners.find(reachableFromOtherMachines);
+  if (exposed) {
+    logger.warn(
+      `[WARNING] Listening on ${describeAddress(exposed)} without TLS or --allow: anyone who can reach this port can send messages`,
+      { event: "unrestricted", address: exposed.host, port: exposed.port },
+    );
   }
 
   const { promise: stopped, resolve: exitWith } = Promise.withResolvers<number>();
@@ -94,4 +115,11 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
     logger.warn("[WARNING] stdout did not take the last per-message lines before exit", { event: "stdout-unflushed" });
   }
   return code;
+}
+
+/** A plain TCP listener on an address other machines can reach (a host name counts, unless localhost). */
+function reachableFromOtherMachines(listener: ListenerAddress): boolean {
+  if (listener.transport !== "tcp" || listener.host === "localhost") return false;
+  const address = parseIp(listener.host);
+  return !(address && findCidr(LOOPBACK, address));
 }

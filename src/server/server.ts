@@ -2,19 +2,29 @@
 // the live connections, and shutdown drains them without losing an acknowledgement. This file
 // only composes those parts; each lives in its own module.
 import type { Socket } from "bun";
+import { parseCidr } from "../net/cidr.ts";
 import { notices } from "../protocol/messages.ts";
-import { type AdmissionRule, admit, connectionLimit, type Rejection } from "./admission.ts";
+import {
+  type AdmissionRule,
+  accessList,
+  addressKey,
+  admit,
+  connectionLimit,
+  perAddressLimit,
+  type Rejection,
+} from "./admission.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import type { ServerStats } from "./events.ts";
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
 import type { Listener, ListenerAddress } from "./listeners/listener.ts";
 import { listenTcp } from "./listeners/tcp.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
-import type { Peer } from "./peer.ts";
+import { proxyProtocolStage } from "./proxy-stage.ts";
 import { ConnectionRegistry } from "./registry.ts";
 import { drain } from "./shutdown.ts";
-import { type SocketData, socketHandlers } from "./socket-handlers.ts";
+import { type Acceptor, type SocketData, type SocketStage, socketHandlers } from "./socket-handlers.ts";
 
+export { CidrError } from "../net/cidr.ts";
 export { ListenError } from "./listeners/listener.ts";
 export type { ServerOptions } from "./options.ts";
 
@@ -50,6 +60,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   const stats: ServerStats = {
     connectionsAccepted: 0,
     connectionsRejected: 0,
+    rejections: { full: 0, "shutting-down": 0, denied: 0, "per-address": 0, proxy: 0 },
     messagesReceived: 0,
     undeliveredReplyBytes: 0,
     limitHits: { connections: 0, "message-bytes": 0, idle: 0, output: 0 },
@@ -62,42 +73,66 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
   };
   const registry = new ConnectionRegistry(events);
-  const rules: AdmissionRule[] = [connectionLimit(limits.maxConnections)];
+  const capacity = connectionLimit(limits.maxConnections);
+  // Who the client is counts before how full the server is: a refused client learns nothing more.
+  const rules = [
+    accessList((options.allow ?? []).map(parseCidr), (options.deny ?? []).map(parseCidr)),
+    capacity,
+    perAddressLimit(limits.maxConnectionsPerAddress),
+  ].filter((rule): rule is AdmissionRule => rule !== undefined);
+  const tcpStages: SocketStage[] = options.proxyProtocol
+    ? [
+        proxyProtocolStage({
+          trusted: (options.proxyFrom ?? SERVER_DEFAULTS.proxyFrom).map(parseCidr),
+          headerTimeoutMs: options.proxyHeaderTimeoutMs ?? SERVER_DEFAULTS.proxyHeaderTimeoutMs,
+        }),
+      ]
+    : [];
   let lingeringRejections = 0;
   let stopping: Promise<void> | undefined;
 
-  const handlers = socketHandlers(
-    {
-      accept(socket: Socket<SocketData>, peer: Peer): SocketData {
-        const connection = new Connection(socket, peer.name, context);
-        // A client accepted just as the server began to stop is told so, not served.
-        const rejection = stopping ? shuttingDown : admit(rules, peer, registry);
-        if (rejection) {
-          stats.connectionsRejected++;
-          if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
-          lingeringRejections++;
-          connection.close(rejection.notice);
-          // Under a flood, do not let notices in flight eat the spare file descriptors.
-          if (lingeringRejections > MAX_LINGERING_REJECTIONS) connection.abort();
-          return { connection, admitted: false, reset: false };
-        }
-        stats.connectionsAccepted++;
-        registry.add(connection);
-        return { connection, admitted: true, reset: false };
-      },
-      closed({ connection, admitted }) {
-        if (!admitted) {
-          lingeringRejections--;
-          return;
-        }
-        registry.delete(connection);
-      },
+  const turnAway = (socket: Socket<SocketData>, data: SocketData, rejection: Rejection): void => {
+    const connection = new Connection(socket, data.peer.name, context);
+    data.connection = connection;
+    stats.connectionsRejected++;
+    stats.rejections[rejection.reason]++;
+    if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
+    else if (rejection.detail) events.refused?.(data.peer.name, rejection.reason, rejection.detail);
+    lingeringRejections++;
+    connection.close(rejection.notice);
+    // Under a flood, do not let notices in flight eat the spare file descriptors.
+    if (lingeringRejections > MAX_LINGERING_REJECTIONS) connection.abort();
+  };
+
+  const acceptor: Acceptor = {
+    // A client accepted just as the server began to stop is told so, not served.
+    screen: (peer) => (stopping ? shuttingDown : admit([capacity], peer, registry)),
+    waiting(change) {
+      registry.waiting += change;
     },
-    events,
-  );
+    accept(socket, data) {
+      const rejection = stopping ? shuttingDown : admit(rules, data.peer, registry);
+      if (rejection) return turnAway(socket, data, rejection);
+      const connection = new Connection(socket, data.peer.name, context);
+      data.connection = connection;
+      data.admitted = true;
+      stats.connectionsAccepted++;
+      registry.add(connection, addressKey(data.peer));
+    },
+    refuse: turnAway,
+    closed(data) {
+      if (!data.admitted) {
+        lingeringRejections--;
+        return;
+      }
+      registry.delete(data.connection!, addressKey(data.peer));
+    },
+  };
 
   const host = options.host ?? SERVER_DEFAULTS.host;
-  const listeners: Listener[] = [listenTcp({ host, port: options.port ?? SERVER_DEFAULTS.port }, handlers)];
+  const listeners: Listener[] = [
+    listenTcp({ host, port: options.port ?? SERVER_DEFAULTS.port }, socketHandlers(acceptor, events, tcpStages)),
+  ];
   const idleSweeper = registry.sweepIdle(limits.idleTimeoutMs);
   for (const listener of listeners) events.listening?.(listener.address);
 

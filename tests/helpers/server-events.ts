@@ -1,5 +1,6 @@
 // Records what an in-process server reports (src/server/events.ts), in order, so tests can wait
 // for an event and compare the sequence with what a user would see in the log.
+import type { RejectionReason } from "../../src/server/admission.ts";
 import type { LimitKind, ServerEvents } from "../../src/server/events.ts";
 import { DEADLINE_MS } from "./processes.ts";
 
@@ -9,6 +10,7 @@ export type RecordedEvent =
   | { type: "message"; peer: string; text: string }
   | { type: "reset"; peer: string }
   | { type: "disconnected"; peer: string; active: number }
+  | { type: "refused"; peer: string; reason: RejectionReason; detail: string }
   | { type: "limitHit"; peer: string; limit: LimitKind }
   | { type: "repliesUndelivered"; peer: string; bytes: number }
   | { type: "socketError"; peer: string; message: string }
@@ -25,6 +27,7 @@ export class EventRecorder {
     message: (peer, text) => this.push({ type: "message", peer, text }),
     reset: (peer) => this.push({ type: "reset", peer }),
     disconnected: (peer, active) => this.push({ type: "disconnected", peer, active }),
+    refused: (peer, reason, detail) => this.push({ type: "refused", peer, reason, detail }),
     limitHit: (peer, limit) => this.push({ type: "limitHit", peer, limit }),
     repliesUndelivered: (peer, bytes) => this.push({ type: "repliesUndelivered", peer, bytes }),
     socketError: (peer, error) => this.push({ type: "socketError", peer, message: error.message }),
