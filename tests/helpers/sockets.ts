@@ -1,7 +1,7 @@
 // A raw TCP client for tests: it writes exactly the bytes a test gives it, collects what the
 // server sends back, and tells how the server ended the connection. Built on Bun.connect and the
 // project's own Outbox, so large writes are finished on drain instead of silently cut short.
-import type { Socket } from "bun";
+import type { Socket, TCPSocketConnectOptions } from "bun";
 import { Outbox } from "../../src/net/outbox.ts";
 import { DEADLINE_MS, TextCollector, withDeadline } from "./processes.ts";
 
@@ -24,11 +24,14 @@ export class RawClient {
     this.ending = new Promise((resolve) => (this.settle = resolve));
   }
 
-  static async connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /** `localAddress`: the source address to connect from (127.0.0.2 and the rest of 127/8 are this machine's). */
+  static async connect(port: number, host = "127.0.0.1", localAddress?: string): Promise<RawClient> {
     let client!: RawClient;
-    await Bun.connect<RawClient>({
+    // Bun.connect binds its side to `localAddress`, though bun-types 1.4.4 does not declare it.
+    const options: TCPSocketConnectOptions<RawClient> & { localAddress?: string } = {
       hostname: host,
       port,
+      localAddress,
       socket: {
         open(socket) {
           client = new RawClient(socket);
@@ -46,7 +49,8 @@ export class RawClient {
           socket.data?.over((error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "reset" : "close");
         },
       },
-    });
+    };
+    await Bun.connect<RawClient>(options);
     return client;
   }
 
