@@ -4,19 +4,11 @@
 // input gives the same verdict and the same payload, every truncation waits, a byte that no valid
 // header could have fails at once, and seeded random input never throws.
 import { describe, expect, test } from "bun:test";
-import {
-  type ProxyHeader,
-  ProxyHeaderParser,
-  type ProxyHeaderResult,
-  V2_SIGNATURE,
-} from "../src/protocol/proxy-header.ts";
+import { type ProxyHeader, ProxyHeaderParser, type ProxyHeaderResult } from "../src/protocol/proxy-header.ts";
+import { proxyV2 as v2 } from "./helpers/proxy.ts";
 
 const text = (s: string) => Buffer.from(s, "latin1");
 
-/** A v2 header: version/command byte, family/protocol byte, the address block and any TLVs. */
-function v2(verCmd: number, family: number, body: number[] = []): Buffer {
-  return Buffer.from([...V2_SIGNATURE, verCmd, family, body.length >> 8, body.length & 0xff, ...body]);
-}
 const ipv4 = (s: string) => s.split(".").map(Number);
 const port = (n: number) => [n >> 8, n & 0xff];
 const ipv6 = (words: number[]) => words.flatMap((word) => [word >> 8, word & 0xff]);
