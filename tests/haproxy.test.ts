@@ -50,7 +50,9 @@ async function deploy(backendArgs: string[] = []): Promise<Deployment> {
     [1, 2].map(() => startServerProcess(["--proxy-protocol", "--proxy-from", `${PROXY_SOURCE}/32`, ...backendArgs])),
   );
   const frontendPort = freePort();
-  const proc = Bun.spawn(["haproxy", "-db", "-f", CONFIG], {
+  // Debian puts it in /usr/sbin, which a non-root PATH may lack.
+  const haproxy = Bun.which("haproxy") ?? "/usr/sbin/haproxy";
+  const proc = Bun.spawn([haproxy, "-db", "-f", CONFIG], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
