@@ -5,7 +5,9 @@
 //   await using server = startServer({ host: "127.0.0.1", port: 0 });
 //   // ... connect to server.port; the server drains and stops at the end of the scope.
 
+export { CidrError } from "./net/cidr.ts";
 export { ackFor, type Framing, NOTICE_PREFIX } from "./protocol/messages.ts";
+export type { RejectionReason } from "./server/admission.ts";
 export type { LimitKind, ServerEvents, ServerStats } from "./server/events.ts";
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
 export { ListenError, type ListenerAddress, type Transport } from "./server/listeners/listener.ts";

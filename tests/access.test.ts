@@ -93,6 +93,19 @@ describe("--allow and --deny", () => {
     await expectServed(await connectFrom(server, "::1", "::1"));
   });
 
+  test("--json: a refusal is one refused event with its reason", async () => {
+    const server = await serve(["--json", "--deny", "127.0.0.3"]);
+    const client = await connectFrom(server, "127.0.0.3");
+    await expectRefused(client, DENIED);
+    const [line] = await server.stderr.waitFor(/^\{.*"event":"refused".*\}$/m);
+    expect(JSON.parse(line)).toMatchObject({
+      event: "refused",
+      peer: `127.0.0.3:${client.localPort}`,
+      reason: "denied",
+      detail: "matches deny rule 127.0.0.3/32",
+    });
+  });
+
   test("an IPv6 client is not inside an IPv4 allow list", async () => {
     const server = await serve(["--host", "::1", "--allow", "127.0.0.0/8"]);
     const client = await connectFrom(server, "::1", "::1");

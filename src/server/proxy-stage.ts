@@ -10,10 +10,10 @@ import type { Rejection } from "./admission.ts";
 import type { SocketStage } from "./socket-handlers.ts";
 
 export interface ProxyStageOptions {
-  /** Who may send a header (--proxy-from). */
-  trusted: readonly Cidr[];
-  /** How long a trusted source has to send the whole header (--proxy-header-timeout). */
-  headerTimeoutMs: number;
+  /** Who may send a header. */
+  proxyFrom: readonly Cidr[];
+  /** How long a trusted source has to send the whole header. */
+  proxyHeaderTimeoutMs: number;
 }
 
 const untrusted: Rejection = { reason: "proxy", notice: notices.accessDenied, detail: "is not a trusted proxy" };
@@ -22,18 +22,18 @@ function badHeader(why: string): Rejection {
   return { reason: "proxy", notice: notices.badProxyHeader, detail: `sent a bad PROXY protocol header: ${why}` };
 }
 
-export function proxyProtocolStage({ trusted, headerTimeoutMs }: ProxyStageOptions): SocketStage {
+export function proxyProtocolStage({ proxyFrom, proxyHeaderTimeoutMs }: ProxyStageOptions): SocketStage {
   return {
     start(_socket, peer, done) {
       const address = peer.address === undefined ? undefined : parseIp(peer.address);
-      if (!address || !findCidr(trusted, address)) {
+      if (!address || !findCidr(proxyFrom, address)) {
         done({ rejection: untrusted });
         return undefined;
       }
       const parser = new ProxyHeaderParser();
       const timer = setTimeout(
-        () => done({ rejection: badHeader(`no complete header within ${headerTimeoutMs / 1000} s`) }),
-        headerTimeoutMs,
+        () => done({ rejection: badHeader(`no complete header within ${proxyHeaderTimeoutMs / 1000} s`) }),
+        proxyHeaderTimeoutMs,
       );
       return {
         data(chunk) {

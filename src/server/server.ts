@@ -24,7 +24,6 @@ import { ConnectionRegistry } from "./registry.ts";
 import { drain } from "./shutdown.ts";
 import { type Acceptor, type SocketData, type SocketStage, socketHandlers } from "./socket-handlers.ts";
 
-export { CidrError } from "../net/cidr.ts";
 export { ListenError } from "./listeners/listener.ts";
 export type { ServerOptions } from "./options.ts";
 
@@ -83,8 +82,8 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   const tcpStages: SocketStage[] = options.proxyProtocol
     ? [
         proxyProtocolStage({
-          trusted: (options.proxyFrom ?? SERVER_DEFAULTS.proxyFrom).map(parseCidr),
-          headerTimeoutMs: options.proxyHeaderTimeoutMs ?? SERVER_DEFAULTS.proxyHeaderTimeoutMs,
+          proxyFrom: (options.proxyFrom ?? SERVER_DEFAULTS.proxyFrom).map(parseCidr),
+          proxyHeaderTimeoutMs: options.proxyHeaderTimeoutMs ?? SERVER_DEFAULTS.proxyHeaderTimeoutMs,
         }),
       ]
     : [];
