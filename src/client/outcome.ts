@@ -1,16 +1,8 @@
 // How a client run ends: the exit code and the one line that says why (spec, "client").
-import { ExitCode } from "../cli/exit-codes.ts";
+import { ClientExit } from "../cli/exit-codes.ts";
 import type { ConnectFailure } from "../net/connect.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LinkEnd } from "./link.ts";
-
-export const ClientExit = {
-  ...ExitCode,
-  refused: 3,
-  timeout: 4,
-  /** The connection ended before every message was acknowledged. */
-  lost: 5,
-} as const;
 
 export interface Outcome {
   exitCode: number;

@@ -1,5 +1,5 @@
 // Opening a TCP connection with a timeout of our own: Bun.connect has none, and it reports
-// ETIMEDOUT and EHOSTUNREACH as ECONNREFUSED (BUN_NOTES.md), so our timer is the honest timeout
+// ETIMEDOUT and EHOSTUNREACH as ECONNREFUSED (Bun 1.4), so our timer is the only honest timeout
 // signal. A connection that opens after we gave up is closed at once.
 import type { Socket, SocketHandler } from "bun";
 

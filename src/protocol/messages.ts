@@ -26,10 +26,6 @@ export const notices = {
   badProxyHeader: "bad PROXY protocol header",
 } as const;
 
-export function noticeLine(text: string): string {
-  return `${NOTICE_PREFIX + text}\n`;
-}
-
 export type Reply =
   | { kind: "ack"; text: string }
   | { kind: "notice"; text: string }
