@@ -179,14 +179,6 @@ export const serverCommand = withHelp(
         command: "server --quiet --json 2> events.jsonl",
       },
       { does: "The tutorial's own protocol: its client.py works unchanged.", command: "server --framing raw" },
-      {
-        does: "Every address, serving only 10.0.0.0/8 except one host.",
-        command: "server --host 0.0.0.0 --allow 10.0.0.0/8 --deny 10.0.0.13",
-      },
-      {
-        does: "Behind HAProxy (send-proxy-v2) at 10.0.0.5: clients are logged as themselves.",
-        command: "server --host 0.0.0.0 --proxy-protocol --proxy-from 10.0.0.5",
-      },
     ],
     exitCodes: SERVER_EXIT_CODES,
   },
