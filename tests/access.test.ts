@@ -164,6 +164,8 @@ describe("the warning at start", () => {
 
   test.each([
     [["--host", "0.0.0.0", "--allow", "127.0.0.0/8"]],
+    // Only --proxy-from sources (loopback by default) are served at all.
+    [["--host", "0.0.0.0", "--proxy-protocol"]],
     [["--host", "127.0.0.1"]],
     [["--host", "::1"]],
     [["--host", "localhost"]],
@@ -172,6 +174,7 @@ describe("the warning at start", () => {
     // A warning would come right after the STARTING line, so before a client's NEW CONNECTION line.
     const client = await RawClient.connect(server.port, server.host === "0.0.0.0" ? "127.0.0.1" : server.host);
     clients.push(client);
+    if (args.includes("--proxy-protocol")) client.write("PROXY UNKNOWN\r\n");
     await server.stderr.waitFor("[NEW CONNECTION]");
     expect(server.stderr.text).not.toContain("[WARNING]");
   });

@@ -85,7 +85,9 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   }
 
   // Redis's protected mode, as a warning: plain text on a reachable address, served to anyone.
-  const exposed = options.allow.length === 0 && server.listeners.find(reachableFromOtherMachines);
+  // Behind a PROXY protocol balancer only --proxy-from sources are served: the balancer is exposed.
+  const exposed =
+    options.allow.length === 0 && !options.proxyProtocol && server.listeners.find(reachableFromOtherMachines);
   if (exposed) {
     logger.warn(
       `[WARNING] Listening on ${describeAddress(exposed)} without TLS or --allow: anyone who can reach this port can send messages`,
