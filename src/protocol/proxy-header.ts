@@ -41,6 +41,7 @@ const V2_FIXED_BYTES = 16;
 
 const CR = 0x0d;
 const LF = 0x0a;
+const SPACE = 0x20;
 const INCOMPLETE: ProxyHeaderResult = { kind: "incomplete" };
 
 /** Address bytes a v2 PROXY header must carry for its family and protocol byte. */
@@ -54,6 +55,9 @@ export class ProxyHeaderParser {
   /** v2: the whole header's length, once its length field has arrived. */
   private v2Total = 0;
   private v1Complete = false;
+  /** v1: the fields whole so far, and the one being read. */
+  private v1Fields: string[] = [];
+  private v1Field = "";
   private verdict: Exclude<ProxyHeaderResult, { kind: "incomplete" }> | undefined;
 
   /**
@@ -109,8 +113,19 @@ export class ProxyHeaderParser {
     // The line must still fit, CRLF included.
     if (this.length + (byte === CR ? 1 : 2) > V1_MAX_BYTES) return `v1 header is longer than ${V1_MAX_BYTES} bytes`;
     if (byte === CR) return undefined;
-    const problem = readV1(latin1(this.buffer.subarray(0, this.length)), false);
-    return typeof problem === "string" ? problem : undefined;
+    // Each byte is checked against its field alone: the fields before it were checked whole when
+    // their space came, so a header costs one pass however it was split.
+    const index = this.v1Fields.length;
+    if (byte !== SPACE) {
+      this.v1Field += String.fromCharCode(byte);
+      return v1FieldProblem(index, this.v1Field, false, this.v1Fields[1]);
+    }
+    const problem = v1FieldProblem(index, this.v1Field, true, this.v1Fields[1]);
+    this.v1Fields.push(this.v1Field);
+    this.v1Field = "";
+    // After the destination port only CRLF may come.
+    if (!problem && index === 5 && this.v1Fields[1] !== "UNKNOWN") return "v1 header has too many fields";
+    return problem;
   }
 
   private checkV2Byte(byte: number): string | undefined {
@@ -145,7 +160,7 @@ export class ProxyHeaderParser {
   private complete(): ProxyHeader | string | undefined {
     if (this.version === 1) {
       if (!this.v1Complete) return undefined;
-      return readV1(latin1(this.buffer.subarray(0, this.length - 2)), true);
+      return readV1([...this.v1Fields, this.v1Field]);
     }
     if (this.length < V2_FIXED_BYTES || this.length < this.v2Total) return undefined;
     return this.readV2();
@@ -178,39 +193,41 @@ export class ProxyHeaderParser {
   }
 }
 
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
-}
-
 const PROTOCOLS = ["TCP4", "TCP6", "UNKNOWN"];
 
 /**
- * A v1 line without its CRLF: the header when `complete`, else undefined while `line` can still
- * begin a valid header; a string says why it is not one.
+ * Why field `index` of a v1 line cannot be `field` (whole, or the start of it), given the
+ * protocol field before it; undefined while it can.
  */
-function readV1(line: string, complete: boolean): ProxyHeader | string | undefined {
-  const fields = line.split(" ");
-  // Every field but the last is whole; the last is whole only once the CRLF has come.
-  const whole = (index: number) => complete || index < fields.length - 1;
-  const [signature, protocol] = fields;
-  if (whole(0) ? signature !== "PROXY" : !"PROXY".startsWith(signature!)) return "not a PROXY protocol header";
-  if (protocol === undefined) return complete ? "v1 header has no protocol" : undefined;
-  if (!whole(1))
-    return PROTOCOLS.some((name) => name.startsWith(protocol)) ? undefined : `v1 header has an unknown protocol`;
-  if (!PROTOCOLS.includes(protocol)) return `v1 header has an unknown protocol '${protocol}'`;
-  // UNKNOWN: the receiver must ignore the rest of the line.
-  if (protocol === "UNKNOWN") return complete ? { version: 1, command: "PROXY" } : undefined;
-  if (fields.length > 6) return "v1 header has too many fields";
-  const family = protocol === "TCP4" ? 4 : 6;
-  for (let index = 2; index < fields.length; index++) {
-    const field = fields[index]!;
-    const problem =
-      index < 4 ? checkAddress(field, family, whole(index)) : checkPort(field, whole(index)) ? undefined : "port";
-    if (problem) return `v1 header has a bad ${index < 4 ? "address" : "port"} '${field}'`;
+function v1FieldProblem(
+  index: number,
+  field: string,
+  whole: boolean,
+  protocol: string | undefined,
+): string | undefined {
+  if (index === 0)
+    return (whole ? field === "PROXY" : "PROXY".startsWith(field)) ? undefined : "not a PROXY protocol header";
+  if (index === 1) {
+    const known = whole ? PROTOCOLS.includes(field) : PROTOCOLS.some((name) => name.startsWith(field));
+    return known ? undefined : `v1 header has an unknown protocol '${field}'`;
   }
-  if (!complete) return undefined;
+  // UNKNOWN: the receiver must ignore the rest of the line.
+  if (protocol === "UNKNOWN") return undefined;
+  if (index > 5) return "v1 header has too many fields";
+  const fits = index < 4 ? addressFits(field, protocol === "TCP4" ? 4 : 6, whole) : portFits(field, whole);
+  return fits ? undefined : `v1 header has a bad ${index < 4 ? "address" : "port"} '${field}'`;
+}
+
+/** The fields of a whole v1 line (split at its spaces, CRLF taken off): the header, or why it is not one. */
+function readV1(fields: string[]): ProxyHeader | string {
+  for (const [index, field] of fields.entries()) {
+    const problem = v1FieldProblem(index, field, true, fields[1]);
+    if (problem) return problem;
+  }
+  if (fields.length < 2) return "v1 header has no protocol";
+  if (fields[1] === "UNKNOWN") return { version: 1, command: "PROXY" };
   if (fields.length < 6) return "v1 header is missing fields";
-  const [, , source, destination, sourcePort, destinationPort] = fields as [
+  const [, protocol, source, destination, sourcePort, destinationPort] = fields as [
     string,
     string,
     string,
@@ -218,6 +235,7 @@ function readV1(line: string, complete: boolean): ProxyHeader | string | undefin
     string,
     string,
   ];
+  const family = protocol === "TCP4" ? 4 : 6;
   return {
     version: 1,
     command: "PROXY",
@@ -226,22 +244,44 @@ function readV1(line: string, complete: boolean): ProxyHeader | string | undefin
   };
 }
 
-/** A problem with an address field (or the start of one), or undefined. */
-function checkAddress(field: string, family: 4 | 6, whole: boolean): string | undefined {
-  if (whole) return (family === 4 ? parseIpv4(field) : parseIpv6(field)) ? undefined : "address";
-  if (family === 6) return /^[0-9a-fA-F:.]{0,45}$/.test(field) && !field.includes(":::") ? undefined : "address";
-  // The start of a dotted quad: whole parts 0..255 without leading zeros, then the start of one.
-  const parts = field.split(".");
-  if (parts.length > 4) return "address";
-  const last = parts.pop()!;
-  if (!parts.every((part) => /^(0|[1-9]\d{0,2})$/.test(part) && Number(part) <= 255)) return "address";
-  return /^(|0|[1-9]\d{0,2})$/.test(last) && Number(last) <= 255 ? undefined : "address";
+/** Whether an address field (or the start of one) can be an address of the family. */
+function addressFits(field: string, family: 4 | 6, whole: boolean): boolean {
+  if (whole) return (family === 4 ? parseIpv4(field) : parseIpv6(field)) !== undefined;
+  return family === 4
+    ? startsDottedQuad(field)
+    : field.length <= 45 && /^[0-9a-fA-F:.]*$/.test(field) && !field.includes(":::");
 }
 
-/** A port (or the start of one): decimal 0..65535, no leading zeros. */
-function checkPort(field: string, whole: boolean): boolean {
-  const pattern = whole ? /^(0|[1-9]\d{0,4})$/ : /^(|0|[1-9]\d{0,4})$/;
-  return pattern.test(field) && Number(field) <= 65535;
+/** The start of a dotted quad: at most four parts 0..255, no leading zeros (a loop: it runs per byte). */
+function startsDottedQuad(field: string): boolean {
+  let parts = 1;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i < field.length; i++) {
+    const code = field.charCodeAt(i);
+    if (code === 0x2e) {
+      if (digits === 0 || ++parts > 4) return false;
+      digits = 0;
+      value = 0;
+      continue;
+    }
+    if (code < 0x30 || code > 0x39 || (digits === 1 && value === 0)) return false;
+    value = value * 10 + code - 0x30;
+    digits++;
+    if (value > 255) return false;
+  }
+  return true;
+}
+
+/** Whether a port field (or the start of one) can be a port: decimal 0..65535, no leading zeros. */
+function portFits(field: string, whole: boolean): boolean {
+  if (whole && field === "") return false;
+  if (field.length > 1 && field.charCodeAt(0) === 0x30) return false;
+  for (let i = 0; i < field.length; i++) {
+    const code = field.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return field.length <= 5 && Number(field) <= 65535;
 }
 
 function canonical(text: string, family: 4 | 6): string {
