@@ -45,7 +45,14 @@ const SPACE = 0x20;
 const INCOMPLETE: ProxyHeaderResult = { kind: "incomplete" };
 
 /** Address bytes a v2 PROXY header must carry for its family and protocol byte. */
-const V2_ADDRESS_BYTES: Record<number, number> = { 17: 12, 18: 12, 33: 36, 34: 36, 49: 216, 50: 216 };
+const V2_ADDRESS_BYTES = new Map([
+  [0x11, 12], // TCP over IPv4
+  [0x12, 12], // UDP over IPv4
+  [0x21, 36], // TCP over IPv6
+  [0x22, 36], // UDP over IPv6
+  [0x31, 216], // Unix stream
+  [0x32, 216], // Unix datagram
+]);
 
 /** Reads one connection's PROXY header from its first reads; one parser per connection. */
 export class ProxyHeaderParser {
@@ -140,7 +147,7 @@ export class ProxyHeaderParser {
     }
     if (at === 15) {
       const addressBytes = (this.buffer[14]! << 8) | byte;
-      const needed = this.isV2Proxy ? (V2_ADDRESS_BYTES[this.buffer[13]!] ?? 0) : 0;
+      const needed = this.isV2Proxy ? (V2_ADDRESS_BYTES.get(this.buffer[13]!) ?? 0) : 0;
       if (addressBytes < needed) return `v2 header has ${addressBytes} address bytes; its family needs ${needed}`;
       this.v2Total = V2_FIXED_BYTES + addressBytes;
       if (this.v2Total > this.buffer.length) {
