@@ -69,6 +69,14 @@ describe("a trusted proxy (loopback by default)", () => {
     expect(client.replies.text).toBe(ackLine("one") + ackLine("two"));
   });
 
+  test("on a dual-stack :: listener the proxy's IPv4-mapped address is trusted as the IPv4 one", async () => {
+    const server = await serve(["--host", "::", "--proxy-from", "127.0.0.7"]);
+    const proxy = await connect(server, "127.0.0.7");
+    proxy.write(`${proxyV1("2001:db8::5", 6000)}hello\n`);
+    await proxy.waitFor(ackLine("hello"));
+    await server.stdout.waitFor("[[2001:db8::5]:6000] hello\n");
+  });
+
   test.each([
     ["v2 LOCAL (a health check)", PROXY_V2_LOCAL],
     ["v1 UNKNOWN", Buffer.from("PROXY UNKNOWN\r\n")],
