@@ -3,15 +3,11 @@
 
 export const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 
-/** v1: `PROXY TCP4 <source> <destination> <source port> <destination port>\r\n`. */
-export function proxyV1(
-  source: string,
-  sourcePort: number,
-  destination = "127.0.0.1",
-  destinationPort = 12345,
-): string {
-  const family = source.includes(":") ? "TCP6" : "TCP4";
-  return `PROXY ${family} ${source} ${destination} ${sourcePort} ${destinationPort}\r\n`;
+/** v1: `PROXY TCP4|TCP6 <source> <destination> <source port> <destination port>\r\n`. */
+export function proxyV1(source: string, sourcePort: number, destination?: string, destinationPort = 12345): string {
+  const ipv6 = source.includes(":");
+  const to = destination ?? (ipv6 ? "::1" : "127.0.0.1");
+  return `PROXY ${ipv6 ? "TCP6" : "TCP4"} ${source} ${to} ${sourcePort} ${destinationPort}\r\n`;
 }
 
 /** v2 with a version/command byte, a family/protocol byte, and the block the length covers. */
