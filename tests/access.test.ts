@@ -195,7 +195,7 @@ describe("usage errors", () => {
   });
 });
 
-test("refusals are counted by reason (ServerStats.rejections), and only admitted clients as accepted", async () => {
+test("refusals are counted by reason (ServerStats.rejected), and only admitted clients as accepted", async () => {
   const recorder = new EventRecorder();
   await using server = startServer({
     host: "127.0.0.1",
@@ -218,7 +218,7 @@ test("refusals are counted by reason (ServerStats.rejections), and only admitted
   expect(server.stats).toMatchObject({
     connectionsAccepted: 1,
     connectionsRejected: 3,
-    rejections: { full: 0, "shutting-down": 0, denied: 2, "per-address": 1, proxy: 0 },
+    rejected: { full: 0, "shutting-down": 0, denied: 2, "per-address": 1, proxy: 0 },
   });
   expect(recorder.of("refused").map(({ reason, detail }) => [reason, detail])).toEqual([
     ["denied", "matches deny rule 127.0.0.3/32"],

@@ -199,7 +199,7 @@ test("proxy refusals are counted under the reason 'proxy'", async () => {
   malformed.write("GET / HTTP/1.1\r\n");
   await Promise.all([untrusted.closedByServer(), malformed.closedByServer()]);
   expect(server.stats).toMatchObject({ connectionsAccepted: 0, connectionsRejected: 2 });
-  expect(server.stats.rejections.proxy).toBe(2);
+  expect(server.stats.rejected.proxy).toBe(2);
 });
 
 describe("usage errors", () => {

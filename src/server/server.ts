@@ -14,7 +14,7 @@ import {
   type Rejection,
 } from "./admission.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
-import type { ServerStats } from "./events.ts";
+import { copyServerStats, createServerStats, type ServerSnapshot, type ServerStats } from "./events.ts";
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
 import type { Listener, ListenerAddress } from "./listeners/listener.ts";
 import { listenTcp } from "./listeners/tcp.ts";
@@ -32,8 +32,11 @@ export interface RunningServer extends AsyncDisposable {
   readonly host: string;
   readonly port: number;
   readonly listeners: readonly ListenerAddress[];
+  /** The live counters (they change as the server runs). */
   readonly stats: ServerStats;
   readonly activeConnections: number;
+  /** A copy of the counters and the live connection count, for a metrics scrape or another process. */
+  snapshot(): ServerSnapshot;
   /** The connection limit in force (the requested one, lowered to fit the open-file limit). */
   readonly maxConnections: number;
   /**
@@ -56,14 +59,7 @@ const shuttingDown: Rejection = { reason: "shutting-down", notice: notices.shutt
 export function startServer(options: ServerOptions = {}): RunningServer {
   const events = options.events ?? {};
   const { limits } = resolveLimits(options.limits, openFileLimit());
-  const stats: ServerStats = {
-    connectionsAccepted: 0,
-    connectionsRejected: 0,
-    rejections: { full: 0, "shutting-down": 0, denied: 0, "per-address": 0, proxy: 0 },
-    messagesReceived: 0,
-    undeliveredReplyBytes: 0,
-    limitHits: { connections: 0, "message-bytes": 0, idle: 0, output: 0 },
-  };
+  const stats = createServerStats();
   const context: ConnectionContext = {
     framing: options.framing ?? SERVER_DEFAULTS.framing,
     limits,
@@ -94,7 +90,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     const connection = new Connection(socket, data.peer.name, context);
     data.connection = connection;
     stats.connectionsRejected++;
-    stats.rejections[rejection.reason]++;
+    stats.rejected[rejection.reason]++;
     if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
     else if (rejection.detail) events.refused?.(data.peer.name, rejection.reason, rejection.detail);
     lingeringRejections++;
@@ -156,6 +152,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     get activeConnections() {
       return registry.size;
     },
+    snapshot: () => ({ stats: copyServerStats(stats), active: registry.size }),
     stop,
     [Symbol.asyncDispose]: stop,
     kill() {
