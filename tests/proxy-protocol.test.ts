@@ -4,6 +4,7 @@
 // and v1 UNKNOWN keep the proxy's own address; the bytes after the header are the first payload.
 import { afterEach, describe, expect, test } from "bun:test";
 import { startServer } from "../src/server/server.ts";
+import { family, metricsUrl, scrape } from "./helpers/metrics.ts";
 import { runProgram, type ServerProcess, SOURCE_SERVER, startServerProcess } from "./helpers/processes.ts";
 import { PROXY_V2_LOCAL, proxyV1, proxyV2Tcp4 } from "./helpers/proxy.ts";
 import { RawClient } from "./helpers/sockets.ts";
@@ -200,6 +201,39 @@ test("proxy refusals are counted under the reason 'proxy'", async () => {
   await Promise.all([untrusted.closedByServer(), malformed.closedByServer()]);
   expect(server.stats).toMatchObject({ connectionsAccepted: 0, connectionsRejected: 2 });
   expect(server.stats.rejected.proxy).toBe(2);
+});
+
+test("/metrics counts each kind of refusal under its reason, and the header's clients as accepted", async () => {
+  const server = await serve([
+    ...["--metrics", "127.0.0.1:0", "--proxy-from", "127.0.0.1"],
+    ...["--deny", "10.0.0.66", "--max-connections-per-address", "1"],
+  ]);
+  const url = await metricsUrl(server);
+  const served = await connect(server);
+  served.write(`${proxyV1("10.0.0.1", 1)}hello\n`);
+  await served.waitFor(ackLine("hello"));
+  const refusals: Array<[string, string]> = [
+    [`${proxyV1("10.0.0.66", 2)}hello\n`, ACCESS_DENIED],
+    [`${proxyV1("10.0.0.1", 3)}hello\n`, "ERROR too many connections from your address\n"],
+    ["hello\n", BAD_HEADER],
+  ];
+  for (const [input, notice] of refusals) {
+    const client = await connect(server);
+    client.write(input);
+    await expectRefused(client, notice);
+  }
+  const untrusted = await connect(server, "127.0.0.2");
+  untrusted.write(`${proxyV1("10.0.0.2", 4)}hello\n`);
+  await expectRefused(untrusted, ACCESS_DENIED);
+  const { samples } = await scrape(url);
+  expect(family(samples, "socketlab_connections_")).toMatchObject({
+    socketlab_connections_active: 1,
+    socketlab_connections_accepted_total: 1,
+    'socketlab_connections_rejected_total{reason="denied"}': 1,
+    'socketlab_connections_rejected_total{reason="per-address"}': 1,
+    // A bad header and an untrusted source.
+    'socketlab_connections_rejected_total{reason="proxy"}': 2,
+  });
 });
 
 describe("usage errors", () => {
