@@ -28,8 +28,9 @@ export interface SocketData {
 /**
  * A step a new socket goes through before it is accepted: reading a PROXY header, a TLS
  * handshake. It calls `done` once: to go on (with the peer it names, and any bytes that came
- * after its own, which are the client's first payload), or to turn the client away. It may call
- * `done` before start() returns, and then returns nothing.
+ * after its own, which are the client's first payload), or to turn the client away with a notice.
+ * It may call `done` before start() returns, and then returns nothing. A client that cannot be
+ * told anything (a failed TLS handshake) the stage may close itself: the close cancels it.
  */
 export interface SocketStage {
   start(socket: Socket<SocketData>, peer: Peer, done: (outcome: StageOutcome) => void): PendingStage | undefined;
