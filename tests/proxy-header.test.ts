@@ -4,6 +4,7 @@
 // input gives the same verdict and the same payload, every truncation waits, a byte that no valid
 // header could have fails at once, and seeded random input never throws.
 import { describe, expect, test } from "bun:test";
+import { seededRandom } from "../harness/random.ts";
 import { type ProxyHeader, ProxyHeaderParser, type ProxyHeaderResult } from "../src/protocol/proxy-header.ts";
 import { proxyV2 as v2 } from "./helpers/proxy.ts";
 
@@ -253,18 +254,6 @@ describe("invalid headers", () => {
 });
 
 describe("fuzz (seeded)", () => {
-  /** mulberry32: a small seeded generator, so a failure can be replayed. */
-  function random(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   const seeds = valid.filter(([, header]) => header.length < 1000).map(([, header]) => header);
 
   /** Random bytes, a valid header with random bytes changed, or a valid start with random bytes after it. */
@@ -283,7 +272,7 @@ describe("fuzz (seeded)", () => {
   }
 
   test("20,000 inputs: no throw, one verdict whatever the split, the payload is the input after the header", () => {
-    const next = random(0x50524f58);
+    const { next } = seededRandom(0x50524f58);
     const counts = { incomplete: 0, header: 0, invalid: 0 };
     for (let round = 0; round < 20_000; round++) {
       const bytes = input(next);

@@ -3,6 +3,7 @@
 // send one; a missing, malformed, slow or cut-short header is refused with its notice; v2 LOCAL
 // and v1 UNKNOWN keep the proxy's own address; the bytes after the header are the first payload.
 import { afterEach, describe, expect, test } from "bun:test";
+import { seededRandom } from "../harness/random.ts";
 import { startServer } from "../src/server/server.ts";
 import { family, metricsUrl, scrape } from "./helpers/metrics.ts";
 import { runProgram, type ServerProcess, SOURCE_SERVER, startServerProcess } from "./helpers/processes.ts";
@@ -234,6 +235,37 @@ test("/metrics counts each kind of refusal under its reason, and the header's cl
     // A bad header and an untrusted source.
     'socketlab_connections_rejected_total{reason="proxy"}': 2,
   });
+});
+
+test("seeded random and broken headers from a trusted source: each served or refused with the notice, the server unharmed", async () => {
+  const server = await serve(["--proxy-header-timeout", "1"]);
+  const random = seededRandom(0x7072);
+  const valid = [Buffer.from(proxyV1("198.51.100.9", 99)), proxyV2Tcp4("198.51.100.9", 99), PROXY_V2_LOCAL];
+  const inputs = Array.from({ length: 60 }, () => {
+    const bytes = Buffer.concat([random.pick(valid), Buffer.from("fuzz\n")]);
+    for (let n = random.int(3); n >= 0; n--) bytes[random.int(bytes.length)] = random.int(256);
+    return random.next() < 0.2 ? Buffer.from(Array.from({ length: random.int(64) }, () => random.int(256))) : bytes;
+  });
+  const verdicts = await Promise.all(
+    inputs.map(async (input) => {
+      const client = await connect(server);
+      client.write(input);
+      client.finishSending();
+      await client.closedByServer();
+      const replies = client.replies.text;
+      // A header that survived its mutation is served (its payload may be mutated too); anything
+      // else gets the notice alone.
+      if (replies === BAD_HEADER) return "refused";
+      return /^(Message '[^\n]*' received successfully\n)+$/.test(replies) ? "served" : replies;
+    }),
+  );
+  expect(verdicts.filter((verdict) => verdict !== "served" && verdict !== "refused")).toEqual([]);
+  expect(verdicts).toContain("refused");
+  expect(verdicts).toContain("served");
+  // Still up, and a good header still works.
+  const after = await connect(server);
+  after.write(`${proxyV1("198.51.100.10", 10)}after\n`);
+  await after.waitFor(ackLine("after"));
 });
 
 describe("usage errors", () => {
