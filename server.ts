@@ -22,6 +22,7 @@ import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 import { CidrError, parseCidr } from "./src/net/cidr.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
+import { DEFAULT_WORKERS, parseWorkers } from "./src/server/workers/count.ts";
 
 const { limits: DEFAULT_LIMITS } = SERVER_DEFAULTS;
 
@@ -92,6 +93,14 @@ const serverArgs = {
     group: "shutdown",
     description: "How long a closing client may go without reading its last replies or hanging up",
     default: formatSeconds(SERVER_DEFAULTS.closeTimeoutMs),
+  },
+  workers: {
+    type: "string",
+    valueHint: "N|auto",
+    group: "listening",
+    description:
+      "Processes serving the port (auto: one per CPU); above 1, the one started supervises them (Linux; not with unix: listeners)",
+    default: String(DEFAULT_WORKERS),
   },
   allow: {
     type: "string",
@@ -169,6 +178,7 @@ export const serverCommand = withHelp(
         proxyProtocol: args["proxy-protocol"],
         proxyFrom: parseProxyFrom(collectRepeated(rawArgs, "proxy-from"), args["proxy-protocol"]),
         proxyHeaderTimeoutMs: parsePositiveSeconds("proxy-header-timeout", args["proxy-header-timeout"]),
+        workers: parseWorkers(args.workers),
         json: args.json,
         quiet: args.quiet,
         logLevel: parseLogLevel(args["log-level"]),

@@ -180,6 +180,22 @@ describe("the warning at start", () => {
   });
 });
 
+test("--workers 2: each refusal is logged once (by the supervisor), and the warning once", async () => {
+  const server = await serve(["--workers", "2", "--host", "0.0.0.0", "--deny", "127.0.0.3"]);
+  const refused: RawClient[] = [];
+  for (let i = 0; i < 6; i++) {
+    await expectServed(await connectFrom(server, "127.0.0.2"));
+    const client = await connectFrom(server, "127.0.0.3");
+    await expectRefused(client, DENIED);
+    refused.push(client);
+  }
+  for (const client of refused) {
+    await server.stderr.waitFor(`[DENIED] 127.0.0.3:${client.localPort} matches deny rule 127.0.0.3/32\n`);
+  }
+  expect(server.stderr.text.match(/\[DENIED\]/g)).toHaveLength(6);
+  expect(server.stderr.text.match(/\[WARNING\] Listening on 0\.0\.0\.0:/g)).toHaveLength(1);
+});
+
 describe("usage errors", () => {
   test.each([
     [["--allow", "10.0.0.300"], "server: --allow: '10.0.0.300' is not an IP address or CIDR block"],

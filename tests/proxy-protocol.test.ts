@@ -79,6 +79,16 @@ describe("a trusted proxy (loopback by default)", () => {
     await server.stdout.waitFor("[[2001:db8::5]:6000] hello\n");
   });
 
+  test("--workers 2: every worker reads the header", async () => {
+    const server = await serve(["--workers", "2"]);
+    for (let i = 1; i <= 6; i++) {
+      const client = await connect(server);
+      client.write(`${proxyV1(`192.0.2.${i}`, 1000 + i)}hello ${i}\n`);
+      await client.waitFor(ackLine(`hello ${i}`));
+      await server.stdout.waitFor(`[192.0.2.${i}:${1000 + i}] hello ${i}\n`);
+    }
+  });
+
   test.each([
     ["v2 LOCAL (a health check)", PROXY_V2_LOCAL],
     ["v1 UNKNOWN", Buffer.from("PROXY UNKNOWN\r\n")],

@@ -37,6 +37,11 @@ export interface ServerOptions {
   proxyFrom?: readonly string[];
   /** How long a trusted proxy has to send the whole header before the connection is refused. */
   proxyHeaderTimeoutMs?: number;
+  /**
+   * Let other processes listen on the same port (SO_REUSEPORT, Linux): the kernel spreads new
+   * connections across them. The server program's workers each set it.
+   */
+  reusePort?: boolean;
   events?: ServerEvents;
 }
 
@@ -50,4 +55,5 @@ export const SERVER_DEFAULTS = {
   proxyProtocol: false,
   proxyFrom: LOOPBACK_BLOCKS,
   proxyHeaderTimeoutMs: 5000,
+  reusePort: false,
 } as const satisfies Required<Omit<ServerOptions, "events">>;

@@ -126,7 +126,10 @@ export function startServer(options: ServerOptions = {}): RunningServer {
 
   const host = options.host ?? SERVER_DEFAULTS.host;
   const listeners: Listener[] = [
-    listenTcp({ host, port: options.port ?? SERVER_DEFAULTS.port }, socketHandlers(acceptor, events, tcpStages)),
+    listenTcp(
+      { host, port: options.port ?? SERVER_DEFAULTS.port, reusePort: options.reusePort ?? SERVER_DEFAULTS.reusePort },
+      socketHandlers(acceptor, events, tcpStages),
+    ),
   ];
   const idleSweeper = registry.sweepIdle(limits.idleTimeoutMs);
   for (const listener of listeners) events.listening?.(listener.address);
