@@ -2,12 +2,14 @@
 // socket-lab client: entry point. Flags in, options out; the work is in src/client/.
 import { type ArgsDef, defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
-import { commonArgs, parseFraming, parseLogLevel, parsePort, parseSeconds } from "./src/cli/args.ts";
+import { commonArgs, parseFraming, parseLogLevel, parseSeconds } from "./src/cli/args.ts";
+import { connectArgs, parseConnectFlags } from "./src/cli/connect-args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 
 const clientArgs = {
   ...commonArgs,
+  ...connectArgs,
   message: {
     type: "string",
     alias: "m",
@@ -37,8 +39,7 @@ export const clientCommand = defineCommand({
   subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
   run: async ({ args, rawArgs }) =>
     (await import("./src/client/main.ts")).runClientProgram({
-      host: args.host,
-      port: parsePort(args.port, { allowZero: false }),
+      ...parseConnectFlags(args),
       framing: parseFraming(args.framing),
       connectTimeoutMs: parseSeconds("timeout", args.timeout),
       responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),

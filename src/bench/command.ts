@@ -1,13 +1,17 @@
 // `client bench`: the load generator as a subcommand of the client. Flags in, options out; the
 // work is in generator.ts, the output in report.ts.
 import { type ArgsDef, defineCommand } from "citty";
-import { commonArgs, parseFraming, parseInteger, parsePort, parseSeconds, UsageError } from "../cli/args.ts";
+import { commonArgs, parseFraming, parseInteger, parseSeconds, UsageError } from "../cli/args.ts";
+import { connectArgs, parseConnectFlags } from "../cli/connect-args.ts";
+import { connectFailureOutcome, INSECURE_WARNING } from "../client/outcome.ts";
+import { loadTlsFiles, TlsFileError } from "../net/tls-files.ts";
 import { runBench } from "./generator.ts";
 import { formatProgress, formatSummary } from "./report.ts";
 
 const benchArgs = {
   host: commonArgs.host,
   port: commonArgs.port,
+  ...connectArgs,
   framing: commonArgs.framing,
   connections: { type: "string", alias: "c", description: "Connections, all open at once", default: "50" },
   duration: {
@@ -48,10 +52,22 @@ export const benchCommand = defineCommand({
     if (args.message.includes("\n")) throw new UsageError("--message must be one line");
     const durationMs = parseSeconds("duration", args.duration);
     if (durationMs <= 0 && args.requests === undefined) throw new UsageError("--duration must be more than 0 seconds");
+    const { tls: tlsSettings, ...where } = parseConnectFlags(args);
+    let tls: ReturnType<typeof loadTlsFiles> | undefined;
+    try {
+      tls = tlsSettings && loadTlsFiles(tlsSettings);
+    } catch (error) {
+      if (!(error instanceof TlsFileError)) throw error;
+      process.stderr.write(`[ERROR] ${error.message}\n`);
+      return 1;
+    }
+    if (tls && !tls.verify) process.stderr.write(`${INSECURE_WARNING}\n`);
+    // One line per distinct reason, not one per connection: 50 connections fail the same way.
+    const failuresShown = new Set<string>();
     const progressOnTerminal = process.stderr.isTTY === true;
     const result = await runBench({
-      host: args.host,
-      port: parsePort(args.port, { allowZero: false }),
+      ...where,
+      tls,
       connections: parseInteger("connections", args.connections, 1),
       pipeline,
       message: args.message,
@@ -60,6 +76,12 @@ export const benchCommand = defineCommand({
       requests: args.requests === undefined ? undefined : parseInteger("requests", args.requests, 1),
       connectTimeoutMs: parseSeconds("timeout", args.timeout),
       responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
+      onConnectFailure(failure) {
+        const line = connectFailureOutcome(failure).error!;
+        if (failuresShown.has(line)) return;
+        failuresShown.add(line);
+        process.stderr.write(`${progressOnTerminal ? "\r\x1b[K" : ""}${line}\n`);
+      },
       onProgress: args.quiet
         ? undefined
         : (progress) =>

@@ -6,13 +6,12 @@
 // the generator must stay cheaper than the servers it measures.
 
 import type { Socket } from "bun";
-import { ConnectError, connectWithTimeout } from "../net/connect.ts";
+import { ConnectError, type ConnectFailure, type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
+import { describeTlsError, isTlsError } from "../net/tls-failure.ts";
 import type { Framing } from "../protocol/messages.ts";
 import { Histogram } from "./histogram.ts";
 
-export interface BenchOptions {
-  host: string;
-  port: number;
+export interface BenchOptions extends ConnectTarget {
   connections: number;
   /** Messages in flight per connection: sent in one write, all replies awaited before the next. */
   pipeline: number;
@@ -27,6 +26,8 @@ export interface BenchOptions {
   responseTimeoutMs?: number;
   /** Called about once a second while messages flow. */
   onProgress?(progress: BenchProgress): void;
+  /** Called for each connection that could not be opened (TLS failures after the handshake too), to say why. */
+  onConnectFailure?(failure: ConnectFailure): void;
 }
 
 export interface BenchProgress {
@@ -39,6 +40,8 @@ export type ErrorKind =
   | "refused"
   | "connect-timeout"
   | "connect-error"
+  | "unresolved"
+  | "tls"
   | "closed"
   | "reset"
   | "socket-error"
@@ -47,6 +50,9 @@ export type ErrorKind =
 export interface BenchResult {
   host: string;
   port: number;
+  /** Set when the run went to a Unix socket (host and port were not used). */
+  unix?: string;
+  tls: boolean;
   framing: Framing;
   message: string;
   connections: number;
@@ -217,6 +223,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   return {
     host: options.host,
     port: options.port,
+    unix: options.unix,
+    tls: options.tls !== undefined,
     framing: options.framing,
     message: options.message,
     connections: options.connections,
@@ -242,8 +250,24 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
 function countConnectErrors(run: Run): number {
   const kinds = run.errorKinds;
-  return (kinds.refused ?? 0) + (kinds["connect-timeout"] ?? 0) + (kinds["connect-error"] ?? 0);
+  return (
+    (kinds.refused ?? 0) +
+    (kinds["connect-timeout"] ?? 0) +
+    (kinds["connect-error"] ?? 0) +
+    (kinds.unresolved ?? 0) +
+    (kinds.tls ?? 0)
+  );
 }
+
+const CONNECT_ERROR_KINDS: Record<ConnectFailure["kind"], ErrorKind> = {
+  refused: "refused",
+  "no-socket": "refused",
+  timeout: "connect-timeout",
+  unresolved: "unresolved",
+  tls: "tls",
+  reset: "connect-error",
+  error: "connect-error",
+};
 
 /** Opens every connection, a bounded number at a time; failures are counted, not thrown. */
 async function openConnections(run: Run, options: BenchOptions): Promise<void> {
@@ -251,8 +275,7 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
   const openOne = async (): Promise<void> => {
     try {
       const worker = await connectWithTimeout<Worker>({
-        host: options.host,
-        port: options.port,
+        target: options,
         timeoutMs: options.connectTimeoutMs,
         attach: (socket) => new Worker(socket, run),
         handlers: {
@@ -266,14 +289,24 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
             lost(socket, (error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "reset" : "closed"),
           error(socket, error) {
             const code = (error as NodeJS.ErrnoException).code;
+            if (isTlsError(error) && socket.data && !socket.data.closedByUs) {
+              // A server that wants a client certificate says so only after the handshake.
+              options.onConnectFailure?.({
+                kind: "tls",
+                failure: describeTlsError(error, options.tls?.serverName ?? options.host),
+              });
+              return lost(socket, "tls");
+            }
             lost(socket, code === "ECONNRESET" || code === "EPIPE" ? "reset" : "socket-error");
           },
         },
       });
       run.workers.add(worker);
     } catch (error) {
-      const kind = error instanceof ConnectError ? error.failure.kind : "error";
-      run.error(kind === "timeout" ? "connect-timeout" : kind === "refused" ? "refused" : "connect-error");
+      const failure: ConnectFailure =
+        error instanceof ConnectError ? error.failure : { kind: "error", error: error as Error };
+      options.onConnectFailure?.(failure);
+      run.error(CONNECT_ERROR_KINDS[failure.kind]);
     }
   };
   const lost = (socket: BenchSocket, kind: ErrorKind) => {

@@ -1,17 +1,20 @@
 // The client program: pick the mode (a terminal gets the tutorial's session, anything else is a
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
 import { isTerminal } from "../cli/terminal.ts";
+import { loadTlsFiles, TlsFileError, type TlsSettings } from "../net/tls-files.ts";
 import { createLogger, flushLogs, type LogLevelName } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
-import { ClientExit, type Outcome } from "./outcome.ts";
+import { ClientExit, INSECURE_WARNING, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { SessionOptions } from "./session.ts";
 
 /** How long an interrupted run waits for stdout to take the acks already received. */
 const INTERRUPTED_FLUSH_MS = 500;
 
-export interface ClientProgramOptions extends SessionOptions {
+export interface ClientProgramOptions extends Omit<SessionOptions, "tls"> {
+  /** TLS as the command line gives it: the files are read here, once. */
+  tls?: TlsSettings;
   /** Messages from -m; when given, stdin is not read. */
   messages: string[];
   json: boolean;
@@ -32,6 +35,16 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   });
   const status = (text: string) => logger.info(text, { event: statusEvent(text) });
 
+  let sessionOptions: SessionOptions;
+  try {
+    sessionOptions = { ...options, tls: options.tls && loadTlsFiles(options.tls) };
+  } catch (error) {
+    if (!(error instanceof TlsFileError)) throw error;
+    logger.error(`[ERROR] ${error.message}`, { event: "error", exitCode: ClientExit.failure });
+    return ClientExit.failure;
+  }
+  if (options.tls && !options.tls.verify) logger.warn(INSECURE_WARNING, { event: "warning" });
+
   const { promise: interrupted, resolve: interrupt } = Promise.withResolvers<void>();
   let signals = 0;
   let runOver = false;
@@ -46,7 +59,12 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
 
   let outcome: Outcome;
   if (interactive) {
-    outcome = await runInteractive(options, { input: process.stdin, output: process.stdout, say: status, interrupted });
+    outcome = await runInteractive(sessionOptions, {
+      input: process.stdin,
+      output: process.stdout,
+      say: status,
+      interrupted,
+    });
   } else {
     const output = createLineSink("stdout", {
       onFailure(error) {
@@ -59,7 +77,10 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     });
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
     const outputIsTerminal = await isTerminal("stdout");
-    outcome = await runPipeline(options, { input, output, outputIsTerminal, status, interrupted });
+    outcome = await runPipeline(
+      { ...sessionOptions, json: options.json },
+      { input, output, outputIsTerminal, status, interrupted },
+    );
     runOver = true;
     // Every ack must reach stdout before exit 0; a signal meanwhile exits at once (onSignal).
     // Interrupted, we only give stdout a moment: it may be the very thing that is stuck.

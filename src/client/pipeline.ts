@@ -56,7 +56,7 @@ class SentMessages {
 }
 
 export async function runPipeline(options: PipelineOptions, io: PipelineIO): Promise<Outcome> {
-  io.status(connectingLine(options.host, options.port));
+  io.status(connectingLine(options));
   let session: Session | undefined;
   /** A stdout that falls behind holds the replies back in the kernel, not in memory. */
   const holdRepliesIfBehind = () => {

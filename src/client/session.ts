@@ -1,6 +1,8 @@
 // A client session, shared by the interactive and pipeline modes: counts messages sent and
 // acknowledged, matches replies to messages in order, watches for a silent server, and turns
 // every way the server can fail us into one Outcome.
+
+import type { ConnectTarget } from "../net/connect.ts";
 import { decodeLines, splitLines } from "../protocol/framing.ts";
 import { classifyReply, countAcks, type Framing } from "../protocol/messages.ts";
 import { type LinkEnd, ServerLink } from "./link.ts";
@@ -13,9 +15,7 @@ import {
   unexpectedReplyOutcome,
 } from "./outcome.ts";
 
-export interface SessionOptions {
-  host: string;
-  port: number;
+export interface SessionOptions extends ConnectTarget {
   framing: Framing;
   connectTimeoutMs: number;
   /** Fail when acks are owed and nothing arrives for this long; 0 = wait forever. */
