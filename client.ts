@@ -1,53 +1,89 @@
 #!/usr/bin/env bun
 // socket-lab client: entry point. Flags in, options out; the work is in src/client/.
-import { type ArgsDef, defineCommand } from "citty";
+import { defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
-import { commonArgs, parseFraming, parseLogLevel, parseSeconds } from "./src/cli/args.ts";
-import { connectArgs, parseConnectFlags } from "./src/cli/connect-args.ts";
+import { connectArgs, formatSeconds, logLevelArg, parseFraming, parseLogLevel, parseSeconds } from "./src/cli/args.ts";
+import { CLIENT_EXIT_CODES } from "./src/cli/exit-codes.ts";
+import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
+import { networkArgs, parseNetworkFlags } from "./src/cli/network-args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
+import { CLIENT_DEFAULTS } from "./src/client/options.ts";
 
+// Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const clientArgs = {
-  ...commonArgs,
-  ...connectArgs,
-  message: {
-    type: "string",
-    alias: "m",
-    description: "Send this message (repeat for more); stdin is not read",
-  },
+  ...connectArgs(CLIENT_DEFAULTS),
+  ...networkArgs,
   timeout: {
     type: "string",
-    description: "Seconds to wait for the connection (0: as long as the system does)",
-    default: "5",
+    valueHint: "SECONDS",
+    group: "connection",
+    description: "How long to wait for the connection (0: as long as the system does)",
+    default: formatSeconds(CLIENT_DEFAULTS.connectTimeoutMs),
   },
   "response-timeout": {
     type: "string",
-    description: "Seconds without a reply, while replies are owed, before giving up (0: wait forever)",
-    default: "60",
+    valueHint: "SECONDS",
+    group: "connection",
+    description: "How long the server may stay silent while replies are owed before the run fails (0: for ever)",
+    default: formatSeconds(CLIENT_DEFAULTS.responseTimeoutMs),
+  },
+  message: {
+    type: "string",
+    alias: "m",
+    valueHint: "TEXT",
+    group: "input",
+    description: "Send this message (repeat for more); stdin is not read",
+  },
+  json: {
+    type: "boolean",
+    group: "output",
+    description: 'One JSON object per reply {"message","response","rtt_ms"}; status as JSON lines',
+    default: false,
   },
   quiet: {
     type: "boolean",
-    description: "Pipeline mode: no status lines on stderr (errors still shown)",
+    group: "output",
+    description: "No status lines on stderr when not interactive (errors are still shown)",
     default: false,
   },
-} as const satisfies ArgsDef;
+  "log-level": logLevelArg,
+} as const satisfies HelpArgsDef;
 
-export const clientCommand = defineCommand({
-  meta: { name: "client", version: pkg.version, description: "socket-lab TCP message client" },
-  args: clientArgs,
-  // Subcommands and the program load only when they run: --help and --version start without them.
-  subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
-  run: async ({ args, rawArgs }) =>
-    (await import("./src/client/main.ts")).runClientProgram({
-      ...parseConnectFlags(args),
-      framing: parseFraming(args.framing),
-      connectTimeoutMs: parseSeconds("timeout", args.timeout),
-      responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
-      messages: collectRepeated(rawArgs, "message", "m"),
-      json: args.json,
-      quiet: args.quiet,
-      logLevel: parseLogLevel(args["log-level"]),
-    }),
-});
+export const clientCommand = withHelp(
+  defineCommand({
+    meta: {
+      name: "client",
+      version: pkg.version,
+      description: "socket-lab TCP message client: sends lines (stdin or -m), prints each reply.",
+    },
+    args: clientArgs,
+    // Subcommands and the program load only when they run: --help and --version start without them.
+    subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
+    run: async ({ args, rawArgs }) =>
+      (await import("./src/client/main.ts")).runClientProgram({
+        ...parseNetworkFlags(args),
+        framing: parseFraming(args.framing),
+        connectTimeoutMs: parseSeconds("timeout", args.timeout),
+        responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
+        messages: collectRepeated(rawArgs, "message", "m"),
+        json: args.json,
+        quiet: args.quiet,
+        logLevel: parseLogLevel(args["log-level"]),
+      }),
+  }),
+  {
+    examples: [
+      { does: "On a terminal: the tutorial's interactive session, one message at a time.", command: "client" },
+      {
+        does: "Send 100,000 lines, pipelined; print the last reply (exit 0: all acknowledged).",
+        command: "seq 1 100000 | client --quiet | tail -1",
+      },
+      { does: "Send two messages without reading stdin.", command: "client -m hello -m world" },
+      { does: "50 connections for 5 seconds: messages/s and latency.", command: "client bench -c 50 -d 5" },
+    ],
+    exitCodes: CLIENT_EXIT_CODES,
+  },
+);
 
 if (import.meta.main) await runCli(clientCommand);

@@ -1,18 +1,26 @@
 // bun run bench [-- --duration 2 --repeat 5 --only pipelined-16,one-shot --no-build]
 // Starts each server in turn on loopback, drives it with `client bench` (the same generator for
-// every server, in the same run), and writes bench/results.json and bench/results.md, with each
-// target's status. Benchmarks are programs, not tests: nothing here asserts; a target not met is
-// printed as such. BENCHMARKS.md explains the method and the numbers.
+// every server, in the same run), and writes bench/results.json, bench/results.md and the chart
+// bench/results.svg, with each target's status. Benchmarks are programs, not tests: nothing here
+// asserts; a target not met is printed as such. BENCHMARKS.md explains the method and the numbers.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit } from "../harness/procfs.ts";
 import { buildBinary } from "../scripts/compile.ts";
 import type { BenchResult } from "../src/bench/generator.ts";
 import { formatRate } from "../src/bench/report.ts";
-import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit } from "./procfs.ts";
+import { renderChart } from "./chart.ts";
 import { DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
-import { type CommandTiming, evaluateTargets, type Measurement, renderMarkdown, type SuiteResults } from "./targets.ts";
+import {
+  type CommandTiming,
+  evaluateTargets,
+  type Measurement,
+  renderMarkdown,
+  SCENARIO_TITLES,
+  type SuiteResults,
+} from "./targets.ts";
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
@@ -61,7 +69,7 @@ try {
   const started = new Date();
   const loadBefore = loadAverage();
   const measurements: Measurement[] = [];
-  const lineServers: ServerId[] = ["socket-lab", "socket-lab-file", "node", "redis"];
+  const lineServers: ServerId[] = ["socket-lab", "socket-lab-file", "bare-bun", "node", "redis"];
   if (wanted("one-at-a-time")) measurements.push(...(await throughputScenario("one-at-a-time", 50, 1, lineServers)));
   if (wanted("pipelined-16")) measurements.push(...(await throughputScenario("pipelined-16", 50, 16, lineServers)));
   if (wanted("raw-one-at-a-time"))
@@ -97,6 +105,7 @@ try {
   writeFileSync(join(import.meta.dir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   const markdown = renderMarkdown(results);
   writeFileSync(join(import.meta.dir, "results.md"), markdown);
+  writeFileSync(join(import.meta.dir, "results.svg"), renderChart(results, SCENARIO_TITLES));
   process.stdout.write(markdown);
 } finally {
   rmSync(work, { recursive: true, force: true });
@@ -314,6 +323,28 @@ function versions(): Record<string, string> {
     node: version(["node", "--version"]),
     redis: version(["redis-server", "--version"]),
     python: version(["python3", "--version"]),
-    nc: Bun.which("nc") ? "OpenBSD netcat" : "not installed",
+    nc: netcatKind(),
   };
+}
+
+/**
+ * Which netcat `nc` is: several packages install one under that name, with different flags
+ * (`-N`, used above, is OpenBSD's). Each names itself in its usage text, on stdout or stderr.
+ */
+function netcatKind(): string {
+  if (!Bun.which("nc")) return "not installed";
+  const { stdout, stderr } = Bun.spawnSync(["nc", "-h"], { stdin: "ignore" });
+  const usage = `${stdout.toString()}\n${stderr.toString()}`;
+  const known: Array<[RegExp, (match: RegExpExecArray) => string]> = [
+    [/OpenBSD netcat(?: \(([^)]+)\))?/, (m) => `OpenBSD netcat${m[1] ? ` (${m[1]})` : ""}`],
+    [/Ncat (\S+)/, (m) => `Ncat ${m[1]} (nmap)`],
+    [/BusyBox (v\S+)/, (m) => `BusyBox ${m[1]} nc`],
+    [/GNU netcat (\S+)/, (m) => `GNU netcat ${m[1]}`],
+    [/\[v(1\.\d+[^\]]*)\]/, (m) => `traditional netcat ${m[1]}`],
+  ];
+  for (const [pattern, name] of known) {
+    const match = pattern.exec(usage);
+    if (match) return name(match);
+  }
+  return `unknown (${usage.trim().split("\n")[0] ?? "no usage text"})`;
 }

@@ -4,14 +4,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { freePort } from "../harness/ports.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const DIST_SERVER = join(ROOT, "dist", "server");
 export const DIST_CLIENT = join(ROOT, "dist", "client");
 const NODE_SERVER = join(import.meta.dir, "node-server.mjs");
+const BARE_BUN_SERVER = join(import.meta.dir, "bare-server.mjs");
 const PYTHON_SERVER = join(ROOT, "..", "shared", "seed", "server.py");
 
-export type ServerId = "socket-lab" | "socket-lab-file" | "socket-lab-raw" | "node" | "redis" | "python";
+export type ServerId = "socket-lab" | "socket-lab-file" | "socket-lab-raw" | "bare-bun" | "node" | "redis" | "python";
 
 export interface ServerKind {
   id: ServerId;
@@ -54,6 +56,15 @@ export const SERVERS: Record<ServerId, ServerKind> = {
     message: "ping",
     missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
     command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--framing", "raw"],
+  },
+  "bare-bun": {
+    id: "bare-bun",
+    label: `bare Bun.listen ack server (bun ${Bun.version})`,
+    framing: "line",
+    message: "ping",
+    missing: () => undefined,
+    // The Bun that runs the suite: the same runtime as the compiled dist/server.
+    command: (port) => [process.execPath, BARE_BUN_SERVER, String(port)],
   },
   node: {
     id: "node",
@@ -108,7 +119,7 @@ export async function startServer(
   cpu: string | undefined,
   outputFile: string,
 ): Promise<RunningServer> {
-  const port = await freePort();
+  const port = freePort();
   const command = kind.command(port);
   // sh -c execs redis-server, and taskset execs its command: the pid is the server's own.
   const pinned = cpu === undefined ? command : pinCommand(command, cpu);
@@ -141,14 +152,6 @@ export async function stopProcess(proc: Subprocess): Promise<void> {
     proc.kill("SIGKILL");
     await proc.exited;
   }
-}
-
-/** A port that was free a moment ago (the kernel picks it; the race with other programs is tiny). */
-export async function freePort(): Promise<number> {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 async function waitUntilAccepting(port: number, proc: Subprocess): Promise<void> {

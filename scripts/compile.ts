@@ -1,6 +1,10 @@
 // One way to compile an entry point into a standalone binary, shared by build and release.
 
+/** The two programs, each its own binary (`bun run build` -> dist/). */
 export const ENTRY_POINTS = { server: "server.ts", client: "client.ts" } as const;
+
+/** The one binary a release ships: both programs, picked by subcommand or by the name invoked. */
+export const MULTICALL_ENTRY = "src/cli/multicall.ts";
 
 export interface CompileOptions {
   entry: string;

@@ -1,18 +1,21 @@
-// bun run release [--out-dir release] [TARGET...]: standalone server and client binaries for every
-// release target (or only the ones named), and a SHA256SUMS that `sha256sum -c SHA256SUMS` verifies.
-// Cross-compiling downloads each target's Bun from the npm registry once (cached by Bun).
-import { mkdir, readdir, rm } from "node:fs/promises";
+// bun run release [--out-dir release] [TARGET...]: one archive per release target (or only the
+// ones named), each holding the multi-call `socket-lab` binary, `server` and `client` links to it
+// (.cmd shims on Windows), README.md and LICENSE, and a SHA256SUMS over the archives that
+// `sha256sum -c SHA256SUMS` verifies. Cross-compiling downloads each target's Bun from the npm
+// registry once (cached by Bun).
+import { chmod, copyFile, mkdir, readdir, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { zipSync } from "fflate";
 import pkg from "../package.json" with { type: "json" };
-import { buildBinary, ENTRY_POINTS } from "./compile.ts";
+import { buildBinary, MULTICALL_ENTRY } from "./compile.ts";
 
 export const CHECKSUM_FILE = "SHA256SUMS";
 const ARTIFACT_PREFIX = "socket-lab-";
 
 interface ReleaseTarget {
   bunTarget: string;
-  extension: "" | ".exe";
+  archive: "tar.gz" | "zip";
   /**
    * Embedded bytecode only where a binary is run after building (tests/release.test.ts: linux-x64
    * natively, linux-arm64 under qemu). Cross-compiled bytecode made binaries crash at launch in
@@ -22,15 +25,25 @@ interface ReleaseTarget {
 }
 
 export const RELEASE_TARGETS: Record<string, ReleaseTarget> = {
-  "linux-x64": { bunTarget: "bun-linux-x64", extension: "", bytecode: true },
-  "linux-arm64": { bunTarget: "bun-linux-arm64", extension: "", bytecode: true },
-  "darwin-x64": { bunTarget: "bun-darwin-x64", extension: "", bytecode: false },
-  "darwin-arm64": { bunTarget: "bun-darwin-arm64", extension: "", bytecode: false },
-  "windows-x64": { bunTarget: "bun-windows-x64", extension: ".exe", bytecode: false },
+  "linux-x64": { bunTarget: "bun-linux-x64", archive: "tar.gz", bytecode: true },
+  "linux-arm64": { bunTarget: "bun-linux-arm64", archive: "tar.gz", bytecode: true },
+  "darwin-x64": { bunTarget: "bun-darwin-x64", archive: "tar.gz", bytecode: false },
+  "darwin-arm64": { bunTarget: "bun-darwin-arm64", archive: "tar.gz", bytecode: false },
+  "windows-x64": { bunTarget: "bun-windows-x64", archive: "zip", bytecode: false },
 };
 
-export function artifactName(program: keyof typeof ENTRY_POINTS, target: string): string {
-  return `${ARTIFACT_PREFIX}${program}-${target}${RELEASE_TARGETS[target]!.extension}`;
+/** The folder inside each archive, and the archive's name without its extension. */
+export function releaseName(target: string): string {
+  return `${ARTIFACT_PREFIX}${pkg.version}-${target}`;
+}
+
+export function archiveName(target: string): string {
+  return `${releaseName(target)}.${RELEASE_TARGETS[target]!.archive}`;
+}
+
+/** The binary's name inside the archive. */
+export function binaryName(target: string): string {
+  return RELEASE_TARGETS[target]!.archive === "zip" ? "socket-lab.exe" : "socket-lab";
 }
 
 /** `<sha256>  <name>` lines, the format `sha256sum -c` reads. */
@@ -62,6 +75,38 @@ function parseCommandLine() {
   }
 }
 
+/** `server` and `client` beside the binary: symbolic links, or on Windows .cmd shims that call it. */
+async function addProgramNames(folder: string, target: string): Promise<void> {
+  const binary = binaryName(target);
+  for (const program of ["server", "client"]) {
+    if (RELEASE_TARGETS[target]!.archive === "zip") {
+      await Bun.write(join(folder, `${program}.cmd`), `@"%~dp0${binary}" ${program} %*\r\n`);
+    } else {
+      await symlink(binary, join(folder, program));
+    }
+  }
+}
+
+/** Packs `folder` (inside `outDir`) as the target's archive; entries keep the folder's name. */
+async function pack(outDir: string, target: string): Promise<void> {
+  const name = releaseName(target);
+  const archive = join(outDir, archiveName(target));
+  if (RELEASE_TARGETS[target]!.archive === "tar.gz") {
+    // Owner and modes as a user expects them after unpacking, not this machine's uid.
+    const tar = Bun.spawnSync(
+      ["tar", "--owner=0", "--group=0", "--numeric-owner", "-czf", archive, "-C", outDir, name],
+      { stderr: "pipe" },
+    );
+    if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
+    return;
+  }
+  const files: Record<string, Uint8Array> = {};
+  for (const file of await readdir(join(outDir, name))) {
+    files[`${name}/${file}`] = new Uint8Array(await Bun.file(join(outDir, name, file)).arrayBuffer());
+  }
+  await Bun.write(archive, zipSync(files, { level: 9 }));
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine();
   const outDir = values["out-dir"];
@@ -70,25 +115,34 @@ async function main(): Promise<void> {
   const targets = positionals.length > 0 ? positionals : Object.keys(RELEASE_TARGETS);
 
   await mkdir(outDir, { recursive: true });
-  // A full release starts clean, so SHA256SUMS never vouches for a binary of an older build.
+  // A full release starts clean, so SHA256SUMS never vouches for an archive of an older build.
   // Naming targets adds or replaces only those; the checksums always cover the whole folder.
   if (positionals.length === 0) {
-    for (const name of [...(await artifactsIn(outDir)), CHECKSUM_FILE]) await rm(join(outDir, name), { force: true });
+    for (const name of [...(await artifactsIn(outDir)), CHECKSUM_FILE]) {
+      await rm(join(outDir, name), { recursive: true, force: true });
+    }
   }
 
   for (const target of targets) {
     const { bunTarget, bytecode } = RELEASE_TARGETS[target]!;
-    for (const [program, entry] of Object.entries(ENTRY_POINTS) as Array<[keyof typeof ENTRY_POINTS, string]>) {
-      const outfile = join(outDir, artifactName(program, target));
-      await buildBinary({ entry, outfile, target: bunTarget, bytecode });
-      console.error(`built ${outfile}${bytecode ? " (bytecode)" : ""}`);
-    }
+    const folder = join(outDir, releaseName(target));
+    await rm(folder, { recursive: true, force: true });
+    await mkdir(folder);
+    const binary = join(folder, binaryName(target));
+    await buildBinary({ entry: MULTICALL_ENTRY, outfile: binary, target: bunTarget, bytecode });
+    await chmod(binary, 0o755);
+    await addProgramNames(folder, target);
+    for (const doc of ["README.md", "LICENSE"]) await copyFile(doc, join(folder, doc));
+    await pack(outDir, target);
+    await rm(folder, { recursive: true, force: true });
+    const size = Bun.file(join(outDir, archiveName(target))).size / 1024 ** 2;
+    console.error(`built ${archiveName(target)} (${size.toFixed(1)} MiB${bytecode ? ", bytecode" : ""})`);
   }
 
   const names = await artifactsIn(outDir);
   const lines = await Promise.all(names.map((name) => sha256Line(outDir, name)));
   await Bun.write(join(outDir, CHECKSUM_FILE), lines.join(""));
-  console.error(`socket-lab ${pkg.version}: ${names.length} binaries and ${CHECKSUM_FILE} in ${outDir}/`);
+  console.error(`socket-lab ${pkg.version}: ${names.length} archives and ${CHECKSUM_FILE} in ${outDir}/`);
 }
 
 if (import.meta.main) await main();

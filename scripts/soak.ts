@@ -2,13 +2,18 @@
 // A long run against a real server process: N client slots, each running one connection after
 // another with a mix of good and bad behaviour, and a report every few seconds of connections,
 // messages, acks, errors and the server's memory and CPU. It ends with a SIGTERM to the server
-// and a summary; the exit code is 1 when an ack was lost or the server misbehaved. Not part of CI.
+// and a summary; the exit code is 1 when an ack was lost, the server misbehaved, or its memory
+// grew through the run (the second half's mean above the first half's by more than
+// --max-rss-growth percent). Not part of CI.
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CHILD_ENV, TextCollector } from "../tests/helpers/processes.ts";
-import { ack } from "../tests/helpers/spec.ts";
-import { CLOCK_TICKS_PER_SECOND, cpuTicks, RawPeer, residentBytes, seededRandom } from "../tests/limits-support.ts";
+import { CHILD_ENV } from "../harness/child-env.ts";
+import { cpuSeconds, memoryKiB } from "../harness/procfs.ts";
+import { seededRandom } from "../harness/random.ts";
+import { RawClient } from "../harness/raw-client.ts";
+import { TextCollector } from "../harness/text-collector.ts";
+import { ackFor } from "../src/protocol/messages.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -17,12 +22,16 @@ const { values: flags } = parseArgs({
     seed: { type: "string", default: "1" },
     "report-every": { type: "string", default: "10" },
     "idle-timeout": { type: "string", default: "5" },
+    "max-rss-growth": { type: "string", default: "25" },
   },
 });
 const CLIENTS = Number(flags.clients);
 const DURATION_MS = Number(flags.minutes) * 60_000;
 const REPORT_MS = Number(flags["report-every"]) * 1000;
 const IDLE_TIMEOUT_S = Number(flags["idle-timeout"]);
+const MAX_RSS_GROWTH = Number(flags["max-rss-growth"]) / 100;
+/** Fewer reports under load than this, and the halves are too short to compare. */
+const MIN_RSS_SAMPLES = 4;
 const random = seededRandom(Number(flags.seed));
 
 const counts = {
@@ -71,7 +80,7 @@ setInterval(() => {
   serverLog.text = text.slice(cut);
 }, 250).unref();
 
-type Behaviour = (peer: RawPeer) => Promise<void>;
+type Behaviour = (peer: RawClient) => Promise<void>;
 
 /** Pipelines a few batches of messages, checks every ack in order, and leaves politely. */
 const good: Behaviour = async (peer) => {
@@ -81,10 +90,10 @@ const good: Behaviour = async (peer) => {
     let batch = "";
     for (let i = random.int(200); i >= 0; i--) {
       const message = `m${counts.messages++}-${"x".repeat(random.int(100))}`;
-      expected.push(ack(message));
+      expected.push(ackFor(message));
       batch += message + (random.int(2) ? "\n" : "\r\n");
     }
-    peer.send(batch);
+    peer.write(batch);
     await Bun.sleep(100 + random.int(900));
   }
   await settle(peer, expected);
@@ -96,8 +105,8 @@ const slowReader: Behaviour = async (peer) => {
   const expected: string[] = [];
   for (let i = 0; i < 20_000; i++) {
     const message = `s${counts.messages++}`;
-    expected.push(ack(message));
-    peer.send(`${message}\n`);
+    expected.push(ackFor(message));
+    peer.write(`${message}\n`);
   }
   await Bun.sleep(2000);
   peer.resume();
@@ -106,8 +115,7 @@ const slowReader: Behaviour = async (peer) => {
 
 /** Streams 2 MiB without a newline: the server must refuse it. */
 const oversize: Behaviour = async (peer) => {
-  peer.keep = true;
-  peer.send(Buffer.alloc(2 * 1024 * 1024, "y"));
+  peer.write(Buffer.alloc(2 * 1024 * 1024, "y"));
   await expectEnd(peer, "ERROR message too long", "tooLong");
 };
 
@@ -120,11 +128,11 @@ const garbage: Behaviour = async (peer) => {
   for (const byte of bytes) if (byte === 0x0a) lines++;
   if (bytes[bytes.length - 1] !== 0x0a) lines++;
   counts.messages += lines;
-  peer.send(bytes);
+  peer.write(bytes);
   await peer.sent();
-  peer.halfClose();
+  peer.finishSending();
   await ended(peer, 10_000);
-  const acks = peer.lines.filter((line) => line.startsWith("Message '")).length;
+  const acks = peer.replies.lines.filter((line) => line.startsWith("Message '")).length;
   counts.acks += acks;
   // An ack may hold a line break of its own only if the message did: never here.
   if (acks !== lines) counts.lostAcks += Math.max(0, lines - acks);
@@ -137,9 +145,9 @@ const idle: Behaviour = async (peer) => {
 
 /** Sends part of a line and resets. */
 const reset: Behaviour = async (peer) => {
-  peer.send("half a line".repeat(random.int(100)));
+  peer.write("half a line".repeat(random.int(100)));
   await Bun.sleep(random.int(500));
-  peer.reset();
+  peer.terminate();
   counts.resets++;
 };
 
@@ -154,9 +162,9 @@ const BEHAVIOURS: Array<[Behaviour, number]> = [
 const WEIGHTED = BEHAVIOURS.flatMap(([behaviour, weight]) => Array<Behaviour>(weight).fill(behaviour));
 
 /** Waits for every expected ack, then half-closes and waits for the server's goodbye. */
-async function settle(peer: RawPeer, expected: string[]): Promise<void> {
+async function settle(peer: RawClient, expected: string[]): Promise<void> {
   await peer.until(() => peer.receivedLines >= expected.length, 30_000).catch(() => {});
-  const lines = peer.lines;
+  const lines = peer.replies.lines;
   let matched = 0;
   while (matched < expected.length && lines[matched] === expected[matched]) matched++;
   counts.acks += matched;
@@ -166,30 +174,30 @@ async function settle(peer: RawPeer, expected: string[]): Promise<void> {
     if (peer.isEnded) counts.unexpectedEnds++;
     report(`lost ${expected.length - matched} acks; next line ${JSON.stringify(lines[matched]?.slice(0, 80))}`);
   }
-  peer.halfClose();
+  peer.finishSending();
   await ended(peer, 10_000);
 }
 
-async function expectEnd(peer: RawPeer, notice: string, counter: "tooLong" | "idle", deadlineMs = 10_000) {
+async function expectEnd(peer: RawClient, notice: string, counter: "tooLong" | "idle", deadlineMs = 10_000) {
   await ended(peer, deadlineMs);
-  if (peer.text.startsWith(notice)) counts[counter]++;
+  if (peer.replies.text.startsWith(notice)) counts[counter]++;
   else {
     counts.badBehaviour++;
-    report(`expected ${notice}, got ${JSON.stringify(peer.text.slice(0, 80))}`);
+    report(`expected ${notice}, got ${JSON.stringify(peer.replies.text.slice(0, 80))}`);
   }
 }
 
-async function ended(peer: RawPeer, deadlineMs: number): Promise<void> {
-  const timer = setTimeout(() => peer.reset(), deadlineMs);
-  await peer.ended;
+async function ended(peer: RawClient, deadlineMs: number): Promise<void> {
+  const timer = setTimeout(() => peer.terminate(), deadlineMs);
+  await peer.ending;
   clearTimeout(timer);
 }
 
 async function slot(until: number): Promise<void> {
   while (performance.now() < until) {
-    let peer: RawPeer;
+    let peer: RawClient;
     try {
-      peer = await RawPeer.connect(port);
+      peer = await RawClient.connect(port);
     } catch (error) {
       counts.badBehaviour++;
       report(`connect failed: ${(error as Error).message}`);
@@ -200,15 +208,24 @@ async function slot(until: number): Promise<void> {
     open++;
     try {
       await random.pick(WEIGHTED)(peer);
+      // The connection limit is above the client count: a full server has lost track of some.
+      if (peer.replies.text.startsWith("ERROR server is full")) {
+        counts.full++;
+        report("turned away: ERROR server is full");
+      }
     } finally {
       open--;
-      if (!peer.isEnded) peer.close();
+      if (!peer.isEnded) peer.end();
     }
   }
 }
 
 const started = performance.now();
-let lastTicks = cpuTicks(server.pid);
+const cpuTotal = () => {
+  const { user, system } = cpuSeconds(server.pid);
+  return user + system;
+};
+let lastCpu = cpuTotal();
 let lastReportAt = started;
 const rssSamples: number[] = [];
 
@@ -216,11 +233,11 @@ function report(note?: string): void {
   const seconds = ((performance.now() - started) / 1000).toFixed(0).padStart(4);
   if (note) return void console.log(`${seconds}s  ! ${note}`);
   const now = performance.now();
-  const ticks = cpuTicks(server.pid);
-  const cpu = ((ticks - lastTicks) / CLOCK_TICKS_PER_SECOND / ((now - lastReportAt) / 1000)) * 100;
-  lastTicks = ticks;
+  const cpuNow = cpuTotal();
+  const cpu = ((cpuNow - lastCpu) / ((now - lastReportAt) / 1000)) * 100;
+  lastCpu = cpuNow;
   lastReportAt = now;
-  const rss = residentBytes(server.pid) / 2 ** 20;
+  const rss = memoryKiB(server.pid).rss / 1024;
   rssSamples.push(rss);
   console.log(
     [
@@ -231,6 +248,8 @@ function report(note?: string): void {
       `msgs ${String(counts.messages).padStart(9)}`,
       `acks ${String(counts.acks).padStart(9)}`,
       `lost ${counts.lostAcks}`,
+      `ended-early ${counts.unexpectedEnds}`,
+      `full ${counts.full}`,
       `too-long ${counts.tooLong}`,
       `idle ${counts.idle}`,
       `resets ${counts.resets}`,
@@ -253,12 +272,15 @@ server.kill("SIGTERM");
 const exitCode = await Promise.race([server.exited, Bun.sleep(15_000).then(() => "hung")]);
 if (exitCode === "hung") server.kill("SIGKILL");
 const rssMin = Math.min(...rssSamples);
-// Flat memory: the second half of the run holds no more than the first (after the first report).
+// Flat memory: the second half of the run (under load: the first and last reports left out)
+// holds no more, on average, than the first half plus MAX_RSS_GROWTH.
 const average = (samples: number[]) => samples.reduce((sum, x) => sum + x, 0) / Math.max(1, samples.length);
 const underLoad = rssSamples.slice(1, -1);
 const firstHalf = average(underLoad.slice(0, Math.floor(underLoad.length / 2)));
 const secondHalf = average(underLoad.slice(Math.floor(underLoad.length / 2)));
 const rssMax = Math.max(...rssSamples);
+const rssComparable = underLoad.length >= MIN_RSS_SAMPLES;
+const rssFlat = !rssComparable || secondHalf <= firstHalf * (1 + MAX_RSS_GROWTH);
 const summary = {
   clients: CLIENTS,
   minutes: Number(flags.minutes),
@@ -269,6 +291,8 @@ const summary = {
   acks: counts.acks,
   lostAcks: counts.lostAcks,
   wrongAcks: counts.wrongAcks,
+  unexpectedEnds: counts.unexpectedEnds,
+  turnedAwayFull: counts.full,
   tooLong: counts.tooLong,
   idleTimeouts: counts.idle,
   resets: counts.resets,
@@ -280,10 +304,20 @@ const summary = {
     firstHalfAverage: firstHalf.toFixed(1),
     secondHalfAverage: secondHalf.toFixed(1),
     afterClientsLeft: rssSamples.at(-1)?.toFixed(1),
+    flat: rssComparable
+      ? rssFlat
+      : `not checked: ${underLoad.length} reports under load, ${MIN_RSS_SAMPLES} needed (a longer run, or a smaller --report-every)`,
   },
   serverExit: exitCode,
 };
 console.log(JSON.stringify(summary, null, 2));
-const ok = counts.lostAcks === 0 && counts.wrongAcks === 0 && counts.badBehaviour === 0 && exitCode === 0;
+const ok =
+  counts.lostAcks === 0 &&
+  counts.wrongAcks === 0 &&
+  counts.unexpectedEnds === 0 &&
+  counts.full === 0 &&
+  counts.badBehaviour === 0 &&
+  rssFlat &&
+  exitCode === 0;
 console.log(ok ? "soak: OK" : "soak: FAILED");
 process.exit(ok ? 0 : 1);

@@ -3,17 +3,10 @@
 // every message still gets exactly one ack, and the operator's terminal (the server's stdout)
 // never receives a control character a client chose.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type ServerProcess, startServerProcess, withDeadline } from "./helpers/processes.ts";
-import { ack } from "./helpers/spec.ts";
-import {
-  countMatches,
-  decode,
-  eventually,
-  RawPeer,
-  seededRandom,
-  TERMINAL_CONTROLS,
-  unescapeLogged,
-} from "./limits-support.ts";
+import { seededRandom } from "../harness/random.ts";
+import { eventually, type ServerProcess, startServerProcess, withDeadline } from "./helpers/processes.ts";
+import { RawClient } from "./helpers/sockets.ts";
+import { ack, decode, TERMINAL_CONTROLS, unescapeLogged } from "./helpers/spec.ts";
 
 /** The hostile lines every test sends: each is one message (no LF inside). */
 function hostileLines(): Uint8Array[] {
@@ -73,15 +66,15 @@ describe("hostile bytes", () => {
   test("each line gets its one ack; the server's terminal sees only escapes", async () => {
     const lines = hostileLines();
     const expected = lines.map(messageOf);
-    const peer = await RawPeer.connect(server.port);
+    const peer = await RawClient.connect(server.port);
     // Cut into awkward pieces so that no character or escape sequence arrives whole.
     const bytes = joinLines(lines);
     for (let i = 0; i < bytes.length; i += 7) {
-      peer.send(bytes.subarray(i, i + 7));
+      peer.write(bytes.subarray(i, i + 7));
       if (i % 70 === 0) await Bun.sleep(1);
     }
     await peer.until(() => peer.receivedLines >= lines.length);
-    expect(peer.lines).toEqual(expected.map(ack));
+    expect(peer.replies.lines).toEqual(expected.map(ack));
 
     const peerName = `127.0.0.1:${peer.localPort}`;
     await eventually(
@@ -92,34 +85,34 @@ describe("hostile bytes", () => {
     expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
     expect(server.stderr.text).not.toMatch(TERMINAL_CONTROLS);
     expect(loggedMessages(server.stdout.text, peerName)).toEqual(expected);
-    peer.close();
+    peer.end();
   });
 
   test("with --json, each message is a JSON string and raw control characters never reach stdout", async () => {
     const json = await startServerProcess(["--json"]);
     try {
       const lines = hostileLines();
-      const peer = await RawPeer.connect(json.port);
-      peer.send(joinLines(lines));
+      const peer = await RawClient.connect(json.port);
+      peer.write(joinLines(lines));
       await peer.until(() => peer.receivedLines >= lines.length);
       await eventually(() => json.stdout.lines.length >= lines.length, 5000, "messages logged");
       expect(json.stdout.text).not.toMatch(TERMINAL_CONTROLS);
       const records = json.stdout.lines.map((line) => JSON.parse(line));
       expect(records.map((record) => record.message)).toEqual(lines.map(messageOf));
-      peer.close();
+      peer.end();
     } finally {
       await json.stop();
     }
   });
 
   test("a 1 MiB line (the default limit) is acknowledged in full", async () => {
-    const peer = await RawPeer.connect(server.port);
-    peer.keep = false;
+    const peer = await RawClient.connect(server.port);
+    peer.keepReplies = false;
     const message = "x".repeat(1024 * 1024);
-    peer.send(`${message}\r\n`);
+    peer.write(`${message}\r\n`);
     await peer.until(() => peer.receivedLines >= 1);
     expect(peer.receivedBytes).toBe(ack(message).length + 1);
-    peer.close();
+    peer.end();
   });
 });
 
@@ -139,62 +132,62 @@ describe("the end of a connection", () => {
     test(`FIN after ${JSON.stringify(input)}: ${acks.length} ack(s), then the server closes, every time`, async () => {
       const bytes = Buffer.from(input, "latin1");
       for (let round = 0; round < 5; round++) {
-        const peer = await RawPeer.connect(server.port);
+        const peer = await RawClient.connect(server.port);
         // Round 0 sends all at once; later rounds one byte per write.
-        if (round === 0) peer.send(bytes);
-        else for (const byte of bytes) peer.send(Uint8Array.of(byte));
+        if (round === 0) peer.write(bytes);
+        else for (const byte of bytes) peer.write(Uint8Array.of(byte));
         await peer.sent();
-        peer.halfClose();
-        expect(await withDeadline(peer.ended, 5000, "server did not close after FIN")).toMatch(/end|close/);
-        expect({ round, lines: peer.lines }).toEqual({ round, lines: acks.map((text) => ack(text)) });
+        peer.finishSending();
+        expect(await withDeadline(peer.ending, 5000, "server did not close after FIN")).toMatch(/end|close/);
+        expect({ round, lines: peer.replies.lines }).toEqual({ round, lines: acks.map((text) => ack(text)) });
       }
     });
   }
 
   test("RST mid-message: the partial line is dropped, the reset logged, others served", async () => {
-    const peer = await RawPeer.connect(server.port);
-    peer.send("complete\n");
-    await peer.waitForText(ack("complete"));
-    peer.send("partial line that never ends");
+    const peer = await RawClient.connect(server.port);
+    peer.write("complete\n");
+    await peer.waitFor(ack("complete"));
+    peer.write("partial line that never ends");
     await peer.sent();
     await Bun.sleep(100);
-    peer.reset();
+    peer.terminate();
     const peerName = `127.0.0.1:${peer.localPort}`;
     await server.stderr.waitFor(`[${peerName}] Connection reset by client`);
     await server.stderr.waitFor(`[DISCONNECTED] ${peerName} disconnected`);
     expect(loggedMessages(server.stdout.text, peerName)).toEqual(["complete"]);
 
-    const other = await RawPeer.connect(server.port);
-    other.send("next\n");
-    await other.waitForText(ack("next"));
-    other.close();
+    const other = await RawClient.connect(server.port);
+    other.write("next\n");
+    await other.waitFor(ack("next"));
+    other.end();
   });
 
   test("resets in every phase of a connection never crash the server", async () => {
     const random = seededRandom(7);
     for (let i = 0; i < 40; i++) {
-      const peer = await RawPeer.connect(server.port);
+      const peer = await RawClient.connect(server.port);
       const phase = i % 4;
-      if (phase >= 1) peer.send("x".repeat(random.int(5000)));
-      if (phase >= 2) peer.send("\nline\n".repeat(random.int(1000)));
-      if (phase === 3) peer.halfClose();
-      peer.reset();
+      if (phase >= 1) peer.write("x".repeat(random.int(5000)));
+      if (phase >= 2) peer.write("\nline\n".repeat(random.int(1000)));
+      if (phase === 3) peer.finishSending();
+      peer.terminate();
     }
     // Resets right after connecting, before the server has run its open handler for some.
     for (let burst = 0; burst < 10; burst++) {
-      const peers = await Promise.all(Array.from({ length: 30 }, () => RawPeer.connect(server.port)));
+      const peers = await Promise.all(Array.from({ length: 30 }, () => RawClient.connect(server.port)));
       for (const [i, peer] of peers.entries()) {
-        if (i % 2) peer.send("said and gone\n");
-        peer.reset();
+        if (i % 2) peer.write("said and gone\n");
+        peer.terminate();
       }
       await Bun.sleep(20);
     }
-    const survivor = await RawPeer.connect(server.port);
-    survivor.send("alive?\n");
-    await survivor.waitForText(ack("alive?"));
-    survivor.close();
+    const survivor = await RawClient.connect(server.port);
+    survivor.write("alive?\n");
+    await survivor.waitFor(ack("alive?"));
+    survivor.end();
     expect(server.proc.exitCode).toBeNull();
-    expect(countMatches(server.stderr.text, /\[ERROR\]/g)).toBe(0);
+    expect(server.stderr.count(/\[ERROR\]/g)).toBe(0);
     // Every message line names its peer in full; only the server's own tagged lines on stderr.
     for (const line of server.stdout.lines) expect(line).toMatch(/^\[127\.0\.0\.1:\d+\] /);
     for (const line of server.stderr.lines)

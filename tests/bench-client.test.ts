@@ -24,6 +24,19 @@ describe("client bench", () => {
     expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.p999);
   });
 
+  test("the text summary draws the latency distribution as bars, plain when piped", async () => {
+    const result = await runClient(["bench", "--port", String(server().port), "-c", "2", "-n", "500", "--quiet"]);
+    expect(result.exitCode).toBe(0);
+    const [, chart] = result.stdout.split("  latency distribution\n");
+    const rows = chart!.trimEnd().split("\n");
+    expect(rows.length).toBeGreaterThanOrEqual(10);
+    for (const row of rows) expect(row).toMatch(/^ +>? *\d+\.\d{3} ms \[ *\d+\] \|#*$/);
+    // Every reply is in exactly one row.
+    const counted = rows.reduce((sum, row) => sum + Number(/\[ *(\d+)\]/.exec(row)![1]), 0);
+    expect(counted).toBe(500);
+    expect(result.stdout).not.toContain("\x1b[");
+  });
+
   test("a refused connection is an error in the summary and exit 1", async () => {
     const result = await runClient(["bench", "--port", String(freePort()), "-c", "2", "-n", "10", "--quiet"]);
     expect(result.exitCode).toBe(1);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Histogram } from "../src/bench/histogram.ts";
+import { formatDistribution } from "../src/bench/report.ts";
 
 describe("latency histogram", () => {
   test("percentiles of 1..100000 us are within 1% and never under-reported", () => {
@@ -49,5 +50,30 @@ describe("latency histogram", () => {
   test("an empty histogram reports zeros", () => {
     const histogram = new Histogram();
     expect([histogram.count, histogram.percentile(99), histogram.mean]).toEqual([0, 0, 0]);
+  });
+
+  test("countsBetween puts every sample in one range: below the first edge counts in the first", () => {
+    const histogram = new Histogram();
+    for (let value = 0; value < 1000; value++) histogram.record(value);
+    const counts = histogram.countsBetween([0, 100, 500]);
+    expect(counts).toEqual([100, 400, 500]);
+    expect(histogram.countsBetween([200])).toEqual([1000]);
+  });
+});
+
+describe("formatDistribution", () => {
+  test("one row per range with its count and a bar; the tail past p99.9 has its own row", () => {
+    const histogram = new Histogram();
+    for (let i = 0; i < 999; i++) histogram.record(100 + (i % 100));
+    histogram.record(50_000);
+    const rows = formatDistribution(histogram, { color: false }).split("\n").slice(1);
+    expect(rows).toHaveLength(11);
+    expect(rows.at(-1)).toMatch(/^ +> [\d.]+ ms \[ *1\] \|#$/);
+    const counts = rows.map((row) => Number(/\[ *(\d+)\]/.exec(row)![1]));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(1000);
+    // The fullest row gets the whole bar.
+    expect(Math.max(...rows.map((row) => row.split("|")[1]!.length))).toBe(40);
+    expect(formatDistribution(histogram, { color: true })).toContain("\x1b[36m");
+    expect(formatDistribution(new Histogram(), { color: false })).toBe("");
   });
 });

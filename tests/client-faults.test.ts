@@ -8,9 +8,10 @@ import {
   runClient,
   SOURCE_CLIENT,
   startServerProcess,
+  TextCollector,
   withDeadline,
 } from "./helpers/processes.ts";
-import { startFakeServer } from "./limits-support.ts";
+import { startFakeServer } from "./helpers/sockets.ts";
 
 const LOST = 5;
 
@@ -56,11 +57,13 @@ describe("the server goes away", () => {
       env: CHILD_ENV,
     });
     try {
-      const stdout = new Response(client.stdout).text();
+      const stdout = new TextCollector(client.stdout);
       const stderr = new Response(client.stderr).text();
       for (let i = 0; i < 100; i++) client.stdin.write(`line ${i}\n`);
       client.stdin.flush();
-      await Bun.sleep(300);
+      // Mid-stream: connected and acknowledged (a slow start on a busy machine would otherwise
+      // make this a refused connection, exit 3).
+      await stdout.waitFor("Message 'line 0' received successfully");
       server.proc.kill("SIGKILL");
       // Keep stdin open: the client must notice the server, not the end of its input.
       const code = await withDeadline(client.exited, DEADLINE_MS, "client hung after the server died");
@@ -68,7 +71,8 @@ describe("the server goes away", () => {
       expect(await stderr).toMatch(
         /\[ERROR\] (Connection was reset by the server|Server closed the connection) \((\d+) of (\d+) messages? unacknowledged\)\n/,
       );
-      expect((await stdout).split("\n").length - 1).toBeLessThanOrEqual(100);
+      await stdout.done;
+      expect(stdout.lines.length).toBeLessThanOrEqual(100);
     } finally {
       client.kill("SIGKILL");
       server.proc.kill("SIGKILL");

@@ -3,9 +3,8 @@
 // answers. Each failure must end the run with the spec's line on stderr and exit code, never hang.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
-import { type RunningServer, startServer } from "../src/server/server.ts";
+import { serveInProcess } from "./helpers/in-process-server.ts";
 import { type ClientProcess, runClient, startClientProcess, startServerProcess } from "./helpers/processes.ts";
-import { EventRecorder } from "./helpers/server-events.ts";
 import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
 
@@ -19,14 +18,6 @@ function pipelineClient(args: string[]): ClientProcess {
   const client = startClientProcess(args);
   cleanups.push(() => client.exited(1).catch(() => {}));
   return client;
-}
-
-/** Our server, in this process, on a free port. */
-function realServer(framing: "line" | "raw" = "line"): { server: RunningServer; recorder: EventRecorder } {
-  const recorder = new EventRecorder();
-  const server = startServer({ host: "127.0.0.1", port: 0, framing, events: recorder.events });
-  cleanups.push(() => server.kill());
-  return { server, recorder };
 }
 
 /**
@@ -139,7 +130,8 @@ describe("the server fails mid-session", () => {
 
 describe("pipeline", () => {
   test("a slow stdin: each ack is printed as it comes, before the input ends", async () => {
-    const { server, recorder } = realServer();
+    await using served = serveInProcess();
+    const { server, recorder } = served;
     const client = pipelineClient(["--port", String(server.port), "--quiet"]);
     const messages = ["first", "second", "third"];
     for (const message of messages) {
@@ -155,7 +147,8 @@ describe("pipeline", () => {
   });
 
   test("Ctrl+C (SIGINT) in the middle of a pipeline: [INTERRUPT], exit 130", async () => {
-    const { server } = realServer();
+    await using served = serveInProcess();
+    const { server } = served;
     const client = pipelineClient(["--port", String(server.port)]);
     client.send("before the interrupt\n");
     await client.stdout.waitFor(ackLine("before the interrupt"));
@@ -169,7 +162,8 @@ describe("pipeline", () => {
   });
 
   test("-m with raw framing: one message per read, one ack per line on stdout", async () => {
-    const { server, recorder } = realServer("raw");
+    await using served = serveInProcess({ framing: "raw" });
+    const { server, recorder } = served;
     const result = await runClient([
       "--port",
       String(server.port),

@@ -5,9 +5,10 @@
 // Afterwards the server still serves a well-behaved client and shuts down cleanly.
 // FUZZ_SEED=<n> replays one run; FUZZ_CONNECTIONS=<n> makes it longer.
 import { expect, test } from "bun:test";
+import { seededRandom } from "../harness/random.ts";
 import { runClient, startServerProcess } from "./helpers/processes.ts";
-import { ack } from "./helpers/spec.ts";
-import { decode, RawPeer, seededRandom, TERMINAL_CONTROLS, unescapeLogged } from "./limits-support.ts";
+import { RawClient } from "./helpers/sockets.ts";
+import { ack, decode, TERMINAL_CONTROLS, unescapeLogged } from "./helpers/spec.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 424242);
 const CONNECTIONS = Number(process.env.FUZZ_CONNECTIONS ?? 400);
@@ -60,7 +61,7 @@ function randomInput(random: ReturnType<typeof seededRandom>): Uint8Array {
 
 interface Run {
   id: string;
-  peer: RawPeer;
+  peer: RawClient;
   bytes: Uint8Array;
   ending: Ending;
 }
@@ -74,7 +75,7 @@ async function runConnection(port: number, random: ReturnType<typeof seededRando
   const header = Buffer.from(`${id}\n`);
   const bytes = Buffer.concat([header, randomInput(random)]);
   const ending: Ending = random.pick(["fin", "fin", "fin", "reset", "slow-reader"] as const);
-  const peer = await RawPeer.connect(port);
+  const peer = await RawClient.connect(port);
   if (ending === "slow-reader") peer.pause();
   // Resets come after the name, so that whatever the server logs can be told apart.
   const resetAt = ending === "reset" ? header.length + random.int(bytes.length - header.length + 1) : -1;
@@ -82,13 +83,13 @@ async function runConnection(port: number, random: ReturnType<typeof seededRando
   while (offset < bytes.length && !peer.isEnded) {
     const size = 1 + random.int(random.int(2) ? 16 : 4096);
     const end = resetAt >= offset && resetAt < offset + size ? resetAt : Math.min(bytes.length, offset + size);
-    peer.send(bytes.subarray(offset, end));
+    peer.write(bytes.subarray(offset, end));
     offset = end;
     if (offset === resetAt) break;
     if (random.int(4) === 0) await Bun.sleep(random.int(3));
   }
   if (ending === "reset") {
-    peer.reset();
+    peer.terminate();
     return { id, peer, bytes, ending };
   }
   if (ending === "slow-reader") {
@@ -96,9 +97,9 @@ async function runConnection(port: number, random: ReturnType<typeof seededRando
     peer.resume();
   }
   await peer.sent().catch(() => {});
-  if (!peer.isEnded) peer.halfClose();
-  await peer.ended;
-  peer.close();
+  if (!peer.isEnded) peer.finishSending();
+  await peer.ending;
+  peer.end();
   return { id, peer, bytes, ending };
 }
 
@@ -156,7 +157,7 @@ test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invarian
       const seen = logged.get(id) ?? [];
       const expected = model(bytes);
       const context = { seed: SEED, ending, input: Buffer.from(bytes).toString("base64") };
-      if (peer.text === `${FULL}\n`) {
+      if (peer.replies.text === `${FULL}\n`) {
         // Turned away at the door: nothing of it was read.
         tally.full++;
         expect({ ...context, seen }).toEqual({ ...context, seen: [] });
@@ -174,7 +175,7 @@ test(`fuzz: ${CONNECTIONS} random connections (seed ${SEED}) keep every invarian
       }
       const replies = [...expected.messages.map(ack), ...(expected.refused ? [TOO_LONG] : [])];
       if (expected.refused) tally.tooLong++;
-      expect({ ...context, replies: peer.lines }).toEqual({ ...context, replies });
+      expect({ ...context, replies: peer.replies.lines }).toEqual({ ...context, replies });
       expect({ ...context, seen }).toEqual({ ...context, seen: expected.messages });
     }
     console.log(`fuzz seed ${SEED}: ${JSON.stringify(tally)}`);

@@ -2,7 +2,7 @@
 // framing, and the usual tools (nc, socat) as clients of our server in line framing.
 // The tutorial's programs hard-code 127.0.0.1:12345, so two tests need that port; bun test runs the
 // tests of a file one after another, so they never hold it at the same time.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -11,7 +11,6 @@ import {
   runClient,
   runProgram,
   SEED,
-  type ServerProcess,
   SOURCE_CLIENT,
   startServerProcess,
   TextCollector,
@@ -57,23 +56,9 @@ function testOnTutorialPort(name: string, fn: () => Promise<void>) {
   });
 }
 
-const servers: ServerProcess[] = [];
-afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
-    await server.proc.exited;
-  }
-});
-
-async function serve(args: string[]): Promise<ServerProcess> {
-  const server = await startServerProcess(args);
-  servers.push(server);
-  return server;
-}
-
 describe("the tutorial's Python programs, unmodified", () => {
   testOnTutorialPort("the tutorial's client.py gets its responses from our server (--framing raw)", async () => {
-    const server = await serve(["--framing", "raw", "--port", String(TUTORIAL_PORT)]);
+    await using server = await startServerProcess(["--framing", "raw", "--port", String(TUTORIAL_PORT)]);
     const result = await runProgram(["python3", join(SEED, "client.py")], [], {
       stdin: "Hello from the tutorial\nsecond message\nquit\n",
     });
@@ -159,14 +144,14 @@ describe("the tutorial's Python programs, unmodified", () => {
 
 describe("nc and socat as clients (line framing)", () => {
   testUnless(toolMissing("nc"), "nc -N: every line acknowledged, a last line without LF too", async () => {
-    const server = await serve([]);
+    await using server = await startServerProcess([]);
     const result = await runProgram(["nc", "-N", "127.0.0.1", String(server.port)], [], { stdin: "one\ntwo\r\nthree" });
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(`${ack("one")}\n${ack("two")}\n${ack("three")}\n`);
   });
 
   testUnless(toolMissing("socat"), "socat: every line acknowledged, in order", async () => {
-    const server = await serve([]);
+    await using server = await startServerProcess([]);
     const lines = Array.from({ length: 1000 }, (_, i) => `line ${i}`);
     // -t: after its input ends, socat waits this long for the replies (the server closes sooner).
     const result = await runProgram(["socat", "-t", "5", "-", `TCP:127.0.0.1:${server.port}`], [], {

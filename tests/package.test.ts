@@ -1,11 +1,13 @@
-// The npm package as a user gets it: `npm pack`, install the tarball into a fresh project, and run
-// its socket-lab-server and socket-lab-client commands (TypeScript files run by Bun's shebang).
+// The npm package as a user gets it: `npm pack`, install the tarball into a fresh project, run its
+// socket-lab-server and socket-lab-client commands (TypeScript files run by Bun's shebang), and
+// use it as a library, imported by name, as the README's "Use it as a library" example does.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { CHILD_ENV, ROOT, runProgram, startServerProcess } from "./helpers/processes.ts";
+import { ackLine } from "./helpers/spec.ts";
 
 /** npm install fetches citty and consola (from its cache when it can). */
 const INSTALL_DEADLINE_MS = 180_000;
@@ -87,6 +89,50 @@ describe("npm package", () => {
     } finally {
       expect(await server.stop()).toBe(0);
     }
+  });
+});
+
+describe("as a library", () => {
+  test("a script imports startServer from 'socket-lab', serves with `await using`, gets its ack, exits 0", async () => {
+    const script = join(projectDir, "uses-the-library.ts");
+    await Bun.write(
+      script,
+      `import { startServer } from "socket-lab";
+
+await using server = startServer({ host: "127.0.0.1", port: 0 });
+const reply = Promise.withResolvers<string>();
+const socket = await Bun.connect({
+  hostname: "127.0.0.1",
+  port: server.port,
+  socket: { data: (_socket, chunk) => reply.resolve(chunk.toString()) },
+});
+socket.write("from a library user\\n");
+process.stdout.write(await reply.promise);
+socket.end();
+`,
+    );
+    const result = await runProgram([process.execPath, script], [], { cwd: projectDir, env: commandEnv });
+    // The library prints nothing of its own: only the script's line, and the process ends by itself
+    // (the server stopped at the end of the scope).
+    expect(result).toEqual({ exitCode: 0, stdout: ackLine("from a library user"), stderr: "" });
+  });
+
+  test("the README's example, a test fixture, passes under `bun test` in the user's project", async () => {
+    const readme = await Bun.file(join(ROOT, "README.md")).text();
+    const section = readme.slice(readme.indexOf("## Use it as a library"));
+    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(example).toContain('from "socket-lab"');
+    expect(example).toContain("await using server = startServer(");
+    await Bun.write(join(projectDir, "fixture.test.ts"), example!);
+    const result = await runProgram([process.execPath, "test", "./fixture.test.ts"], [], {
+      cwd: projectDir,
+      env: commandEnv,
+    });
+    expect({ exitCode: result.exitCode, output: result.stderr }).toEqual({
+      exitCode: 0,
+      output: expect.stringContaining(" 1 pass\n"),
+    });
+    expect(result.stderr).toContain(" 0 fail\n");
   });
 });
 

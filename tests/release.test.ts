@@ -1,21 +1,26 @@
-// `bun run release` as a user gets it: ten binaries and a SHA256SUMS that verifies, each in its
-// target's file format, and the linux pairs running from a folder with no Bun and no node_modules
-// (helpers/standalone.ts; linux-arm64 under qemu-user).
+// `bun run release` as a user gets it: five archives and a SHA256SUMS that verifies, each archive
+// under the size limit and holding the multi-call binary in its target's file format, `server`
+// and `client` beside it, README and LICENSE; the linux archives unpacked and run from a folder
+// with no Bun and no node_modules (helpers/standalone.ts; linux-arm64 under qemu-user), under both
+// names and as both subcommands.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { artifactName, CHECKSUM_FILE, RELEASE_TARGETS } from "../scripts/release.ts";
+import { unzipSync } from "fflate";
+import { archiveName, binaryName, CHECKSUM_FILE, RELEASE_TARGETS, releaseName } from "../scripts/release.ts";
 import { type Program, ROOT, runProgram } from "./helpers/processes.ts";
 import { describeStandalonePair } from "./helpers/standalone.ts";
 
 /** Cross-compiling may first download each target's Bun (about 30 MB each) from the npm registry. */
 const BUILD_DEADLINE_MS = 600_000;
-/** sha256sum reads the whole release, about a gigabyte: seconds on a busy machine. */
-const CHECKSUM_TIMEOUT_MS = 60_000;
+/** sha256sum and unpacking read the whole release, a quarter of a gigabyte: seconds on a busy machine. */
+const ARCHIVE_TIMEOUT_MS = 120_000;
 /** A Bun binary under qemu takes about a second to start here; allow for a busy machine. */
 const EMULATED_DEADLINE_MS = 60_000;
+/** The download a user takes for one platform, both programs in it (one program was 110 MB in 0.1). */
+const MAX_ARCHIVE_BYTES = 60_000_000;
 const QEMU_AARCH64 = Bun.which("qemu-aarch64");
 const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 const ARM64_LOADER = join(ARM64_SYSROOT, "lib", "ld-linux-aarch64.so.1");
@@ -27,8 +32,11 @@ const FILE_FORMATS: Record<string, RegExp> = {
   "darwin-arm64": /Mach-O 64-bit arm64 executable/,
   "windows-x64": /PE32\+ executable \(console\) x86-64, for MS Windows/,
 };
+const TARGETS = Object.keys(RELEASE_TARGETS);
 
 let releaseDir: string;
+/** Each archive unpacked: target -> the folder inside it. */
+const unpacked = new Map<string, string>();
 
 beforeAll(async () => {
   releaseDir = await mkdtemp(join(tmpdir(), "socket-lab-release-"));
@@ -37,6 +45,20 @@ beforeAll(async () => {
     deadlineMs: BUILD_DEADLINE_MS,
   });
   if (build.exitCode !== 0) throw new Error(`bun run release failed (${build.exitCode}):\n${build.stderr}`);
+  for (const target of TARGETS) {
+    const into = join(releaseDir, "unpacked", target);
+    await mkdir(into, { recursive: true });
+    const archive = join(releaseDir, archiveName(target));
+    if (RELEASE_TARGETS[target]!.archive === "zip") {
+      for (const [name, bytes] of Object.entries(unzipSync(new Uint8Array(await Bun.file(archive).arrayBuffer())))) {
+        if (!name.endsWith("/")) await Bun.write(join(into, name), bytes);
+      }
+    } else {
+      const tar = await runProgram(["tar", "-xzf", archive, "-C", into], [], { deadlineMs: ARCHIVE_TIMEOUT_MS });
+      if (tar.exitCode !== 0) throw new Error(`tar -xzf ${archive} failed: ${tar.stderr}`);
+    }
+    unpacked.set(target, join(into, releaseName(target)));
+  }
 }, BUILD_DEADLINE_MS);
 
 afterAll(async () => {
@@ -45,44 +67,67 @@ afterAll(async () => {
 
 describe("bun run release", () => {
   test(
-    "writes a server and a client for each of the five targets, and SHA256SUMS verifies them",
+    "writes one archive for each of the five targets, and SHA256SUMS verifies them",
     async () => {
-      const expected = Object.keys(RELEASE_TARGETS).flatMap((target) => [
-        artifactName("server", target),
-        artifactName("client", target),
-      ]);
-      expect(expected.length).toBe(10);
-      expect((await readdir(releaseDir)).sort()).toEqual([...expected, CHECKSUM_FILE].sort());
-
-      const check = await runProgram(["sha256sum", "-c", CHECKSUM_FILE], [], { cwd: releaseDir });
+      const expected = TARGETS.map(archiveName);
+      expect(expected).toHaveLength(5);
+      expect((await readdir(releaseDir)).filter((name) => name !== "unpacked").sort()).toEqual(
+        [...expected, CHECKSUM_FILE].sort(),
+      );
+      const check = await runProgram(["sha256sum", "-c", CHECKSUM_FILE], [], {
+        cwd: releaseDir,
+        deadlineMs: ARCHIVE_TIMEOUT_MS,
+      });
       expect(check.stderr).toBe("");
       expect(check.exitCode).toBe(0);
       expect(check.stdout.trim().split("\n").sort()).toEqual(expected.map((name) => `${name}: OK`).sort());
     },
-    CHECKSUM_TIMEOUT_MS,
+    ARCHIVE_TIMEOUT_MS,
   );
 
-  test("each binary has its target's executable format", async () => {
-    for (const target of Object.keys(RELEASE_TARGETS)) {
-      for (const program of ["server", "client"] as const) {
-        const name = artifactName(program, target);
-        const { stdout } = await runProgram(["file", "-b", join(releaseDir, name)], []);
-        expect({ name, format: stdout }).toEqual({ name, format: expect.stringMatching(FILE_FORMATS[target]!) });
+  test("each archive is at most 60 MB", () => {
+    const sizes = TARGETS.map((target) => ({ target, bytes: Bun.file(join(releaseDir, archiveName(target))).size }));
+    expect(sizes.every(({ bytes }) => bytes > 10_000_000)).toBe(true);
+    expect(sizes.filter(({ bytes }) => bytes > MAX_ARCHIVE_BYTES)).toEqual([]);
+  });
+
+  test("each archive holds the binary, server and client beside it, README.md and LICENSE", () => {
+    for (const target of TARGETS) {
+      const folder = unpacked.get(target)!;
+      const binary = binaryName(target);
+      const windows = RELEASE_TARGETS[target]!.archive === "zip";
+      const names = windows ? ["server.cmd", "client.cmd"] : ["server", "client"];
+      expect({ target, files: existsSync(folder) && readdirSync(folder).sort() }).toEqual({
+        target,
+        files: [binary, ...names, "README.md", "LICENSE"].sort(),
+      });
+      for (const program of ["server", "client"]) {
+        if (windows) {
+          expect(readFileSync(join(folder, `${program}.cmd`), "utf8")).toBe(`@"%~dp0${binary}" ${program} %*\r\n`);
+        } else {
+          // A link, not a copy: the download stays one binary.
+          expect(lstatSync(join(folder, program)).isSymbolicLink()).toBe(true);
+          expect(readlinkSync(join(folder, program))).toBe(binary);
+        }
       }
+      if (!windows) expect(lstatSync(join(folder, binary)).mode & 0o111).toBe(0o111);
+    }
+  });
+
+  test("each binary has its target's executable format", async () => {
+    for (const target of TARGETS) {
+      const { stdout } = await runProgram(["file", "-b", join(unpacked.get(target)!, binaryName(target))], []);
+      expect({ target, format: stdout }).toEqual({ target, format: expect.stringMatching(FILE_FORMATS[target]!) });
     }
   });
 
   test("the macOS binaries carry a code signature (Apple silicon refuses to run unsigned code)", async () => {
     for (const target of ["darwin-x64", "darwin-arm64"]) {
-      for (const program of ["server", "client"] as const) {
-        const name = artifactName(program, target);
-        expect({ name, signed: (await machOLoadCommands(join(releaseDir, name))).includes(LC_CODE_SIGNATURE) }).toEqual(
-          {
-            name,
-            signed: true,
-          },
-        );
-      }
+      const binary = join(unpacked.get(target)!, binaryName(target));
+      expect({ target, signed: (await machOLoadCommands(binary)).includes(LC_CODE_SIGNATURE) }).toEqual({
+        target,
+        signed: true,
+      });
     }
   });
 });
@@ -107,18 +152,27 @@ async function machOLoadCommands(path: string): Promise<number[]> {
   return types;
 }
 
-/** The release's pair for `target`, each program started through `run` (qemu for another CPU). */
-const releasePair = (target: string, run: (binary: string) => Program) => () => ({
-  server: run(join(releaseDir, artifactName("server", target))),
-  client: run(join(releaseDir, artifactName("client", target))),
+/**
+ * The unpacked archive's programs, started through `run` (qemu for another CPU): under their own
+ * names (the links), or as subcommands of the one binary.
+ */
+const namedPair = (target: string, run: (binary: string) => Program) => () => ({
+  server: run(join(unpacked.get(target)!, "server")),
+  client: run(join(unpacked.get(target)!, "client")),
+});
+const subcommandPair = (target: string, run: (binary: string) => Program) => () => ({
+  server: [...run(join(unpacked.get(target)!, binaryName(target))), "server"],
+  client: [...run(join(unpacked.get(target)!, binaryName(target))), "client"],
 });
 
 const onLinuxX64 = process.platform === "linux" && process.arch === "x64";
 if (!onLinuxX64) console.warn(`skipping the linux-x64 runs: this is ${process.platform}-${process.arch}`);
 describe.skipIf(!onLinuxX64)("release", () => {
+  const native = (binary: string) => [binary];
+  describeStandalonePair("linux-x64 archive, run natively as server and client", namedPair("linux-x64", native));
   describeStandalonePair(
-    "linux-x64 binaries, run natively",
-    releasePair("linux-x64", (binary) => [binary]),
+    "linux-x64 archive, run natively as socket-lab server and socket-lab client",
+    subcommandPair("linux-x64", native),
   );
 });
 
@@ -130,9 +184,16 @@ const qemuMissing = !QEMU_AARCH64
     : "";
 if (qemuMissing) console.warn(`skipping the linux-arm64 runs: ${qemuMissing} is not installed`);
 describe.skipIf(qemuMissing !== "")("release", () => {
+  // qemu passes the path it was given as the program's argv[0], so the links' names still count.
+  const emulated = (binary: string) => [QEMU_AARCH64!, "-L", ARM64_SYSROOT, binary];
   describeStandalonePair(
-    "linux-arm64 binaries, run under qemu-aarch64",
-    releasePair("linux-arm64", (binary) => [QEMU_AARCH64!, "-L", ARM64_SYSROOT, binary]),
+    "linux-arm64 archive, run under qemu-aarch64 as server and client",
+    namedPair("linux-arm64", emulated),
+    EMULATED_DEADLINE_MS,
+  );
+  describeStandalonePair(
+    "linux-arm64 archive, run under qemu-aarch64 as socket-lab server and socket-lab client",
+    subcommandPair("linux-arm64", emulated),
     EMULATED_DEADLINE_MS,
   );
 });

@@ -5,22 +5,11 @@ import { runProgram, type ServerProcess, SOURCE_SERVER, startServerProcess } fro
 import { listenProblem, RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-const servers: ServerProcess[] = [];
 const clients: RawClient[] = [];
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.terminate();
-  for (const server of servers.splice(0)) {
-    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
-    await server.proc.exited;
-  }
 });
-
-async function serve(args: string[] = []): Promise<ServerProcess> {
-  const server = await startServerProcess(args);
-  servers.push(server);
-  return server;
-}
 
 async function connect(server: ServerProcess): Promise<RawClient> {
   const client = await RawClient.connect(server.port, server.host);
@@ -33,7 +22,7 @@ const peerOf = (client: RawClient, host = "127.0.0.1") =>
 
 describe("output", () => {
   test("messages go to stdout as [peer] text, escaped; the lifecycle goes to stderr, line for line", async () => {
-    const server = await serve();
+    await using server = await startServerProcess();
     const client = await connect(server);
     const messages = ["Hello", "tab\there", "esc\x1b[31mred", "back\\slash", "bell\x07 and bidi \u202e", "ünï 😀"];
     client.write(messages.map((m) => `${m}\n`).join(""));
@@ -68,7 +57,7 @@ describe("output", () => {
   });
 
   test("--port 0: the STARTING line shows the port really listened on", async () => {
-    const server = await serve(["--port", "0"]);
+    await using server = await startServerProcess(["--port", "0"]);
     expect(server.port).toBeGreaterThan(0);
     // The port in the line is the one that answers.
     const client = await connect(server);
@@ -77,7 +66,7 @@ describe("output", () => {
   });
 
   test("active connections are counted as clients come and go", async () => {
-    const server = await serve();
+    await using server = await startServerProcess();
     const first = await connect(server);
     await server.stderr.waitFor("[ACTIVE CONNECTIONS] 1\n");
     const second = await connect(server);
@@ -99,7 +88,7 @@ describe("output", () => {
   });
 
   test("--quiet: no message lines, the lifecycle still logged, acks still sent", async () => {
-    const server = await serve(["--quiet"]);
+    await using server = await startServerProcess(["--quiet"]);
     const client = await connect(server);
     client.write("secret\n");
     await client.waitFor(ackLine("secret"));
@@ -112,7 +101,7 @@ describe("output", () => {
   });
 
   test("--json: every line on both streams is one JSON object; messages carry time, event, peer, message", async () => {
-    const server = await serve(["--json"]);
+    await using server = await startServerProcess(["--json"]);
     const client = await connect(server);
     client.write("first\nwith \x1b escape\n");
     await client.waitFor(ackLine("first") + ackLine("with \x1b escape"));
@@ -148,7 +137,7 @@ describe("output", () => {
   const noIPv6 = listenProblem("::1", 0);
   if (noIPv6) console.warn(`skipping the IPv6 test: ${noIPv6}`);
   test.skipIf(noIPv6 !== undefined)("IPv6: the listener and its peers are shown as [::1]:port", async () => {
-    const server = await serve(["--host", "::1"]);
+    await using server = await startServerProcess(["--host", "::1"]);
     expect(server.stderr.lines[0]).toBe(`[STARTING] Server is listening on [::1]:${server.port}`);
     const client = await connect(server);
     client.write("over v6\n");
@@ -162,7 +151,7 @@ describe("output", () => {
 
 describe("errors and exit codes", () => {
   test("address in use: one plain line, exit 1, no stack trace", async () => {
-    const server = await serve();
+    await using server = await startServerProcess();
     const result = await runProgram(SOURCE_SERVER, ["--port", String(server.port)]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe(`[ERROR] Address 127.0.0.1:${server.port} is already in use\n`);
@@ -190,7 +179,7 @@ describe("errors and exit codes", () => {
 describe("shutdown", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     test(`${signal} with clients connected: each gets its acks, then the notice; exit 0`, async () => {
-      const server = await serve();
+      await using server = await startServerProcess();
       const connected = await Promise.all([connect(server), connect(server), connect(server)]);
       for (const [c, client] of connected.entries()) client.write(`one from ${c}\ntwo from ${c}\n`);
       // Every message is received (logged) before the signal.
@@ -216,7 +205,7 @@ describe("shutdown", () => {
   test("a second SIGINT exits at once (130) instead of waiting for a client that holds on", async () => {
     // Without the second SIGINT the server would wait for this client (it neither reads nor
     // hangs up) and then exit 0.
-    const server = await serve(["--drain-timeout", "30"]);
+    await using server = await startServerProcess(["--drain-timeout", "30"]);
     const client = await connect(server);
     client.pause();
     client.write("hold on\n");
@@ -229,7 +218,7 @@ describe("shutdown", () => {
   test("--drain-timeout ends the shutdown for a client that neither reads nor hangs up", async () => {
     // More acks than the kernel buffers hold, so the goodbye cannot complete; the output limit is
     // raised so that the server reads every message first.
-    const server = await serve(["--drain-timeout", "0.3", "--max-output-bytes", "64m"]);
+    await using server = await startServerProcess(["--drain-timeout", "0.3", "--max-output-bytes", "64m"]);
     const client = await connect(server);
     client.pause();
     const count = 6000;

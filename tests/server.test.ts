@@ -1,38 +1,18 @@
 // The server in this process (startServer), driven over real loopback sockets by raw clients that
 // control exactly which bytes arrive in which read. Events are recorded to check what the log says.
-import { afterEach, describe, expect, test } from "bun:test";
-import { ListenError, type RunningServer, type ServerOptions, startServer } from "../src/server/server.ts";
+import { describe, expect, test } from "bun:test";
+import { ListenError, startServer } from "../src/server/server.ts";
+import { serveInProcess } from "./helpers/in-process-server.ts";
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
-import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
-
-const servers: RunningServer[] = [];
-const clients: RawClient[] = [];
-
-afterEach(() => {
-  for (const client of clients.splice(0)) client.terminate();
-  for (const server of servers.splice(0)) server.kill();
-});
-
-/** A server on a free loopback port, its event recorder, and a way to connect raw clients to it. */
-function serve(options: Partial<ServerOptions> = {}) {
-  const recorder = new EventRecorder();
-  const server = startServer({ host: "127.0.0.1", port: 0, events: recorder.events, ...options });
-  servers.push(server);
-  const connect = async () => {
-    const client = await RawClient.connect(server.port);
-    clients.push(client);
-    return client;
-  };
-  return { server, recorder, connect };
-}
 
 const peerOf = (client: RawClient) => `127.0.0.1:${client.localPort}`;
 
 describe("line framing over a socket", () => {
   test("a message that arrives one byte per read is acknowledged once, when its LF arrives", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     await client.writeInPieces("split into bytes", 1);
     expect(recorder.messages()).toEqual([]);
@@ -43,7 +23,8 @@ describe("line framing over a socket", () => {
   });
 
   test("many messages in one read get one ack each, in order", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     const messages = Array.from({ length: 500 }, (_, i) => `message ${i}`);
     client.write(messages.map((m) => `${m}\n`).join(""));
@@ -54,7 +35,8 @@ describe("line framing over a socket", () => {
   });
 
   test("CRLF line endings: the CR before LF is dropped, a CR elsewhere is kept", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     client.write("one\r\ntwo\r\n\r\na\rb\n");
     const expected = ackLine("one") + ackLine("two") + ackLine("") + ackLine("a\rb");
@@ -64,7 +46,8 @@ describe("line framing over a socket", () => {
   });
 
   test("a CRLF split between reads (CR in one, LF in the next) is still one line ending", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     await client.writeInPieces("abc\r\n", 4);
     await client.waitFor(ackLine("abc"));
@@ -73,7 +56,8 @@ describe("line framing over a socket", () => {
   });
 
   test("multi-byte UTF-8 characters split across writes arrive whole", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     const text = "ñ€😀 日本語";
     // One byte per read cuts every character; 3 bytes per read cuts them at other places.
@@ -85,7 +69,8 @@ describe("line framing over a socket", () => {
   });
 
   test("empty lines are messages too", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     client.write("\n\nx\n\n");
     const expected = ackLine("") + ackLine("") + ackLine("x") + ackLine("");
@@ -95,7 +80,8 @@ describe("line framing over a socket", () => {
   });
 
   test("bytes that are not UTF-8 become U+FFFD in the ack and the event", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     // a, a lone continuation byte, b, a lead byte cut short by the LF.
     client.write(new Uint8Array([0x61, 0xff, 0x62, 0xc3, 0x0a, 0x6f, 0x6b, 0x0a]));
@@ -106,7 +92,8 @@ describe("line framing over a socket", () => {
   });
 
   test("a last line without LF, then the client's FIN: still a message, acknowledged before the close", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const client = await connect();
     client.write("complete\nunfinished");
     client.finishSending();
@@ -117,7 +104,8 @@ describe("line framing over a socket", () => {
   });
 
   test("many clients at once each get only their own acks, in order", async () => {
-    const { recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { recorder, connect } = served;
     const clientCount = 25;
     const rounds = 8;
     const perRound = 5;
@@ -143,7 +131,8 @@ describe("line framing over a socket", () => {
 
 describe("raw framing (the tutorial's protocol)", () => {
   test("each read is one message, and the reply has no line ending", async () => {
-    const { recorder, connect } = serve({ framing: "raw" });
+    await using served = serveInProcess({ framing: "raw" });
+    const { recorder, connect } = served;
     const client = await connect();
     let expected = "";
     for (const message of ["Hello", "two words", "wörld", "a\nb"]) {
@@ -157,7 +146,8 @@ describe("raw framing (the tutorial's protocol)", () => {
   });
 
   test("stop(): the shutdown notice has no line ending either", async () => {
-    const { server, connect } = serve({ framing: "raw" });
+    await using served = serveInProcess({ framing: "raw" });
+    const { server, connect } = served;
     const client = await connect();
     client.write("last words");
     await client.waitFor("Message 'last words' received successfully");
@@ -169,7 +159,8 @@ describe("raw framing (the tutorial's protocol)", () => {
 
 describe("connections", () => {
   test("connected and disconnected events count the active connections", async () => {
-    const { server, recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { server, recorder, connect } = served;
     const first = await connect();
     await recorder.until((r) => r.of("connected").length === 1, "first connection");
     const second = await connect();
@@ -194,7 +185,8 @@ describe("connections", () => {
   });
 
   test("a client that resets its connection is reported as a reset, then as disconnected", async () => {
-    const { server, recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { server, recorder, connect } = served;
     const client = await connect();
     client.write("before the reset\n");
     await client.waitFor(ackLine("before the reset"));
@@ -210,11 +202,12 @@ describe("connections", () => {
     expect(server.activeConnections).toBe(0);
   });
 
-  test("listening on an address in use throws a ListenError with a plain reason", () => {
-    const { server } = serve();
+  test("listening on an address in use throws a ListenError with a plain reason", async () => {
+    await using served = serveInProcess();
+    const { server } = served;
     let caught: unknown;
     try {
-      servers.push(startServer({ host: "127.0.0.1", port: server.port }));
+      startServer({ host: "127.0.0.1", port: server.port }).kill();
     } catch (error) {
       caught = error;
     }
@@ -226,7 +219,8 @@ describe("connections", () => {
 
 describe("stop()", () => {
   test("is safe to call twice: one shutdown, one close, both calls resolve", async () => {
-    const { server, recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { server, recorder, connect } = served;
     const client = await connect();
     const first = server.stop();
     const second = server.stop();
@@ -243,7 +237,8 @@ describe("stop()", () => {
     // The client stops reading, so its acks back up past the kernel's buffers into the server's
     // outbox (the output limit is raised so the server keeps reading). stop() must still send
     // all of them, in order, before the notice.
-    const { server, recorder, connect } = serve({ limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    await using served = serveInProcess({ limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const { server, recorder, connect } = served;
     const client = await connect();
     client.pause();
     const filler = "x".repeat(500);
@@ -261,7 +256,8 @@ describe("stop()", () => {
   });
 
   test("with several clients: each gets its acks and the notice, and stop() resolves after they are closed", async () => {
-    const { server, recorder, connect } = serve();
+    await using served = serveInProcess();
+    const { server, recorder, connect } = served;
     const connected = await Promise.all(Array.from({ length: 5 }, connect));
     for (const [c, client] of connected.entries()) client.write(`hello from ${c}\nbye from ${c}\n`);
     await recorder.until((r) => r.of("message").length === 10, "10 messages");
@@ -278,11 +274,12 @@ describe("stop()", () => {
   test("the drain timeout bounds stop() when a client neither reads nor hangs up", async () => {
     // The linger (how long one closing connection waits for its peer) is far longer than the
     // test's deadline: only the drain timeout can end this stop() in time.
-    const { server, recorder, connect } = serve({
+    await using served = serveInProcess({
       drainTimeoutMs: 200,
       closeTimeoutMs: 60_000,
       limits: { maxOutputBytes: 64 * 1024 * 1024 },
     });
+    const { server, recorder, connect } = served;
     const client = await connect();
     client.pause();
     const count = 10_000;
@@ -294,9 +291,10 @@ describe("stop()", () => {
   });
 
   test("after stop() no new connection is accepted", async () => {
-    const { server } = serve();
+    await using served = serveInProcess();
+    const { server } = served;
     await server.stop();
-    expect(RawClient.connect(server.port)).rejects.toThrow();
+    await expect(RawClient.connect(server.port)).rejects.toThrow();
   });
 });
 
@@ -307,7 +305,8 @@ describe("closing a connection that still owes replies", () => {
   const expected = ackLine(message).repeat(lines);
 
   test("a client that reads slowly after its FIN, with pauses shorter than the linger, gets every ack", async () => {
-    const { recorder, connect } = serve({ closeTimeoutMs: 500, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    await using served = serveInProcess({ closeTimeoutMs: 500, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const { recorder, connect } = served;
     const client = await connect();
     client.pause();
     client.write(`${message}\n`.repeat(lines));
@@ -328,7 +327,8 @@ describe("closing a connection that still owes replies", () => {
   });
 
   test("a client that stops reading is closed after the linger; the dropped bytes are reported", async () => {
-    const { server, recorder, connect } = serve({ closeTimeoutMs: 300, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    await using served = serveInProcess({ closeTimeoutMs: 300, limits: { maxOutputBytes: 64 * 1024 * 1024 } });
+    const { server, recorder, connect } = served;
     const client = await connect();
     client.pause();
     client.write(`${message}\n`.repeat(lines));

@@ -5,6 +5,7 @@ import { afterEach, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { memoryKiB } from "../harness/procfs.ts";
 import {
   CHILD_ENV,
   CLIENT_TS,
@@ -14,9 +15,9 @@ import {
   TextCollector,
   withDeadline,
 } from "./helpers/processes.ts";
-import { residentBytes } from "./limits-support.ts";
 
-const MiB = 1024 * 1024;
+/** Resident memory from /proc is in KiB. */
+const MiB_IN_KiB = 1024;
 const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
@@ -50,17 +51,17 @@ test("server | (nobody reads): memory stays bounded, and SIGTERM still exits 0 w
   const stderr = new TextCollector(proc.stderr);
   const port = (await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]!;
   await Bun.sleep(200);
-  const before = residentBytes(proc.pid);
+  const before = memoryKiB(proc.pid).rss;
   // 60 MB of messages: without pacing, their log lines would pile up in the server's memory.
   const client = await runClient(["--port", port, "--quiet", "--response-timeout", "2"], {
     stdin: lines(600_000),
     deadlineMs: 30_000,
   });
-  const growth = residentBytes(proc.pid) - before;
+  const growth = memoryKiB(proc.pid).rss - before;
   await stderr.waitFor("[WARNING] stdout is not keeping up: reading from clients pauses until it does");
   // The server stopped reading, so the client gave up waiting for its acks: it must not say 0.
   expect(client.exitCode).toBe(5);
-  expect(growth).toBeLessThan(40 * MiB);
+  expect(growth).toBeLessThan(40 * MiB_IN_KiB);
   proc.kill("SIGTERM");
   expect(await withDeadline(proc.exited, 5_000, "the server did not exit")).toBe(0);
   await stderr.done;
@@ -80,10 +81,10 @@ test("client > (nobody reads): it stops taking acks instead of growing, and SIGT
   closeSync(stdout);
   cleanups.push(() => proc.kill("SIGKILL"));
   await Bun.sleep(500);
-  const before = residentBytes(proc.pid);
+  const before = memoryKiB(proc.pid).rss;
   await Bun.sleep(1500);
   // Whatever was read before the pause is all it holds: ~60 MB of acks never pile up.
-  expect(residentBytes(proc.pid) - before).toBeLessThan(20 * MiB);
+  expect(memoryKiB(proc.pid).rss - before).toBeLessThan(20 * MiB_IN_KiB);
   expect(proc.exitCode).toBeNull();
   proc.kill("SIGTERM");
   expect(await withDeadline(proc.exited, 5_000, "the client did not exit")).toBe(130);

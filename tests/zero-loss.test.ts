@@ -3,23 +3,23 @@
 // `ERROR server shutting down`, and exit 0 within the drain timeout; and a client exits 0 only
 // when every message it sent was acknowledged.
 import { expect, test } from "bun:test";
-import { CHILD_ENV, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
+import { CHILD_ENV, eventually, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
+import { RawClient } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
-import { eventually, RawPeer } from "./limits-support.ts";
 
 const RAW_PEERS = 24;
 const CLIENT_PROCESSES = 4;
 const DRAIN_TIMEOUT_S = 5;
 
 /** Sends numbered messages (`<name>-<n>`) as fast as the server takes them, until it hangs up. */
-function pump(peer: RawPeer, name: string): { sent: () => number } {
+function pump(peer: RawClient, name: string): { sent: () => number } {
   let sent = 0;
   void (async () => {
     while (!peer.isEnded) {
       if (peer.queuedBytes < 32 * 1024) {
         let batch = "";
         for (let i = 0; i < 200; i++) batch += `${name}-${sent++}\n`;
-        peer.send(batch);
+        peer.write(batch);
       }
       await Bun.sleep(1);
     }
@@ -37,7 +37,7 @@ test("SIGTERM under load: every logged message is acknowledged, then the notice,
   const server = await startServerProcess(["--drain-timeout", String(DRAIN_TIMEOUT_S)]);
   const clients: Array<ReturnType<typeof Bun.spawn<"pipe", "pipe", "pipe">>> = [];
   try {
-    const peers = await Promise.all(Array.from({ length: RAW_PEERS }, () => RawPeer.connect(server.port)));
+    const peers = await Promise.all(Array.from({ length: RAW_PEERS }, () => RawClient.connect(server.port)));
     for (const [i, peer] of peers.entries()) pump(peer, `raw${i}`);
 
     // Our own client, piped, with input that has not ended when the server stops.
@@ -81,9 +81,9 @@ test("SIGTERM under load: every logged message is acknowledged, then the notice,
     // Raw peers: acks match the server's log of what it received, one for one, in order.
     let total = 0;
     for (const peer of peers) {
-      await withDeadline(peer.ended, 5000, "peer not closed");
+      await withDeadline(peer.ending, 5000, "peer not closed");
       const received = logged(server.stdout.text, `127.0.0.1:${peer.localPort}`);
-      const lines = peer.lines;
+      const lines = peer.replies.lines;
       expect(lines.at(-1)).toBe("ERROR server shutting down");
       expect(lines.slice(0, -1)).toEqual(received.map(ack));
       total += received.length;

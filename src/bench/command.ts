@@ -1,96 +1,168 @@
 // `client bench`: the load generator as a subcommand of the client. Flags in, options out; the
-// work is in generator.ts, the output in report.ts.
-import { type ArgsDef, defineCommand } from "citty";
-import { commonArgs, parseFraming, parseInteger, parseSeconds, UsageError } from "../cli/args.ts";
-import { connectArgs, parseConnectFlags } from "../cli/connect-args.ts";
-import { connectFailureOutcome, INSECURE_WARNING } from "../client/outcome.ts";
-import { loadTlsFiles, TlsFileError } from "../net/tls-files.ts";
-import { runBench } from "./generator.ts";
-import { formatProgress, formatSummary } from "./report.ts";
+// work is in generator.ts, the output in report.ts, both loaded only when a run starts.
+import { defineCommand } from "citty";
+import { connectArgs, formatSeconds, parseFraming, parseInteger, parseSeconds, UsageError } from "../cli/args.ts";
+import { BENCH_EXIT_CODES, ExitCode } from "../cli/exit-codes.ts";
+import { type HelpArgsDef, withHelp } from "../cli/help.ts";
+import { networkArgs, parseNetworkFlags } from "../cli/network-args.ts";
+import { CLIENT_DEFAULTS } from "../client/options.ts";
+import { BENCH_DEFAULTS } from "./defaults.ts";
 
+// Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const benchArgs = {
-  host: commonArgs.host,
-  port: commonArgs.port,
-  ...connectArgs,
-  framing: commonArgs.framing,
-  connections: { type: "string", alias: "c", description: "Connections, all open at once", default: "50" },
+  ...connectArgs(BENCH_DEFAULTS),
+  ...networkArgs,
+  // Why these two differ from the client's: see defaults.ts.
+  timeout: {
+    type: "string",
+    valueHint: "SECONDS",
+    group: "connection",
+    description: `How long to wait for each connection; longer than the client's ${formatSeconds(CLIENT_DEFAULTS.connectTimeoutMs)} s, as a server taking many connections at once is slow to accept each`,
+    default: formatSeconds(BENCH_DEFAULTS.connectTimeoutMs),
+  },
+  "response-timeout": {
+    type: "string",
+    valueHint: "SECONDS",
+    group: "connection",
+    description: `End the run with errors when no reply at all arrives for this long: a server silent that long is broken, not slow (the client waits ${formatSeconds(CLIENT_DEFAULTS.responseTimeoutMs)} s) (0: for ever)`,
+    default: formatSeconds(BENCH_DEFAULTS.responseTimeoutMs),
+  },
+  connections: {
+    type: "string",
+    alias: "c",
+    valueHint: "N",
+    group: "load",
+    description: "Connections, all open at once",
+    default: String(BENCH_DEFAULTS.connections),
+  },
   duration: {
     type: "string",
     alias: "d",
-    description: "Seconds to run once connected (unless --requests)",
-    default: "5",
+    valueHint: "SECONDS",
+    group: "load",
+    description: "How long to run once connected (unless --requests)",
+    default: formatSeconds(BENCH_DEFAULTS.durationMs),
   },
-  requests: { type: "string", alias: "n", description: "Stop after this many acknowledged messages instead" },
+  requests: {
+    type: "string",
+    alias: "n",
+    valueHint: "N",
+    group: "load",
+    description: "Stop after this many acknowledged messages instead",
+  },
   pipeline: {
     type: "string",
     alias: "P",
-    description: "Messages per connection in flight: sent in one write, all replies awaited (line framing)",
-    default: "1",
+    valueHint: "N",
+    group: "load",
+    description: "Messages in flight per connection: sent in one write, all replies awaited (line framing)",
+    default: String(BENCH_DEFAULTS.pipeline),
   },
-  message: { type: "string", alias: "m", description: "The message to send", default: "ping" },
-  timeout: { type: "string", description: "Seconds to wait for each connection", default: "10" },
-  "response-timeout": {
+  message: {
     type: "string",
-    description: "Seconds without any reply before the run ends with errors (0: wait forever)",
-    default: "10",
+    alias: "m",
+    valueHint: "TEXT",
+    group: "load",
+    description: "The message to send",
+    default: BENCH_DEFAULTS.message,
   },
-  json: { type: "boolean", description: "Print the result as one JSON object on stdout", default: false },
-  quiet: { type: "boolean", description: "No progress line on stderr", default: false },
-} as const satisfies ArgsDef;
+  json: {
+    type: "boolean",
+    group: "output",
+    description: "Print the result as one JSON object on stdout",
+    default: false,
+  },
+  quiet: { type: "boolean", group: "output", description: "No progress line on stderr", default: false },
+} as const satisfies HelpArgsDef;
 
-export const benchCommand = defineCommand({
-  meta: {
-    name: "bench",
-    description: "Load generator: N connections send messages and count reply lines (messages/s, latency percentiles)",
-  },
-  args: benchArgs,
-  async run({ args }) {
-    const framing = parseFraming(args.framing);
-    const pipeline = parseInteger("pipeline", args.pipeline, 1);
-    if (framing === "raw" && pipeline > 1)
-      throw new UsageError("--pipeline must be 1 in raw framing (a read is a message)");
-    if (args.message.includes("\n")) throw new UsageError("--message must be one line");
-    const durationMs = parseSeconds("duration", args.duration);
-    if (durationMs <= 0 && args.requests === undefined) throw new UsageError("--duration must be more than 0 seconds");
-    const { tls: tlsSettings, ...where } = parseConnectFlags(args);
-    let tls: ReturnType<typeof loadTlsFiles> | undefined;
-    try {
-      tls = tlsSettings && loadTlsFiles(tlsSettings);
-    } catch (error) {
-      if (!(error instanceof TlsFileError)) throw error;
-      process.stderr.write(`[ERROR] ${error.message}\n`);
-      return 1;
-    }
-    if (tls && !tls.verify) process.stderr.write(`${INSECURE_WARNING}\n`);
-    // One line per distinct reason, not one per connection: 50 connections fail the same way.
-    const failuresShown = new Set<string>();
-    const progressOnTerminal = process.stderr.isTTY === true;
-    const result = await runBench({
-      ...where,
-      tls,
-      connections: parseInteger("connections", args.connections, 1),
-      pipeline,
-      message: args.message,
-      framing,
-      durationMs,
-      requests: args.requests === undefined ? undefined : parseInteger("requests", args.requests, 1),
-      connectTimeoutMs: parseSeconds("timeout", args.timeout),
-      responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
-      onConnectFailure(failure) {
-        const line = connectFailureOutcome(failure).error!;
-        if (failuresShown.has(line)) return;
-        failuresShown.add(line);
-        process.stderr.write(`${progressOnTerminal ? "\r\x1b[K" : ""}${line}\n`);
+export const benchCommand = withHelp(
+  defineCommand({
+    meta: {
+      name: "bench",
+      description: "Load generator: N connections send messages; prints messages/s and latency.",
+    },
+    args: benchArgs,
+    async run({ args }) {
+      const framing = parseFraming(args.framing);
+      const pipeline = parseInteger("pipeline", args.pipeline, 1);
+      if (framing === "raw" && pipeline > 1)
+        throw new UsageError("--pipeline must be 1 in raw framing (a read is a message)");
+      if (args.message.includes("\n")) throw new UsageError("--message must be one line");
+      const durationMs = parseSeconds("duration", args.duration);
+      if (durationMs <= 0 && args.requests === undefined)
+        throw new UsageError("--duration must be more than 0 seconds");
+      const { tls: tlsSettings, ...where } = parseNetworkFlags(args);
+      const [
+        { runBench },
+        { Histogram },
+        { formatDistribution, formatProgress, formatSummary },
+        { loadTlsFiles, TlsFileError },
+        { connectFailureOutcome, INSECURE_WARNING },
+      ] = await Promise.all([
+        import("./generator.ts"),
+        import("./histogram.ts"),
+        import("./report.ts"),
+        import("../net/tls-files.ts"),
+        import("../client/outcome.ts"),
+      ]);
+      let tls: ReturnType<typeof loadTlsFiles> | undefined;
+      try {
+        tls = tlsSettings && loadTlsFiles(tlsSettings);
+      } catch (error) {
+        if (!(error instanceof TlsFileError)) throw error;
+        process.stderr.write(`[ERROR] ${error.message}\n`);
+        return ExitCode.failure;
+      }
+      if (tls && !tls.verify) process.stderr.write(`${INSECURE_WARNING}\n`);
+      // One line per distinct reason, not one per connection: 50 connections fail the same way.
+      const failuresShown = new Set<string>();
+      const progressOnTerminal = process.stderr.isTTY === true;
+      const histogram = new Histogram();
+      const result = await runBench({
+        histogram,
+        ...where,
+        tls,
+        connections: parseInteger("connections", args.connections, 1),
+        pipeline,
+        message: args.message,
+        framing,
+        durationMs,
+        requests: args.requests === undefined ? undefined : parseInteger("requests", args.requests, 1),
+        connectTimeoutMs: parseSeconds("timeout", args.timeout),
+        responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
+        onConnectFailure(failure) {
+          const line = connectFailureOutcome(failure).error!;
+          if (failuresShown.has(line)) return;
+          failuresShown.add(line);
+          process.stderr.write(`${progressOnTerminal ? "\r\x1b[K" : ""}${line}\n`);
+        },
+        onProgress: args.quiet
+          ? undefined
+          : (progress) =>
+              process.stderr.write(
+                progressOnTerminal ? `\r${formatProgress(progress)}\x1b[K` : `${formatProgress(progress)}\n`,
+              ),
+      });
+      if (!args.quiet && progressOnTerminal) process.stderr.write("\r\x1b[K");
+      if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+        const distribution = formatDistribution(histogram, { color });
+        process.stdout.write(`${formatSummary(result)}\n${distribution ? `${distribution}\n` : ""}`);
+      }
+      return result.errors === 0 ? 0 : 1;
+    },
+  }),
+  {
+    examples: [
+      { does: "50 connections for 5 seconds against the local server.", command: "client bench -c 50 -d 5" },
+      { does: "Exactly 100,000 messages, 16 in flight per connection.", command: "client bench -n 100000 -P 16" },
+      {
+        does: "Any server that answers each line with a line: redis-server.",
+        command: "client bench --port 6379 -m PING",
       },
-      onProgress: args.quiet
-        ? undefined
-        : (progress) =>
-            process.stderr.write(
-              progressOnTerminal ? `\r${formatProgress(progress)}\x1b[K` : `${formatProgress(progress)}\n`,
-            ),
-    });
-    if (!args.quiet && progressOnTerminal) process.stderr.write("\r\x1b[K");
-    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `${formatSummary(result)}\n`);
-    return result.errors === 0 ? 0 : 1;
+      { does: "Just the rate, for a script.", command: "client bench --json --quiet | jq .messagesPerSecond" },
+    ],
+    exitCodes: BENCH_EXIT_CODES,
   },
-});
+);

@@ -9,6 +9,7 @@ import type { Socket } from "bun";
 import { ConnectError, type ConnectFailure, type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
 import { describeTlsError, isTlsError } from "../net/tls-failure.ts";
 import type { Framing } from "../protocol/messages.ts";
+import { BENCH_DEFAULTS } from "./defaults.ts";
 import { Histogram } from "./histogram.ts";
 
 export interface BenchOptions extends ConnectTarget {
@@ -17,17 +18,22 @@ export interface BenchOptions extends ConnectTarget {
   pipeline: number;
   message: string;
   framing: Framing;
-  /** Run this long once every connection is open... */
+  /** Run this long once every connection is open (BENCH_DEFAULTS.durationMs if not given)... */
   durationMs?: number;
   /** ...or until this many messages are acknowledged (whichever is given; count wins). */
   requests?: number;
   connectTimeoutMs: number;
-  /** End the run when no reply at all arrives for this long (a stuck server); 0 = never. */
+  /**
+   * End the run when no reply at all arrives for this long (a stuck server); 0 = never, and
+   * BENCH_DEFAULTS.responseTimeoutMs if not given.
+   */
   responseTimeoutMs?: number;
   /** Called about once a second while messages flow. */
   onProgress?(progress: BenchProgress): void;
   /** Called for each connection that could not be opened (TLS failures after the handshake too), to say why. */
   onConnectFailure?(failure: ConnectFailure): void;
+  /** Where the latencies are recorded, for a caller that draws their distribution. */
+  histogram?: Histogram;
 }
 
 export interface BenchProgress {
@@ -117,7 +123,7 @@ class Worker {
 
 /** The state of one benchmark run, shared by its workers. */
 class Run {
-  readonly histogram = new Histogram();
+  readonly histogram: Histogram;
   readonly framing: Framing;
   readonly pipeline: number;
   readonly batch: Uint8Array;
@@ -131,6 +137,7 @@ class Run {
   private readonly allDone = Promise.withResolvers<void>();
 
   constructor(options: BenchOptions) {
+    this.histogram = options.histogram ?? new Histogram();
     this.framing = options.framing;
     this.pipeline = options.framing === "raw" ? 1 : options.pipeline;
     const framed = options.framing === "line" ? `${options.message}\n` : options.message;
@@ -188,6 +195,7 @@ class Run {
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const run = new Run(options);
+  const responseTimeoutMs = options.responseTimeoutMs ?? BENCH_DEFAULTS.responseTimeoutMs;
   const connectStart = performance.now();
   await openConnections(run, options);
   const connectMs = performance.now() - connectStart;
@@ -202,14 +210,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     if (run.messages !== lastCount) {
       lastCount = run.messages;
       lastProgressAt = now;
-    } else if (options.responseTimeoutMs && now - lastProgressAt >= options.responseTimeoutMs) {
+    } else if (responseTimeoutMs > 0 && now - lastProgressAt >= responseTimeoutMs) {
       // Every connection is waiting on a server that stopped answering: each is an error.
       for (let i = 0; i < run.workers.size; i++) run.error("no-response");
       run.stop();
     }
   }, 1000);
   const deadline =
-    options.requests === undefined ? setTimeout(() => run.stop(), options.durationMs ?? 5000) : undefined;
+    options.requests === undefined
+      ? setTimeout(() => run.stop(), options.durationMs ?? BENCH_DEFAULTS.durationMs)
+      : undefined;
   if (run.workers.size === 0) run.stop();
   for (const worker of [...run.workers]) worker.sendBatch();
   await run.done;

@@ -54,6 +54,23 @@ export class Histogram {
     }
     return this.max;
   }
+
+  /**
+   * How many samples fall in each of the ranges [edges[i], edges[i+1]) (microseconds; each
+   * bucket counted by its highest value, as percentile() does), and how many at or past the last.
+   */
+  countsBetween(edges: readonly number[]): number[] {
+    const counts = new Array<number>(edges.length).fill(0);
+    for (let i = 0; i < BUCKET_COUNT; i++) {
+      const count = this.counts[i]!;
+      if (count === 0) continue;
+      const value = Math.min(this.max, highestValueOf(i));
+      let bin = 0;
+      while (bin + 1 < edges.length && value >= edges[bin + 1]!) bin++;
+      counts[bin]! += count;
+    }
+    return counts;
+  }
 }
 
 function bucketOf(value: number): number {

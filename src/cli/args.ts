@@ -1,32 +1,69 @@
-// Flags both programs share, defined once, and the checks citty leaves to us (it has no number
+// Flags more than one program shares, defined once, and the checks citty leaves to us (it has no number
 // type and accepts unknown flags silently). Every bad value is a UsageError: exit code 2.
-import type { ArgsDef } from "citty";
 import { LOG_LEVELS, type LogLevelName } from "../output/logger.ts";
 import { FRAMINGS, type Framing } from "../protocol/messages.ts";
+import type { HelpArgDef, HelpArgsDef, HelpGroup } from "./help.ts";
 
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export const DEFAULT_PORT = 12345;
-
-export const commonArgs = {
-  host: { type: "string", description: "Address to listen on / connect to", default: "127.0.0.1" },
-  port: { type: "string", description: "TCP port (0 for any free port on the server)", default: String(DEFAULT_PORT) },
-  framing: {
+/** --framing, for a program whose default is `framing`, listed in `group`. */
+export function framingArg<Group extends HelpGroup>(framing: Framing, group: Group) {
+  return {
     type: "enum",
     options: [...FRAMINGS],
+    group,
     description: "line: one message per LF-terminated line; raw: one message per read (the tutorial's protocol)",
-    default: "line",
-  },
-  json: { type: "boolean", description: "Write events as JSON lines", default: false },
-  "log-level": {
-    type: "enum",
-    options: [...LOG_LEVELS],
-    description: "Lowest level of status lines shown on stderr (debug adds stack traces)",
-    default: "info",
-  },
-} as const satisfies ArgsDef;
+    default: framing,
+  } as const satisfies HelpArgDef;
+}
+
+export const logLevelArg = {
+  type: "enum",
+  options: [...LOG_LEVELS],
+  valueHint: "LEVEL",
+  group: "output",
+  description: `Lowest level of status lines shown on stderr: ${LOG_LEVELS.join(", ")} (debug adds stack traces)`,
+  default: "info",
+} as const satisfies HelpArgDef;
+
+/** Where the client and its load generator connect, with the program's own defaults. */
+export function connectArgs(defaults: { host: string; port: number; framing: Framing }) {
+  return {
+    host: {
+      type: "string",
+      valueHint: "HOST",
+      group: "connection",
+      description: "Server to connect to: a name or an address (IPv6 too)",
+      default: defaults.host,
+    },
+    port: {
+      type: "string",
+      valueHint: "PORT",
+      group: "connection",
+      description: "Server's TCP port",
+      default: String(defaults.port),
+    },
+    framing: framingArg(defaults.framing, "connection"),
+  } as const satisfies HelpArgsDef;
+}
+
+/** How --help shows a default in milliseconds: as the seconds a flag takes (5000 -> "5"). */
+export function formatSeconds(ms: number): string {
+  return String(ms / 1000);
+}
+
+/** How --help shows a default size: as parseBytes reads it (1048576 -> "1m", 65536 -> "64k"). */
+export function formatBytes(bytes: number): string {
+  for (const [unit, scale] of [
+    ["g", 1024 ** 3],
+    ["m", 1024 ** 2],
+    ["k", 1024],
+  ] as const)
+    if (bytes >= scale && bytes % scale === 0) return `${bytes / scale}${unit}`;
+  return String(bytes);
+}
 
 export function parsePort(value: string, { allowZero }: { allowZero: boolean }): number {
   const port = parseInteger("port", value);

@@ -1,11 +1,13 @@
 // Runs a citty command the way a Unix tool should behave: --help and --version anywhere, unknown
 // flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
-import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
+import { type ArgsDef, type CommandDef, runCommand } from "citty";
 import { flushLogs } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { type HelpedCommand, type HelpPage, renderHelp } from "./help.ts";
+import { isTerminal } from "./terminal.ts";
 
 // citty's CommandDef is invariant in its args; the runner only needs the untyped shape.
 // biome-ignore lint/suspicious/noExplicitAny: CommandDef<ArgsDef> would not accept a command with its own args.
@@ -15,9 +17,10 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
   const flags = scanFlags(targetArgs, (await resolve(target.args)) ?? {});
   if (flags.help) {
-    const usage = await renderUsage(target, parent);
-    // citty colours its usage unless NO_COLOR is set, even into a pipe or a file.
-    await printAndExit(process.stdout.isTTY ? usage : stripColors(usage));
+    // Colour for a person at a terminal only: never into a pipe, a file or a pager, and never
+    // when NO_COLOR is set (https://no-color.org: any value but the empty string).
+    const colour = (await isTerminal("stdout")) && !process.env.NO_COLOR;
+    await printAndExit(renderHelp(await helpPage(target, parent), { colour }));
   }
   if (flags.version) {
     const meta = await resolve(command.meta);
@@ -100,6 +103,24 @@ function scanFlags(rawArgs: string[], argsDef: ArgsDef): { help: boolean; versio
     }
   }
   return found;
+}
+
+async function helpPage(command: AnyCommand, parent: AnyCommand | undefined): Promise<HelpPage> {
+  const meta = await resolve(command.meta);
+  const parentName = parent ? `${(await resolve(parent.meta))?.name} ` : "";
+  const subCommands = Object.entries((await resolve(command.subCommands)) ?? {});
+  return {
+    name: parentName + (meta?.name ?? ""),
+    description: meta?.description ?? "",
+    args: (await resolve(command.args)) ?? {},
+    subCommands: await Promise.all(
+      subCommands.map(async ([name, sub]) => ({
+        name,
+        description: (await resolve((await resolve(sub))?.meta))?.description ?? "",
+      })),
+    ),
+    help: (command as HelpedCommand).help,
+  };
 }
 
 async function resolve<T>(value: T | (() => T) | (() => Promise<T>) | Promise<T> | undefined): Promise<T | undefined> {

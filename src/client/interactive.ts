@@ -1,10 +1,11 @@
 // Interactive mode (stdin is a terminal): the tutorial's session, line for line, with line editing
 // and history from node:readline. One message at a time: send, wait for the reply, print it.
 
+import { ClientExit } from "../cli/exit-codes.ts";
 import { ConnectError } from "../net/connect.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import { frameMessage } from "../protocol/framing.ts";
-import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
+import { connectFailureOutcome, type Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { connectingLine } from "./status.ts";
 

@@ -1,11 +1,12 @@
 // The client program: pick the mode (a terminal gets the tutorial's session, anything else is a
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
+import { ClientExit } from "../cli/exit-codes.ts";
 import { isTerminal } from "../cli/terminal.ts";
 import { loadTlsFiles, TlsFileError, type TlsSettings } from "../net/tls-files.ts";
 import { createLogger, flushLogs, type LogLevelName } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
-import { ClientExit, INSECURE_WARNING, type Outcome } from "./outcome.ts";
+import { INSECURE_WARNING, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
 import type { SessionOptions } from "./session.ts";
 

@@ -5,8 +5,6 @@ import type { TlsFailure } from "../net/tls-failure.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LinkEnd } from "./link.ts";
 
-export { ClientExit };
-
 export interface Outcome {
   exitCode: number;
   /** An error line for stderr, if the run failed. */

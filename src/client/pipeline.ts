@@ -2,11 +2,12 @@
 // input bytes go to the server as they come (no round trip each) and acks are printed as they
 // return, in order. In raw framing there is no delimiter, so each message waits for its reply.
 import { isUtf8 } from "node:buffer";
+import { ClientExit } from "../cli/exit-codes.ts";
 import { ConnectError } from "../net/connect.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
 import { LineDeframer } from "../protocol/framing.ts";
-import { ClientExit, connectFailureOutcome, type Outcome } from "./outcome.ts";
+import { connectFailureOutcome, type Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { connectingLine } from "./status.ts";
 

@@ -1,6 +1,6 @@
-// Bun's socket.write() takes what the kernel accepts now and returns that count; the rest is the
-// caller's to keep and resend on `drain` (BUN_NOTES.md). The outbox keeps it, in order, so no
-// byte is dropped or sent twice, and it reports how much is waiting so callers can apply
+// Bun's socket.write() takes what the kernel accepts now and returns that count; Bun keeps no copy
+// of the rest, so it is the caller's to keep and resend on `drain`. The outbox keeps it, in order,
+// so no byte is dropped or sent twice, and it reports how much is waiting so callers can apply
 // backpressure (stop reading from a peer that does not read its replies).
 
 /** The part of Bun's socket that the outbox writes to. */

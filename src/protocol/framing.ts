@@ -24,8 +24,6 @@ export interface Deframer {
    * its LF is still a message (as `sed` and `awk` treat it): `printf 'a\nb' | nc` gets two acks.
    */
   takeRest(): string | undefined;
-  /** Bytes held for an unfinished message. */
-  readonly heldBytes: number;
 }
 
 /**
@@ -47,7 +45,8 @@ export function createDeframer(framing: Framing, maxMessageBytes: number): Defra
 
 export class LineDeframer implements Deframer {
   private held: Buffer[] = [];
-  heldBytes = 0;
+  /** Bytes held for an unfinished message. */
+  private heldBytes = 0;
 
   constructor(private readonly maxMessageBytes: number) {}
 
@@ -129,8 +128,6 @@ function contentEnd(bytes: Buffer, start: number, lfIndex: number): number {
 }
 
 export class RawDeframer implements Deframer {
-  readonly heldBytes = 0;
-
   constructor(private readonly maxMessageBytes: number) {}
 
   push(chunk: Buffer, onMessage: (message: string) => void): boolean {

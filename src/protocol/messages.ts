@@ -21,10 +21,6 @@ export const notices = {
   messageTooLong: (limitBytes: number) => `message too long (limit ${limitBytes} bytes)`,
 } as const;
 
-export function noticeLine(text: string): string {
-  return `${NOTICE_PREFIX + text}\n`;
-}
-
 export type Reply =
   | { kind: "ack"; text: string }
   | { kind: "notice"; text: string }

@@ -1,5 +1,6 @@
 // What startServer takes, and every default in one place: the library applies SERVER_DEFAULTS,
 // and the CLI renders the same object in --help, so the two cannot drift apart.
+import { ENDPOINT_DEFAULTS } from "../protocol/defaults.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerEvents } from "./events.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
@@ -22,9 +23,7 @@ export interface ServerOptions {
 }
 
 export const SERVER_DEFAULTS = {
-  host: "127.0.0.1",
-  port: 12345,
-  framing: "line",
+  ...ENDPOINT_DEFAULTS,
   limits: DEFAULT_LIMITS,
   drainTimeoutMs: 5000,
   closeTimeoutMs: 5000,

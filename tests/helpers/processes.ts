@@ -4,17 +4,18 @@
 import { afterAll, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { CHILD_ENV } from "../../harness/child-env.ts";
+import { TextCollector } from "../../harness/text-collector.ts";
+import { DEADLINE_MS, withDeadline } from "../../harness/wait.ts";
+
+export { CHILD_ENV } from "../../harness/child-env.ts";
+export { TextCollector } from "../../harness/text-collector.ts";
+export { DEADLINE_MS, eventually, withDeadline } from "../../harness/wait.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const SERVER_TS = join(ROOT, "server.ts");
 export const CLIENT_TS = join(ROOT, "client.ts");
 export const SEED = join(ROOT, "..", "shared", "seed");
-
-/** How long a test waits for something that should take milliseconds. */
-export const DEADLINE_MS = 10_000;
-
-/** Child processes must not inherit `bun test`'s NODE_ENV=test (consola changes with it). */
-export const CHILD_ENV = { ...process.env, NO_COLOR: "1", NODE_ENV: "production", FORCE_COLOR: "0" };
 
 /** Command prefix to run a program: `bun server.ts` or a compiled binary. */
 export type Program = string[];
@@ -22,103 +23,10 @@ export const SOURCE_SERVER: Program = [process.execPath, SERVER_TS];
 export const SOURCE_CLIENT: Program = [process.execPath, CLIENT_TS];
 
 /**
- * Collects text, line by line, and lets a test wait for it: from a stream (a process's stdout),
- * or fed through append() and finish() (a socket).
+ * A server process. `await using server = await startServerProcess(...)` kills it (SIGKILL) at the
+ * end of the scope if the test has not stopped it, and waits for it to be gone.
  */
-export class TextCollector {
-  text = "";
-  private waiters: Array<{ test: (text: string) => boolean; resolve: () => void }> = [];
-  readonly done: Promise<void>;
-  private markDone!: () => void;
-
-  constructor(stream?: ReadableStream<Uint8Array>) {
-    this.done = new Promise((resolve) => (this.markDone = resolve));
-    if (stream) void this.readAll(stream);
-  }
-
-  append(text: string): void {
-    this.text += text;
-    this.waiters = this.waiters.filter((waiter) => {
-      if (!waiter.test(this.text)) return true;
-      waiter.resolve();
-      return false;
-    });
-  }
-
-  /** No more text will come. */
-  finish(): void {
-    this.markDone();
-  }
-
-  /** Waits until `count` complete lines have arrived. */
-  waitForLines(count: number, deadlineMs = DEADLINE_MS): Promise<unknown> {
-    let seen = 0;
-    let searchFrom = 0;
-    return this.waitFor((text) => {
-      // Counted incrementally: the text can be megabytes long and grows one chunk at a time.
-      for (let lf = text.indexOf("\n", searchFrom); lf !== -1; lf = text.indexOf("\n", lf + 1)) {
-        seen++;
-        searchFrom = lf + 1;
-      }
-      return seen >= count;
-    }, deadlineMs);
-  }
-
-  get lines(): string[] {
-    return this.text.split("\n").filter((line, i, all) => line !== "" || i < all.length - 1);
-  }
-
-  /**
-   * Resolves when the text so far contains `pattern` (a string, a regular expression, or a test of
-   * the whole text); rejects after the deadline, or at the end of the text, with what it has.
-   */
-  async waitFor(
-    pattern: RegExp | string | ((text: string) => boolean),
-    deadlineMs = DEADLINE_MS,
-  ): Promise<RegExpMatchArray> {
-    const test = (text: string) =>
-      typeof pattern === "string"
-        ? text.includes(pattern)
-        : typeof pattern === "function"
-          ? pattern(text)
-          : pattern.test(text);
-    if (!test(this.text)) {
-      const { promise, resolve, reject } = Promise.withResolvers<void>();
-      const timer = setTimeout(
-        () => reject(new Error(`timed out waiting for ${pattern}; have:\n${this.tail}`)),
-        deadlineMs,
-      );
-      this.waiters.push({ test, resolve });
-      const ended = this.done.then(() => {
-        if (!test(this.text)) throw new Error(`ended without ${pattern}; have:\n${this.tail}`);
-      });
-      ended.catch(() => {}); // Settled by the race below; a later end must not count as unhandled.
-      try {
-        await Promise.race([promise, ended]);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    const match = pattern instanceof RegExp ? this.text.match(pattern) : [this.text];
-    return match as RegExpMatchArray;
-  }
-
-  /** The end of the text, for error messages. */
-  private get tail(): string {
-    return this.text.length <= 2000 ? this.text : `...${this.text.slice(-2000)}`;
-  }
-
-  private async readAll(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of stream) this.append(decoder.decode(chunk, { stream: true }));
-    } finally {
-      this.finish();
-    }
-  }
-}
-
-export interface ServerProcess {
+export interface ServerProcess extends AsyncDisposable {
   proc: Subprocess<"pipe", "pipe", "pipe">;
   port: number;
   host: string;
@@ -165,6 +73,10 @@ export async function startServerProcess(
         const code = await withDeadline(proc.exited, DEADLINE_MS, "server did not exit");
         await Promise.all([stdout.done, stderr.done]);
         return code;
+      },
+      async [Symbol.asyncDispose]() {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+        await proc.exited;
       },
     };
   } catch (error) {
@@ -219,18 +131,6 @@ export async function runProgram(
 
 export function runClient(args: string[], options?: Parameters<typeof runProgram>[2], program = SOURCE_CLIENT) {
   return runProgram(program, args, options);
-}
-
-export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: Timer | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export interface ClientProcess {

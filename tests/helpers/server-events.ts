@@ -1,7 +1,8 @@
 // Records what an in-process server reports (src/server/events.ts), in order, so tests can wait
 // for an event and compare the sequence with what a user would see in the log.
+
+import { DEADLINE_MS, eventually } from "../../harness/wait.ts";
 import type { LimitKind, ServerEvents } from "../../src/server/events.ts";
-import { DEADLINE_MS } from "./processes.ts";
 
 export type RecordedEvent =
   | { type: "listening"; host: string; port: number }
@@ -17,7 +18,6 @@ export type RecordedEvent =
 
 export class EventRecorder {
   readonly log: RecordedEvent[] = [];
-  private waiters: Array<() => void> = [];
 
   readonly events: Required<ServerEvents> = {
     listening: ({ host, port }) => this.push({ type: "listening", host, port }),
@@ -45,23 +45,15 @@ export class EventRecorder {
   }
 
   /** Resolves once `check` holds for the log; rejects after the deadline, showing the log. */
-  async until(check: (recorder: EventRecorder) => boolean, what: string, deadlineMs = DEADLINE_MS): Promise<void> {
-    const deadline = performance.now() + deadlineMs;
-    while (!check(this)) {
-      if (performance.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; events:\n${this.log.map((e) => JSON.stringify(e)).join("\n")}`);
-      }
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
+  until(check: (recorder: EventRecorder) => boolean, what: string, deadlineMs = DEADLINE_MS): Promise<void> {
+    return eventually(
+      () => check(this),
+      deadlineMs,
+      () => `${what}; events:\n${this.log.map((event) => JSON.stringify(event)).join("\n")}`,
+    );
   }
 
   private push(event: RecordedEvent): void {
     this.log.push(event);
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
   }
 }

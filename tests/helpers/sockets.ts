@@ -1,126 +1,32 @@
-// A raw TCP client for tests: it writes exactly the bytes a test gives it, collects what the
-// server sends back, and tells how the server ended the connection. Built on Bun.connect and the
-// project's own Outbox, so large writes are finished on drain instead of silently cut short.
-import type { Socket } from "bun";
-import { Outbox } from "../../src/net/outbox.ts";
-import { DEADLINE_MS, TextCollector, withDeadline } from "./processes.ts";
+// Sockets for tests: the raw client (shared with the soak, so it lives in harness/), many at once,
+// a fake server that misbehaves as told, a listener that never accepts, and port probes.
+import type { Socket, TCPSocketListener } from "bun";
+import { RawClient } from "../../harness/raw-client.ts";
+import { TextCollector } from "../../harness/text-collector.ts";
 
-/** How the connection ended: the server's FIN, a reset, or a close without either. */
-export type Ending = "end" | "reset" | "close";
-
-export class RawClient {
-  /** Everything the server sent, decoded as UTF-8. */
-  readonly replies = new TextCollector();
-  /** Resolves once the connection is gone, with how it went. */
-  readonly ending: Promise<Ending>;
-  private settle!: (how: Ending) => void;
-  private readonly decoder = new TextDecoder();
-  private outbox!: Outbox;
-  /** Our side's port (kept: Bun forgets it once the socket is closed); the server names us by it. */
-  readonly localPort: number;
-
-  private constructor(private socket: Socket<RawClient>) {
-    this.localPort = socket.localPort;
-    this.ending = new Promise((resolve) => (this.settle = resolve));
-  }
-
-  static async connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
-    let client!: RawClient;
-    await Bun.connect<RawClient>({
-      hostname: host,
-      port,
-      socket: {
-        open(socket) {
-          client = new RawClient(socket);
-          client.outbox = new Outbox(socket);
-          socket.data = client;
-        },
-        data: (socket, chunk) => socket.data.replies.append(socket.data.decoder.decode(chunk, { stream: true })),
-        drain: (socket) => socket.data.drained(),
-        end: (socket) => socket.data.over("end"),
-        error(socket, error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          socket.data?.over(code === "ECONNRESET" || code === "EPIPE" ? "reset" : "close");
-        },
-        close(socket, error) {
-          socket.data?.over((error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "reset" : "close");
-        },
-      },
-    });
-    return client;
-  }
-
-  write(data: string | Uint8Array): void {
-    this.outbox.send(data);
-  }
-
-  /**
-   * Writes `data` in pieces of `pieceBytes`, giving the event loop a turn between pieces, so
-   * that a server in this process (or on loopback) reads each piece on its own.
-   */
-  async writeInPieces(data: string | Uint8Array, pieceBytes = 1): Promise<void> {
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
-    for (let start = 0; start < bytes.length; start += pieceBytes) {
-      this.write(bytes.subarray(start, start + pieceBytes));
-      await Bun.sleep(2);
-    }
-  }
-
-  /** Waits until the server has sent `pattern` (a string or regular expression). */
-  waitFor(pattern: string | RegExp, deadlineMs = DEADLINE_MS): Promise<RegExpMatchArray> {
-    return this.replies.waitFor(pattern, deadlineMs);
-  }
-
-  /** Waits for the server to end the connection. */
-  closedByServer(deadlineMs = DEADLINE_MS): Promise<Ending> {
-    return withDeadline(this.ending, deadlineMs, "the server did not close the connection");
-  }
-
-  /** Stops reading: the server's replies pile up in the kernel, then in the server. */
-  pause(): void {
-    this.socket.pause();
-  }
-
-  resume(): void {
-    this.socket.resume();
-  }
-
-  /**
-   * Sends FIN but keeps reading: "I am done sending", as `nc -N` does at the end of its input.
-   * The FIN follows every byte written so far (it waits for the outbox to drain).
-   */
-  finishSending(): void {
-    if (this.outbox.isEmpty) this.socket.shutdown();
-    else this.finishWhenDrained = true;
-  }
-  private finishWhenDrained = false;
-
-  private drained(): void {
-    if (this.outbox.flush() && this.finishWhenDrained) {
-      this.finishWhenDrained = false;
-      this.socket.shutdown();
-    }
-  }
-
-  /** Hangs up. */
-  end(): void {
-    this.socket.end();
-  }
-
-  /** Hangs up with a reset (RST), as a crashed client would. */
-  terminate(): void {
-    this.socket.terminate();
-  }
-
-  private over(how: Ending): void {
-    this.replies.finish();
-    this.settle(how);
-  }
-}
+export { freePort } from "../../harness/ports.ts";
+export { type Ending, RawClient } from "../../harness/raw-client.ts";
 
 /** Connects `count` raw clients at once. */
 export function connectClients(count: number, port: number, host?: string): Promise<RawClient[]> {
   return Promise.all(Array.from({ length: count }, () => RawClient.connect(port, host)));
+}
+
+/** A server that misbehaves as told: `open`/`data` get the raw socket. */
+export function startFakeServer(behaviour: {
+  open?(socket: Socket<undefined>): void;
+  data?(socket: Socket<undefined>, chunk: Buffer): void;
+}): { port: number; stop(): void } {
+  const listener: TCPSocketListener<undefined> = Bun.listen<undefined>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open: (socket) => behaviour.open?.(socket),
+      data: (socket, chunk) => behaviour.data?.(socket, chunk),
+      error() {},
+    },
+  });
+  return { port: listener.port, stop: () => listener.stop(true) };
 }
 
 /** Why nothing can listen on host:port right now, or undefined if something could. */
@@ -131,14 +37,6 @@ export function listenProblem(host: string, port: number): string | undefined {
   } catch (error) {
     return `cannot listen on ${host}:${port}: ${(error as Error).message}`;
   }
-}
-
-/** A loopback port that nothing listens on (it was free a moment ago): a refused connection. */
-export function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
 }
 
 /**

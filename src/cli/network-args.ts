@@ -1,31 +1,52 @@
-// Where and how the client and `client bench` connect: --host/--port, or --unix, and the TLS
-// flags. Defined once for both commands; the checks that span several flags are usage errors.
-import type { ArgsDef } from "citty";
+// How the client and `client bench` reach the server beyond --host/--port (connectArgs in
+// args.ts): --unix instead, and the TLS flags. Defined once for both commands; the checks that
+// span several flags are usage errors. (Light: --help loads this file.)
 import type { TlsSettings } from "../net/tls-files.ts";
 import { parsePort, UsageError } from "./args.ts";
+import type { HelpArgsDef } from "./help.ts";
 
-export const connectArgs = {
+export const networkArgs = {
   unix: {
     type: "string",
+    valueHint: "PATH",
+    group: "connection",
     description: "Connect to this Unix socket instead of --host/--port (@NAME: a Linux abstract socket)",
   },
-  tls: { type: "boolean", description: "Connect with TLS, verifying the server's certificate", default: false },
-  "tls-ca": { type: "string", description: "Trust the CA certificates in this PEM file instead of the system's" },
+  tls: {
+    type: "boolean",
+    group: "tls",
+    description: "Connect with TLS, verifying the server's certificate",
+    default: false,
+  },
+  "tls-ca": {
+    type: "string",
+    valueHint: "FILE",
+    group: "tls",
+    description: "Trust the CA certificates in this PEM file instead of the system's",
+  },
   "tls-servername": {
     type: "string",
+    valueHint: "NAME",
+    group: "tls",
     description: "The name the server's certificate must carry (default: --host; an IP address is checked as one)",
   },
   "tls-insecure": {
     type: "boolean",
+    group: "tls",
     description: "Do not verify the server's certificate (anyone on the way can read and change messages)",
     default: false,
   },
-  "tls-cert": { type: "string", description: "Present this client certificate (PEM) to a server that asks for one" },
-  "tls-key": { type: "string", description: "The private key of --tls-cert (PEM)" },
-} as const satisfies ArgsDef;
+  "tls-cert": {
+    type: "string",
+    valueHint: "FILE",
+    group: "tls",
+    description: "Present this client certificate (PEM) to a server that asks for one",
+  },
+  "tls-key": { type: "string", valueHint: "FILE", group: "tls", description: "The private key of --tls-cert (PEM)" },
+} as const satisfies HelpArgsDef;
 
-/** The flags connectArgs defines, plus --host and --port, as citty hands them over. */
-export interface ConnectFlags {
+/** The flags networkArgs defines, plus --host and --port, as citty hands them over. */
+export interface NetworkFlags {
   host: string;
   port: string;
   unix?: string;
@@ -37,7 +58,7 @@ export interface ConnectFlags {
   "tls-key"?: string;
 }
 
-export interface ConnectSettings {
+export interface NetworkSettings {
   host: string;
   port: number;
   unix?: string;
@@ -49,7 +70,7 @@ const TLS_ONLY_FLAGS = ["tls-ca", "tls-servername", "tls-insecure", "tls-cert", 
 /** sun_path holds 108 bytes, the last one a NUL for a path (an abstract name has no terminator, but Bun adds one). */
 const MAX_UNIX_PATH_BYTES = 107;
 
-export function parseConnectFlags(flags: ConnectFlags): ConnectSettings {
+export function parseNetworkFlags(flags: NetworkFlags): NetworkSettings {
   const tlsOnly = TLS_ONLY_FLAGS.find((flag) => flags[flag] !== undefined && flags[flag] !== false);
   if (!flags.tls && tlsOnly) throw new UsageError(`--${tlsOnly} needs --tls`);
   if ((flags["tls-cert"] === undefined) !== (flags["tls-key"] === undefined))

@@ -1,5 +1,7 @@
-// What the suite reads about a running process from /proc (Linux): CPU time and memory.
-import { readFileSync } from "node:fs";
+// What the tests, the bench and the soak read about a running process from /proc (Linux): CPU
+// time, memory, open files, and the machine they run on. One reader, so that a number in a test's
+// bound, the soak's report and BENCHMARKS.md means the same thing.
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
@@ -17,6 +19,26 @@ export function memoryKiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { rss: field("VmRSS"), peak: field("VmHWM") };
+}
+
+/**
+ * Share of one core a process used over the next `ms` of wall time (0.0 to 1.0; more when it
+ * keeps several cores busy).
+ */
+export async function cpuShareOver(pid: number, ms: number): Promise<number> {
+  const total = () => {
+    const { user, system } = cpuSeconds(pid);
+    return user + system;
+  };
+  const before = total();
+  const start = performance.now();
+  await Bun.sleep(ms);
+  return (total() - before) / ((performance.now() - start) / 1000);
+}
+
+/** File descriptors a process has open now. */
+export function openFiles(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** The soft open-file limit of a process, as it really runs. */

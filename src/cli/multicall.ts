@@ -1,0 +1,58 @@
+#!/usr/bin/env bun
+// socket-lab: the one binary a release ships. `socket-lab server ...` and `socket-lab client ...`
+// (with `client bench`) run those programs; invoked under the name `server` or `client` (a link
+// or a copy of the binary), it is that program directly, as busybox is `ls` when called `ls`.
+// Each program loads only when picked, so `socket-lab client -m hi` starts as fast as `client`.
+import pkg from "../../package.json" with { type: "json" };
+import { ExitCode } from "./exit-codes.ts";
+import { runCli } from "./run.ts";
+
+export const PROGRAMS = ["server", "client"] as const;
+export type ProgramName = (typeof PROGRAMS)[number];
+
+/**
+ * Which program a command line asks for: the name the binary was invoked under (argv0: a
+ * compiled binary's argv[1] is its embedded entry, not the link's name), else the first argument.
+ */
+export function pickProgram(argv0: string, args: string[]): { program?: ProgramName; args: string[] } {
+  // Both separators: a Windows path has backslashes, which node:path on POSIX does not split.
+  const invokedAs = (argv0.split(/[\\/]/).pop() ?? "").replace(/\.(exe|cmd)$/i, "");
+  if ((PROGRAMS as readonly string[]).includes(invokedAs)) return { program: invokedAs as ProgramName, args };
+  const [first, ...rest] = args;
+  if ((PROGRAMS as readonly string[]).includes(first ?? "")) return { program: first as ProgramName, args: rest };
+  return { args };
+}
+
+const USAGE = `socket-lab ${pkg.version}: a TCP message server and its client
+
+USAGE
+  socket-lab server [OPTIONS]     listen and acknowledge every message
+  socket-lab client [OPTIONS]     send messages (stdin or -m) and print the acks
+  socket-lab client bench ...     load generator
+
+  Invoked as 'server' or 'client' (a link or a copy), it is that program.
+  socket-lab server --help and socket-lab client --help list the options.
+`;
+
+async function main(): Promise<never> {
+  const { program, args } = pickProgram(process.argv0, process.argv.slice(2));
+  if (program === "server") return runCli((await import("../../server.ts")).serverCommand, args);
+  if (program === "client") return runCli((await import("../../client.ts")).clientCommand, args);
+  const [first] = args;
+  if (first === "--version" || first === "-v") {
+    process.stdout.write(`${pkg.version}\n`);
+    process.exit(ExitCode.ok);
+  }
+  if (first === "--help" || first === "-h") {
+    process.stdout.write(USAGE);
+    process.exit(ExitCode.ok);
+  }
+  process.stderr.write(
+    first === undefined
+      ? USAGE
+      : `socket-lab: unknown program '${first}' (server or client)\nRun with --help for usage.\n`,
+  );
+  process.exit(ExitCode.usage);
+}
+
+if (import.meta.main) await main();
