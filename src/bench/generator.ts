@@ -178,7 +178,8 @@ class Run {
 
   /** The worker is gone (retired or lost); the run is done when none is left. */
   forget(worker: Worker): void {
-    if (this.workers.delete(worker) && this.workers.size === 0) this.allDone.resolve();
+    // While connections are still opening, the last one lost is not the end: more may open.
+    if (this.workers.delete(worker) && this.workers.size === 0 && this.measuring) this.allDone.resolve();
   }
 
   /** Ends the run: every connection is closed and nothing more is counted. */
@@ -311,7 +312,8 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
           },
         },
       });
-      run.workers.add(worker);
+      // Lost already (a TLS server refusing us right after the handshake), and counted then.
+      if (!worker.closedByUs) run.workers.add(worker);
     } catch (error) {
       const failure: ConnectFailure =
         error instanceof ConnectError ? error.failure : { kind: "error", error: error as Error };

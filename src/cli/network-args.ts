@@ -28,7 +28,8 @@ export const networkArgs = {
     type: "string",
     valueHint: "NAME",
     group: "tls",
-    description: "The name the server's certificate must carry (default: --host; an IP address is checked as one)",
+    description:
+      "The name the server's certificate must carry, if not --host (an IP address is checked against its IP addresses)",
   },
   "tls-insecure": {
     type: "boolean",
