@@ -21,20 +21,31 @@ const PROMPT = "Enter message (or 'quit' to exit): ";
 const server = serverForThisFile();
 let certs: TestCertificates;
 /** TLS terminators in front of our server, one per certificate. */
-const terminators: Record<"trusted" | "wrongName" | "expired" | "untrusted" | "mutual", SocatProcess> = {} as never;
+let terminators: Record<"trusted" | "wrongName" | "expired" | "untrusted" | "selfSigned" | "mutual", SocatProcess>;
+/** Every terminator started, for afterAll, even if beforeAll fails half way. */
+const started: SocatProcess[] = [];
 
 beforeAll(async () => {
   certs = makeCertificates();
   const plain = server().port;
-  terminators.trusted = await tlsTerminator(certs.server, plain);
-  terminators.wrongName = await tlsTerminator(certs.wrongName, plain);
-  terminators.expired = await tlsTerminator(certs.expired, plain);
-  terminators.untrusted = await tlsTerminator(certs.untrusted, plain);
-  terminators.mutual = await tlsTerminator(certs.server, plain, certs.ca);
+  const terminator = async (pair: { cert: string; key: string }, clientCa?: string) => {
+    const socat = await tlsTerminator(pair, plain, clientCa);
+    started.push(socat);
+    return socat;
+  };
+  terminators = {
+    trusted: await terminator(certs.server),
+    wrongName: await terminator(certs.wrongName),
+    expired: await terminator(certs.expired),
+    untrusted: await terminator(certs.untrusted),
+    // The test CA's own certificate is self-signed.
+    selfSigned: await terminator({ cert: certs.ca, key: certs.ca.replace(/\.crt$/, ".key") }),
+    mutual: await terminator(certs.server, certs.ca),
+  };
 });
 
 afterAll(async () => {
-  for (const terminator of Object.values(terminators)) await terminator[Symbol.asyncDispose]();
+  for (const socat of started) await socat[Symbol.asyncDispose]();
   certs?.[Symbol.dispose]();
 });
 
@@ -115,6 +126,12 @@ describe("verification failures exit 6 with a plain reason", () => {
       terminator: "untrusted",
       trustOurCa: true,
       line: "[TLS] The server's certificate is not signed by a trusted CA: give the CA with --tls-ca",
+    },
+    {
+      name: "a self-signed certificate",
+      terminator: "selfSigned",
+      trustOurCa: false,
+      line: "[TLS] The server's certificate is self-signed and not trusted: give it with --tls-ca to trust it",
     },
     {
       name: "a certificate for another name",

@@ -151,7 +151,8 @@ export async function connectWithTimeout<Data>(options: ConnectOptions<Data>): P
     if (code === "ECONNREFUSED") throw new ConnectError({ kind: "refused" });
     if (code === "ENOENT" && target.unix !== undefined)
       throw new ConnectError({ kind: "no-socket", path: target.unix });
-    if (code === "ENOTFOUND") throw new ConnectError({ kind: "unresolved", host: target.host });
+    // No such name, or no answer from the resolver: either way the name gave no address.
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN") throw new ConnectError({ kind: "unresolved", host: target.host });
     // The server accepted and reset at once (before our open handler ran): not a refusal.
     if (code === "ECONNRESET") throw new ConnectError({ kind: "reset" });
     throw new ConnectError({ kind: "error", error: error as Error });
