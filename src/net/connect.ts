@@ -103,6 +103,7 @@ export async function connectWithTimeout<Data>(options: ConnectOptions<Data>): P
   const socketHandlers: SocketHandler<Data | undefined> = {
     ...handlers,
     open(socket) {
+      if (abandoned) return socket.terminate();
       if (tls) handshaking = socket;
       else becomeReady(socket);
     },
