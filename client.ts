@@ -2,7 +2,16 @@
 // socket-lab client: entry point. Flags in, options out; the work is in src/client/.
 import { defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
-import { connectArgs, formatSeconds, logLevelArg, parseFraming, parseLogLevel, parseSeconds } from "./src/cli/args.ts";
+import {
+  connectArgs,
+  formatBytes,
+  formatSeconds,
+  logLevelArg,
+  parseBytes,
+  parseFraming,
+  parseLogLevel,
+  parseSeconds,
+} from "./src/cli/args.ts";
 import { CLIENT_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
 import { networkArgs, parseNetworkFlags } from "./src/cli/network-args.ts";
@@ -44,8 +53,29 @@ const clientArgs = {
   quiet: {
     type: "boolean",
     group: "output",
-    description: "No status lines on stderr when not interactive (errors are still shown)",
+    description: "No status lines or progress line on stderr when not interactive (errors are still shown)",
     default: false,
+  },
+  reconnect: {
+    type: "boolean",
+    group: "connection",
+    description:
+      "Pipelines only: when the connection is lost, connect again and resend every unacknowledged message, in order (each arrives at least once)",
+    default: false,
+  },
+  "reconnect-for": {
+    type: "string",
+    valueHint: "SECONDS",
+    group: "connection",
+    description: "With --reconnect: how long the whole run may spend reconnecting before it fails (0: no limit)",
+    default: formatSeconds(CLIENT_DEFAULTS.reconnectForMs),
+  },
+  "resend-buffer": {
+    type: "string",
+    valueHint: "BYTES",
+    group: "connection",
+    description: "With --reconnect: most bytes of unacknowledged messages kept to resend; input waits while it is full",
+    default: formatBytes(CLIENT_DEFAULTS.resendBufferBytes),
   },
   "log-level": logLevelArg,
 } as const satisfies HelpArgsDef;
@@ -70,6 +100,12 @@ export const clientCommand = withHelp(
         json: args.json,
         quiet: args.quiet,
         logLevel: parseLogLevel(args["log-level"]),
+        reconnect: args.reconnect
+          ? {
+              reconnectForMs: parseSeconds("reconnect-for", args["reconnect-for"]),
+              resendBufferBytes: parseBytes("resend-buffer", args["resend-buffer"]),
+            }
+          : undefined,
       }),
   }),
   {

@@ -63,6 +63,8 @@ const SCREENS: Screen[] = [
       "--framing": [text, CLIENT_DEFAULTS.framing],
       "--timeout": [ms, CLIENT_DEFAULTS.connectTimeoutMs],
       "--response-timeout": [ms, CLIENT_DEFAULTS.responseTimeoutMs],
+      "--reconnect-for": [ms, CLIENT_DEFAULTS.reconnectForMs],
+      "--resend-buffer": [bytes, CLIENT_DEFAULTS.resendBufferBytes],
       "--log-level": [text, "info"],
     },
     exitCodes: [0, 1, 2, 3, 4, 5, 6, 130, 141],

@@ -123,7 +123,10 @@ test("a client whose input ends during the shutdown drain still exits 0 only wit
       env: CHILD_ENV,
     });
     const output = Promise.all([new Response(client.stdout).text(), new Response(client.stderr).text(), client.exited]);
-    await Bun.sleep(50);
+    // The signal must come while the client streams: once it is connected (not before, when it
+    // would be refused: exit 3), and, on a busy machine, a moment into its input.
+    await server.stderr.waitFor("[NEW CONNECTION]");
+    await Bun.sleep(20);
     server.proc.kill("SIGTERM");
     const [stdout, stderr, exitCode] = await withDeadline(output, 20_000, "client did not exit");
     const acks = stdout.split("\n").filter((line) => line !== "").length;

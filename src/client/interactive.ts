@@ -2,10 +2,9 @@
 // and history from node:readline. One message at a time: send, wait for the reply, print it.
 
 import { ClientExit } from "../cli/exit-codes.ts";
-import { ConnectError } from "../net/connect.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import { frameMessage } from "../protocol/framing.ts";
-import { connectFailureOutcome, type Outcome } from "./outcome.ts";
+import type { Outcome } from "./outcome.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { connectingLine } from "./status.ts";
 
@@ -30,23 +29,22 @@ export async function runInteractive(options: SessionOptions, io: InteractiveIO)
 
   let replies: string[] = [];
   let replyArrived: (() => void) | undefined;
-  let session: Session;
-  try {
-    const connecting = Session.open(options, (text) => {
+  const session = new Session(options, {
+    onAck(text) {
       replies.push(text);
       replyArrived?.();
-    });
-    const first = await Promise.race([connecting, io.interrupted.then(() => undefined)]);
-    if (first === undefined) {
-      sayInterrupt();
-      void connecting.then((s) => s.close()).catch(() => {});
-      return interruptedOutcome;
-    }
-    session = first;
-  } catch (error) {
-    if (error instanceof ConnectError) return connectFailureOutcome(error.failure);
-    throw error;
+    },
+  });
+  const notConnected = await Promise.race([
+    session.connect(),
+    io.interrupted.then((): typeof INTERRUPTED => INTERRUPTED),
+  ]);
+  if (notConnected === INTERRUPTED) {
+    sayInterrupt();
+    session.close();
+    return interruptedOutcome;
   }
+  if (notConnected) return notConnected;
   io.say("[CONNECTED] Connected to server");
 
   // Loaded here, not at the top: node:readline costs ~1.5 ms of startup that one-shot and

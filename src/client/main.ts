@@ -1,13 +1,16 @@
 // The client program: pick the mode (a terminal gets the tutorial's session, anything else is a
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
+import { UsageError } from "../cli/args.ts";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { isTerminal } from "../cli/terminal.ts";
 import { loadTlsFiles, TlsFileError, type TlsSettings } from "../net/tls-files.ts";
-import { createLogger, flushLogs, type LogLevelName } from "../output/logger.ts";
+import { createLogger, flushLogs, type LogLevelName, toStderr } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
 import { INSECURE_WARNING, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
+import { ProgressLine } from "./progress.ts";
+import type { ReconnectOptions } from "./reconnect.ts";
 import type { SessionOptions } from "./session.ts";
 
 /** How long an interrupted run waits for stdout to take the acks already received. */
@@ -21,20 +24,34 @@ export interface ClientProgramOptions extends Omit<SessionOptions, "tls"> {
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
+  /** --reconnect (pipelines only): ride out lost connections. */
+  reconnect?: ReconnectOptions;
 }
 
 export async function runClientProgram(options: ClientProgramOptions): Promise<number> {
   const interactive = options.messages.length === 0 && (await isTerminal("stdin"));
+  if (interactive && options.reconnect) {
+    throw new UsageError("--reconnect is for pipelines (stdin is a terminal here: an interactive session)");
+  }
+  const outputIsTerminal = !interactive && (await isTerminal("stdout"));
+  // pv's rule: a live line only where a person watches stderr. Not when stdout is that terminal
+  // too: the acks scrolling by are the progress there, and they would tear the line.
+  const progress =
+    !interactive && !options.quiet && !options.json && !outputIsTerminal && (await isTerminal("stderr"))
+      ? new ProgressLine(toStderr, process.stderr.columns || 80)
+      : undefined;
+  const toStderrAroundProgress = progress && ((line: string) => progress.print(line));
   // Interactive: everything on the terminal (stdout), as the tutorial prints it; errors on stderr.
   // Pipeline: stdout carries acks only; status goes to stderr, and --quiet silences it.
   const logger = createLogger({
     level: options.quiet && !interactive ? "error" : options.logLevel,
     format: options.json ? "json" : "text",
-    write: interactive ? (line) => void process.stdout.write(line) : undefined,
+    write: interactive ? (line) => void process.stdout.write(line) : toStderrAroundProgress,
     // Unbuffered on a terminal, so that an error shows before the status lines that follow it.
-    writeErrors: interactive ? (line) => void process.stderr.write(line) : undefined,
+    writeErrors: interactive ? (line) => void process.stderr.write(line) : toStderrAroundProgress,
   });
-  const status = (text: string) => logger.info(text, { event: statusEvent(text) });
+  const status = (text: string, fields: Record<string, unknown> = {}) =>
+    logger.info(text, { event: statusEvent(text), ...fields });
 
   let sessionOptions: SessionOptions;
   try {
@@ -77,10 +94,9 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
       },
     });
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
-    const outputIsTerminal = await isTerminal("stdout");
     outcome = await runPipeline(
-      { ...sessionOptions, json: options.json },
-      { input, output, outputIsTerminal, status, interrupted },
+      { ...sessionOptions, json: options.json, reconnect: options.reconnect },
+      { input, output, outputIsTerminal, status, progress, interrupted },
     );
     runOver = true;
     // Every ack must reach stdout before exit 0; a signal meanwhile exits at once (onSignal).

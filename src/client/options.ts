@@ -1,10 +1,14 @@
 // The client's defaults in one place: the CLI renders CLIENT_DEFAULTS in --help and passes them
 // on, so the flags and the library cannot drift apart. (Light on purpose: --help loads this file.)
 import { ENDPOINT_DEFAULTS } from "../protocol/defaults.ts";
+import type { ReconnectOptions } from "./reconnect.ts";
 import type { SessionOptions } from "./session.ts";
 
 export const CLIENT_DEFAULTS = {
   ...ENDPOINT_DEFAULTS,
   connectTimeoutMs: 5000,
   responseTimeoutMs: 60_000,
-} as const satisfies SessionOptions;
+  // With --reconnect:
+  reconnectForMs: 30_000,
+  resendBufferBytes: 16 * 1024 * 1024,
+} as const satisfies SessionOptions & ReconnectOptions;

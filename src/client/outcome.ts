@@ -9,27 +9,57 @@ export interface Outcome {
   exitCode: number;
   /** An error line for stderr, if the run failed. */
   error?: string;
+  /** A failure's cause in a few words, for `[RECONNECTING] <reason>; ...`. */
+  reason?: string;
+  /**
+   * The failure may not happen again on a new connection (the server went away or is restarting),
+   * so --reconnect tries again; a message that is too long or a protocol mix-up would only repeat.
+   */
+  transient?: boolean;
 }
 
 export function connectFailureOutcome(failure: ConnectFailure): Outcome {
   switch (failure.kind) {
     case "refused":
-      return { exitCode: ClientExit.refused, error: "[REFUSED] Connection refused. Make sure the server is running." };
+      return {
+        exitCode: ClientExit.refused,
+        error: "[REFUSED] Connection refused. Make sure the server is running.",
+        reason: "Connection refused",
+        transient: true,
+      };
     case "timeout":
-      return { exitCode: ClientExit.timeout, error: "[TIMEOUT] Connection attempt timed out. Is the server running?" };
+      return {
+        exitCode: ClientExit.timeout,
+        error: "[TIMEOUT] Connection attempt timed out. Is the server running?",
+        reason: "Connection attempt timed out",
+        transient: true,
+      };
     case "no-socket":
+      // A server that restarts removes its socket file and makes it again.
       return {
         exitCode: ClientExit.refused,
         error: `[REFUSED] No socket at ${failure.path}. Make sure the server is running.`,
+        reason: `No socket at ${failure.path}`,
+        transient: true,
       };
     case "reset":
-      return { exitCode: ClientExit.lost, error: "[ERROR] Connection was reset by the server" };
+      return {
+        exitCode: ClientExit.lost,
+        error: "[ERROR] Connection was reset by the server",
+        reason: "Connection was reset by the server",
+        transient: true,
+      };
     case "unresolved":
-      return { exitCode: ClientExit.failure, error: `[ERROR] Cannot resolve host ${failure.host}` };
+      return {
+        exitCode: ClientExit.failure,
+        error: `[ERROR] Cannot resolve host ${failure.host}`,
+        reason: `Cannot resolve host ${failure.host}`,
+      };
     case "tls":
       return tlsOutcome(failure.failure);
     case "error":
-      return { exitCode: ClientExit.failure, error: `[ERROR] ${failure.error.message}` };
+      // An address we may not use, and the like: trying again would not help.
+      return { exitCode: ClientExit.failure, error: `[ERROR] ${failure.error.message}`, reason: failure.error.message };
   }
 }
 
@@ -37,8 +67,10 @@ export function connectFailureOutcome(failure: ConnectFailure): Outcome {
 export const INSECURE_WARNING =
   "[WARNING] The server's certificate is not verified (--tls-insecure): anyone on the way can read and change messages";
 
-export function tlsOutcome(failure: TlsFailure): Outcome {
-  return { exitCode: ClientExit.tls, error: `[TLS] ${tlsReason(failure)}` };
+/** TLS failed: a certificate or a handshake that would fail the same way on a new connection. */
+export function tlsOutcome(failure: TlsFailure, tally?: Tally): Outcome {
+  const reason = tlsReason(failure);
+  return { exitCode: ClientExit.tls, error: `[TLS] ${reason}${tally ? lossSuffix(tally) : ""}`, reason };
 }
 
 function tlsReason(failure: TlsFailure): string {
@@ -86,36 +118,58 @@ export function lossSuffix({ sent, acknowledged }: Tally): string {
   return ` (${owed} of ${sent} message${sent === 1 ? "" : "s"} unacknowledged)`;
 }
 
+/**
+ * The same failure with the count of unacknowledged messages as it is now: --reconnect gave up
+ * some time after the failure, and a refusal or a timeout says nothing of them on its own.
+ */
+export function withLossCount(outcome: Outcome, tally: Tally): Outcome {
+  if (outcome.exitCode === ClientExit.lost && outcome.reason !== undefined)
+    return lostOutcome(outcome.reason, tally, outcome.transient === true);
+  if (outcome.error === undefined || tally.sent === 0) return outcome;
+  return { ...outcome, error: outcome.error + lossSuffix(tally) };
+}
+
+/** The connection was lost with messages unacknowledged: exit 5, saying why and how many. */
+function lostOutcome(reason: string, tally: Tally, transient: boolean): Outcome {
+  return { exitCode: ClientExit.lost, error: `[ERROR] ${reason}${lossSuffix(tally)}`, reason, transient };
+}
+
 /** The server went away on its own. */
 export function linkEndOutcome(how: LinkEnd, tally: Tally): Outcome {
-  if (how.kind === "tls") {
-    const { exitCode, error } = tlsOutcome(how.failure);
-    return { exitCode, error: `${error}${lossSuffix(tally)}` };
+  switch (how.kind) {
+    case "reset":
+      return lostOutcome("Connection was reset by the server", tally, true);
+    case "closed":
+      return lostOutcome("Server closed the connection", tally, true);
+    case "reply-too-long":
+      return lostOutcome(`Reply from server longer than ${how.limit} bytes`, tally, false);
+    case "tls":
+      return tlsOutcome(how.failure, tally);
+    case "error":
+      // A socket error mid-stream is the network's (unreachable, timed out): worth another try.
+      return lostOutcome(how.error.message, tally, true);
   }
-  const reason =
-    how.kind === "reset"
-      ? "Connection was reset by the server"
-      : how.kind === "closed"
-        ? "Server closed the connection"
-        : how.kind === "reply-too-long"
-          ? `Reply from server longer than ${how.limit} bytes`
-          : how.error.message;
-  return { exitCode: ClientExit.lost, error: `[ERROR] ${reason}${lossSuffix(tally)}` };
 }
+
+/**
+ * Notices that a new connection would only earn again: the same message is too long there too,
+ * and a client that is not allowed in stays not allowed. Any other notice (shutting down, full,
+ * idle timeout, too many connections from one address) is the server's state, which passes.
+ */
+const FINAL_NOTICES = ["message too long", "access denied"];
 
 /** The server sent `ERROR <text>`: it closes the connection after a notice. */
 export function noticeOutcome(text: string, tally: Tally): Outcome {
-  return { exitCode: ClientExit.lost, error: `[ERROR] ${escapeForTerminal(text)}${lossSuffix(tally)}` };
+  const transient = !FINAL_NOTICES.some((notice) => text.startsWith(notice));
+  return lostOutcome(escapeForTerminal(text), tally, transient);
 }
 
 export function unexpectedReplyOutcome(text: string, tally: Tally): Outcome {
   const shown = escapeForTerminal(text.length > 200 ? `${text.slice(0, 200)}...` : text);
-  return { exitCode: ClientExit.lost, error: `[ERROR] Unexpected reply from server: '${shown}'${lossSuffix(tally)}` };
+  return lostOutcome(`Unexpected reply from server: '${shown}'`, tally, false);
 }
 
 export function responseTimeoutOutcome(timeoutMs: number, tally: Tally): Outcome {
-  return {
-    exitCode: ClientExit.lost,
-    error: `[ERROR] No response from server for ${timeoutMs / 1000} s${lossSuffix(tally)}`,
-  };
+  // A server that stopped answering may be stuck while another (behind the same address) is not.
+  return lostOutcome(`No response from server for ${timeoutMs / 1000} s`, tally, true);
 }

@@ -3,16 +3,19 @@
 // return, in order. In raw framing there is no delimiter, so each message waits for its reply.
 import { isUtf8 } from "node:buffer";
 import { ClientExit } from "../cli/exit-codes.ts";
-import { ConnectError } from "../net/connect.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
 import { LineDeframer } from "../protocol/framing.ts";
-import { connectFailureOutcome, type Outcome } from "./outcome.ts";
-import { Session, type SessionOptions } from "./session.ts";
+import type { Outcome } from "./outcome.ts";
+import type { ProgressLine } from "./progress.ts";
+import type { ReconnectOptions } from "./reconnect.ts";
+import { type Say, Session, type SessionOptions } from "./session.ts";
 import { connectingLine } from "./status.ts";
 
 export interface PipelineOptions extends SessionOptions {
   json: boolean;
+  /** Given: resend what a lost connection left unacknowledged, over a new one. */
+  reconnect?: ReconnectOptions;
 }
 
 export interface PipelineIO {
@@ -22,14 +25,14 @@ export interface PipelineIO {
   output: LineSink;
   /** The output is a terminal: show acks with control characters escaped, as the server does. */
   outputIsTerminal: boolean;
-  status(text: string): void;
+  status: Say;
+  /** A live progress line (stderr on a terminal), shown while messages flow. */
+  progress?: ProgressLine;
   /** Set by the caller's Ctrl+C handler: ends the run as interrupted. */
   interrupted: Promise<void>;
 }
 
 const LF = 0x0a;
-/** Unsent bytes after which we stop reading input until the socket drains. */
-const INPUT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Input lines have no limit of their own here: the server enforces its message limit. */
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 /** Acks waiting for a slow stdout before we stop reading more of them. */
@@ -58,10 +61,9 @@ class SentMessages {
 
 export async function runPipeline(options: PipelineOptions, io: PipelineIO): Promise<Outcome> {
   io.status(connectingLine(options));
-  let session: Session | undefined;
   /** A stdout that falls behind holds the replies back in the kernel, not in memory. */
   const holdRepliesIfBehind = () => {
-    if (io.output.backlog > STDOUT_HIGH_WATER_CHARS) session?.holdRepliesUntil(io.output.flush());
+    if (io.output.backlog > STDOUT_HIGH_WATER_CHARS) session.holdRepliesUntil(io.output.flush());
   };
   /** Prints acks, as text or as the bytes that came. */
   const print = (text: string) => {
@@ -83,22 +85,19 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
     : io.outputIsTerminal
       ? (response: string) => print(`${escapeForTerminal(response)}\n`)
       : (response: string) => print(`${response}\n`);
-
-  try {
-    // Without --json (and not to a terminal) an ack is printed as it came, so a read's acks go out
-    // whole, in one write, as the bytes that came (no decoding and encoding again). A pipe gets
-    // them faithfully; a terminal gets them escaped. Bytes that are not UTF-8 are decoded first,
-    // so they are printed as U+FFFD, as on every other path.
-    const printAsIs = !options.json && !io.outputIsTerminal;
-    const onAckLines = printAsIs
-      ? (lines: Buffer) => (isUtf8(lines) ? printBytes(lines) : print(lines.toString("utf8")))
-      : undefined;
-    session = await Session.open(options, onAck, onAckLines);
-  } catch (error) {
-    if (error instanceof ConnectError) return connectFailureOutcome(error.failure);
-    throw error;
-  }
-  io.status("[CONNECTED] Connected to server");
+  // Without --json (and not to a terminal) an ack is printed as it came, so a read's acks go out
+  // whole, in one write, as the bytes that came (no decoding and encoding again). A pipe gets
+  // them faithfully; a terminal gets them escaped. Bytes that are not UTF-8 are decoded first,
+  // so they are printed as U+FFFD, as on every other path.
+  const printAsIs = !options.json && !io.outputIsTerminal;
+  const onAckLines = printAsIs
+    ? (lines: Buffer) => (isUtf8(lines) ? printBytes(lines) : print(lines.toString("utf8")))
+    : undefined;
+  const session = new Session(options, {
+    onAck,
+    onAckLines,
+    reconnect: options.reconnect && { ...options.reconnect, say: io.status },
+  });
 
   const interrupted = io.interrupted.then(
     (): Outcome => ({
@@ -106,6 +105,15 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
       error: "[INTERRUPT] Client shutting down...",
     }),
   );
+  // With --reconnect the first connection may take a while too: Ctrl+C must not wait for it.
+  const notConnected = await Promise.race([session.connect(), interrupted]);
+  if (notConnected) {
+    session.close();
+    return notConnected;
+  }
+  io.status("[CONNECTED] Connected to server");
+  io.progress?.start(session.tally);
+
   const stopped = Promise.race([session.failure, interrupted]);
   const track = options.json ? (text: string) => sent.add(text) : undefined;
 
@@ -121,6 +129,7 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
   });
   const outcome = await Promise.race([finished, stopped]);
   session.close();
+  io.progress?.stop();
   return outcome;
 }
 
@@ -138,7 +147,7 @@ async function sendPipelined(
     splitter?.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), track!);
     session.sendFramed(chunk, countLineBreaks(chunk));
     endsWithLineBreak = chunk[chunk.length - 1] === LF;
-    if (session.queuedBytes > INPUT_HIGH_WATER_BYTES) await Promise.race([session.whenDrained(), stopped]);
+    if (session.mustWait) await Promise.race([session.whenRoom(), stopped]);
     if (session.hasFailed) return;
   }
   if (!endsWithLineBreak && !session.hasFailed) {

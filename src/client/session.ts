@@ -1,19 +1,27 @@
 // A client session, shared by the interactive and pipeline modes: counts messages sent and
 // acknowledged, matches replies to messages in order, watches for a silent server, and turns
-// every way the server can fail us into one Outcome.
-
-import type { ConnectTarget } from "../net/connect.ts";
+// every way the server can fail us into one Outcome. With --reconnect (pipelines) a session
+// outlives its connections: it keeps every unacknowledged message, and when a connection fails
+// in a way that may pass it opens a new one (reconnect.ts has the schedule) and sends them again.
+// Acks are counted per connection against the messages sent on it: a new connection is sent
+// exactly the unacknowledged ones, oldest first, so its n-th ack is theirs, and an ack is never
+// counted twice (a message whose ack was lost in flight is sent, and acknowledged, again).
+import { ConnectError, type ConnectTarget } from "../net/connect.ts";
 import { decodeLines, splitLines } from "../protocol/framing.ts";
 import { classifyReply, countAcks, type Framing } from "../protocol/messages.ts";
-import { type LinkEnd, ServerLink } from "./link.ts";
+import { ServerLink } from "./link.ts";
 import {
+  connectFailureOutcome,
   linkEndOutcome,
   noticeOutcome,
   type Outcome,
   responseTimeoutOutcome,
   type Tally,
   unexpectedReplyOutcome,
+  withLossCount,
 } from "./outcome.ts";
+import { type ReconnectOptions, RetryPlan } from "./reconnect.ts";
+import { Unacknowledged } from "./unacknowledged.ts";
 
 export interface SessionOptions extends ConnectTarget {
   framing: Framing;
@@ -29,35 +37,63 @@ export type AckListener = (text: string, index: number) => void;
  * `count` lines as the server sent them (UTF-8, each with its LF), instead of one AckListener call each.
  */
 export type AckLinesListener = (lines: Buffer, count: number) => void;
+/** A status line ([RECONNECTING], [CONNECTED]) and its fields for --json. */
+export type Say = (text: string, fields?: Record<string, unknown>) => void;
+
+export interface SessionListeners {
+  onAck: AckListener;
+  onAckLines?: AckLinesListener;
+  /** Given: ride out lost connections (--reconnect), telling `say` about each. */
+  reconnect?: ReconnectOptions & { say: Say };
+}
+
+/** Unsent bytes after which the sender is asked to wait (whenRoom) until the socket drains. */
+const OUTBOX_HIGH_WATER_BYTES = 1024 * 1024;
 
 export class Session {
   readonly tally: Tally = { sent: 0, acknowledged: 0 };
-  /** Resolves when the session fails; never resolves for a session that ends well. */
+  /** Resolves when the session fails for good; never resolves for a session that ends well. */
   readonly failure: Promise<Outcome>;
   private fail!: (outcome: Outcome) => void;
   private failed = false;
-  private link!: ServerLink;
+  /** Closed by us: whatever is under way stops. */
+  private closed = false;
+  /** The connection; none while reconnecting, or after one was lost with nothing owed. */
+  private link: ServerLink | undefined;
   private lastProgressAt = 0;
   private responseTimer: Timer | undefined;
   private allAckedWaiters: Array<() => void> = [];
+  /** Senders waiting for room (whenRoom); woken by acks, a new connection, and the end. */
+  private roomWaiters: Array<() => void> = [];
+  private holdingReplies = false;
+  // With --reconnect only:
+  private readonly unacknowledged: Unacknowledged | undefined;
+  private readonly plan: RetryPlan | undefined;
+  private reconnecting = false;
+  /** The connection was lost while nothing was owed: reconnect when the next bytes are sent. */
+  private idleLoss: Outcome | undefined;
+  private retryTimer: Timer | undefined;
+  private endRetryWait: (() => void) | undefined;
 
-  private constructor(
+  constructor(
     private readonly options: SessionOptions,
-    private readonly onAck: AckListener,
-    private readonly onAckLines: AckLinesListener | undefined,
+    private readonly listeners: SessionListeners,
   ) {
     this.failure = new Promise((resolve) => (this.fail = resolve));
+    if (listeners.reconnect) {
+      this.unacknowledged = new Unacknowledged();
+      this.plan = new RetryPlan(listeners.reconnect.reconnectForMs);
+    }
   }
 
-  /** Connects; throws ConnectError when the server cannot be reached. */
-  static async open(options: SessionOptions, onAck: AckListener, onAckLines?: AckLinesListener): Promise<Session> {
-    const session = new Session(options, onAck, onAckLines);
-    session.link = await ServerLink.open(options, {
-      reply: (text) => session.replied(text),
-      replies: onAckLines && ((lines) => session.repliedLines(lines)),
-      ended: (how) => session.ended(how),
-    });
-    return session;
+  /**
+   * Opens the first connection (with --reconnect, trying again as after a lost one). Resolves
+   * with the failure if it could not, or with undefined once connected (or closed meanwhile).
+   */
+  async connect(): Promise<Outcome | undefined> {
+    const opened = await this.openWithRetries(undefined);
+    if (opened instanceof ServerLink) this.attach(opened);
+    else return opened;
   }
 
   get owed(): number {
@@ -73,17 +109,36 @@ export class Session {
     if (this.failed) return;
     if (this.owed === 0) this.lastProgressAt = performance.now();
     this.tally.sent += count;
-    this.link.send(bytes);
-    this.armResponseTimer();
+    this.unacknowledged?.add(
+      typeof bytes === "string" ? Buffer.from(bytes) : bytes,
+      count,
+      this.options.framing === "raw",
+    );
+    if (this.link) {
+      this.link.send(bytes);
+      this.armResponseTimer();
+    } else if (this.idleLoss && !this.reconnecting) void this.reconnect(this.idleLoss);
   }
 
-  /** Bytes waiting in our outbox, for backpressure on the input side. */
-  get queuedBytes(): number {
-    return this.link.queuedBytes;
+  /**
+   * The sender should wait (whenRoom) before sending more: the socket is behind, the session is
+   * reconnecting, or the unacknowledged messages kept for resending fill --resend-buffer. (Only
+   * complete messages count as filling it: the one being read must go on, or it never ends.)
+   */
+  get mustWait(): boolean {
+    if (this.failed || this.closed) return false;
+    if (this.reconnecting || (this.link?.queuedBytes ?? 0) > OUTBOX_HIGH_WATER_BYTES) return true;
+    const kept = this.unacknowledged;
+    return kept !== undefined && kept.messages > 0 && kept.bytes > this.listeners.reconnect!.resendBufferBytes;
   }
 
-  whenDrained(): Promise<void> {
-    return this.link.whenDrained();
+  /** Resolves once mustWait is false. */
+  async whenRoom(): Promise<void> {
+    while (this.mustWait) {
+      if (this.link && !this.reconnecting && this.link.queuedBytes > OUTBOX_HIGH_WATER_BYTES)
+        await this.link.whenDrained();
+      else await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
   }
 
   /**
@@ -94,39 +149,107 @@ export class Session {
   holdRepliesUntil(until: Promise<unknown>): void {
     if (this.holdingReplies) return;
     this.holdingReplies = true;
-    this.link.pauseReading();
-    void until.then(() => {
+    this.link?.pauseReading();
+    const resume = () => {
       this.holdingReplies = false;
       this.lastProgressAt = performance.now();
-      this.link.resumeReading();
-    });
+      this.link?.resumeReading();
+    };
+    // Settled either way: a wait that fails must not stop the replies for ever.
+    until.then(resume, resume);
   }
-  private holdingReplies = false;
 
   /** Resolves once every message sent so far is acknowledged (or the session failed). */
   whenAllAcknowledged(): Promise<void> {
-    if (this.owed === 0 || this.failed) return Promise.resolve();
+    if (this.owed === 0 || this.failed || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.allAckedWaiters.push(resolve));
   }
 
-  /** Ends the session by our choice. */
+  /** Ends the session by our choice, a reconnection under way included. */
   close(): void {
+    this.closed = true;
     clearTimeout(this.responseTimer);
-    this.link.close();
+    clearTimeout(this.retryTimer);
+    this.endRetryWait?.();
+    this.link?.close();
     this.wakeAllAckedWaiters();
+    this.wakeRoomWaiters();
+  }
+
+  private openLink(): Promise<ServerLink> {
+    return ServerLink.open(this.options, {
+      reply: (text) => this.replied(text),
+      replies: this.listeners.onAckLines && ((lines) => this.repliedLines(lines)),
+      ended: (how) => this.connectionFailed(linkEndOutcome(how, this.tally)),
+    });
+  }
+
+  /**
+   * Connects, after `cause` (the failure that lost the last connection) if there is one; with
+   * --reconnect, tries again while failures may pass and time is left. Returns the new connection,
+   * the failure that ends the run, or undefined when the session was closed meanwhile.
+   */
+  private async openWithRetries(cause: Outcome | undefined): Promise<ServerLink | Outcome | undefined> {
+    let last = cause;
+    while (true) {
+      if (last) {
+        const delay = this.plan && last.transient ? this.plan.nextDelay() : undefined;
+        if (delay === undefined) return last;
+        this.listeners.reconnect!.say(
+          `[RECONNECTING] ${last.reason}; retrying in ${delay} ms (${this.owed} unacknowledged)`,
+          { reason: last.reason, retry_in_ms: delay, unacknowledged: this.owed },
+        );
+        await new Promise<void>((resolve) => {
+          this.endRetryWait = resolve;
+          this.retryTimer = setTimeout(resolve, delay);
+        });
+      }
+      if (this.closed) return undefined;
+      try {
+        const link = await this.openLink();
+        if (this.closed) return void link.close();
+        this.plan?.connected();
+        return link;
+      } catch (error) {
+        last = connectFailureOutcome(
+          error instanceof ConnectError ? error.failure : { kind: "error", error: error as Error },
+        );
+      }
+    }
+  }
+
+  /** Over a new connection, after a lost one: everything unacknowledged goes again, in order. */
+  private async reconnect(cause: Outcome): Promise<void> {
+    this.reconnecting = true;
+    this.idleLoss = undefined;
+    const opened = await this.openWithRetries(cause);
+    this.reconnecting = false;
+    if (opened === undefined) return;
+    if (!(opened instanceof ServerLink)) return this.failWith(withLossCount(opened, this.tally));
+    this.listeners.reconnect!.say("[CONNECTED] Connected to server");
+    this.attach(opened);
+  }
+
+  private attach(link: ServerLink): void {
+    this.link = link;
+    if (this.holdingReplies) link.pauseReading();
+    if (this.unacknowledged) for (const bytes of this.unacknowledged.toSend()) link.send(bytes);
+    if (this.owed > 0) {
+      this.lastProgressAt = performance.now();
+      this.armResponseTimer();
+    }
+    this.wakeRoomWaiters();
   }
 
   private replied(text: string): void {
     if (this.failed) return;
     const reply = classifyReply(text);
-    if (reply.kind === "notice") return this.failWith(noticeOutcome(reply.text, this.tally));
+    if (reply.kind === "notice") return this.connectionFailed(noticeOutcome(reply.text, this.tally));
     // Raw framing has no line ending to cut replies on: whatever a read holds is the ack.
     const isAck = reply.kind === "ack" || this.options.framing === "raw";
-    if (!isAck || this.owed === 0) return this.failWith(unexpectedReplyOutcome(text, this.tally));
-    this.lastProgressAt = performance.now();
-    this.onAck(text, this.tally.acknowledged);
-    this.tally.acknowledged++;
-    if (this.owed === 0) this.allAcknowledged();
+    if (!isAck || this.owed === 0) return this.connectionFailed(unexpectedReplyOutcome(text, this.tally));
+    this.listeners.onAck(text, this.tally.acknowledged);
+    this.acknowledged(1);
   }
 
   /** Several reply lines of one read: taken whole when all are acks we are owed (the usual case). */
@@ -134,29 +257,45 @@ export class Session {
     if (this.failed) return;
     const count = countAcks(lines);
     if (count < 0 || count > this.owed) return splitLines(decodeLines(lines), (text) => this.replied(text));
-    this.lastProgressAt = performance.now();
-    this.onAckLines!(lines, count);
-    this.tally.acknowledged += count;
-    if (this.owed === 0) this.allAcknowledged();
+    this.listeners.onAckLines!(lines, count);
+    this.acknowledged(count);
   }
 
-  private allAcknowledged(): void {
+  private acknowledged(count: number): void {
+    this.lastProgressAt = performance.now();
+    this.tally.acknowledged += count;
+    if (this.unacknowledged) {
+      this.unacknowledged.acknowledge(count);
+      this.plan!.progressed();
+      if (this.roomWaiters.length > 0 && !this.mustWait) this.wakeRoomWaiters();
+    }
+    if (this.owed === 0) {
+      clearTimeout(this.responseTimer);
+      this.responseTimer = undefined;
+      this.wakeAllAckedWaiters();
+    }
+  }
+
+  /** The connection failed: the run ends, unless --reconnect may go on over a new one. */
+  private connectionFailed(outcome: Outcome): void {
+    if (this.failed || this.closed) return;
+    if (!this.plan || !outcome.transient) return this.failWith(outcome);
     clearTimeout(this.responseTimer);
     this.responseTimer = undefined;
-    this.wakeAllAckedWaiters();
-  }
-
-  private ended(how: LinkEnd): void {
-    this.failWith(linkEndOutcome(how, this.tally));
+    this.link?.close();
+    this.link = undefined;
+    if (this.owed > 0) void this.reconnect(outcome);
+    else this.idleLoss = outcome;
   }
 
   private failWith(outcome: Outcome): void {
     if (this.failed) return;
     this.failed = true;
     clearTimeout(this.responseTimer);
-    this.link.close();
+    this.link?.close();
     this.fail(outcome);
     this.wakeAllAckedWaiters();
+    this.wakeRoomWaiters();
   }
 
   /** One timer, re-armed lazily: replies only stamp a time, so the hot path sets no timers. */
@@ -165,9 +304,9 @@ export class Session {
     if (timeoutMs <= 0 || this.responseTimer !== undefined) return;
     const check = () => {
       this.responseTimer = undefined;
-      if (this.failed || this.owed === 0) return;
+      if (this.failed || this.closed || !this.link || this.owed === 0) return;
       const silentFor = this.holdingReplies ? 0 : performance.now() - this.lastProgressAt;
-      if (silentFor >= timeoutMs) return this.failWith(responseTimeoutOutcome(timeoutMs, this.tally));
+      if (silentFor >= timeoutMs) return this.connectionFailed(responseTimeoutOutcome(timeoutMs, this.tally));
       this.responseTimer = setTimeout(check, timeoutMs - silentFor);
     };
     this.responseTimer = setTimeout(check, timeoutMs);
@@ -176,6 +315,12 @@ export class Session {
   private wakeAllAckedWaiters(): void {
     const waiters = this.allAckedWaiters;
     this.allAckedWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
     for (const wake of waiters) wake();
   }
 }

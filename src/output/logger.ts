@@ -40,7 +40,7 @@ let stderrSink: LineSink | undefined;
  * process.stderr costs ~10 ms of startup in a compiled binary, more than a whole one-shot
  * `client -m hi` round trip. The writer flushes every event-loop turn; flushLogs() before exit.
  */
-function toStderr(line: string): void {
+export function toStderr(line: string): void {
   // A stderr nobody reads (`server 2>&1 | sleep 300`) must not grow memory: past the limit, lines drop.
   stderrSink ??= createLineSink("stderr", { dropWhenBehind: { limit: LOG_BACKLOG_CHARS } });
   stderrSink.write(line);

@@ -3,6 +3,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { RawClient } from "../../harness/raw-client.ts";
 import { TextCollector } from "../../harness/text-collector.ts";
+import { ackLine } from "./spec.ts";
 
 export { freePort } from "../../harness/ports.ts";
 export { type Ending, RawClient } from "../../harness/raw-client.ts";
@@ -28,6 +29,37 @@ export function startFakeServer(behaviour: {
   });
   return { port: listener.port, stop: () => listener.stop(true) };
 }
+
+/**
+ * A fake server whose n-th connection (from 0) is handled by `connections[n]` (the last one
+ * handles any after it): it sees every complete line (raw: every read) that connection sent, and
+ * answers as it likes. `received` keeps what each connection sent, for tests of what was resent.
+ */
+export function scriptedServer(
+  connections: Array<(socket: Socket<undefined>, line: string, index: number) => void>,
+  framing: "line" | "raw" = "line",
+) {
+  const received: string[][] = [];
+  const fake = startFakeServer({
+    open(socket) {
+      const n = received.push([]) - 1;
+      let held = "";
+      (socket as Socket<unknown>).data = (chunk: Buffer) => {
+        const pieces = framing === "raw" ? [chunk.toString()] : (held + chunk.toString()).split("\n");
+        if (framing === "line") held = pieces.pop()!;
+        for (const line of pieces) {
+          received[n]!.push(line);
+          (connections[n] ?? connections.at(-1)!)(socket, line, received[n]!.length - 1);
+        }
+      };
+    },
+    data: (socket, chunk) => ((socket as Socket<unknown>).data as (chunk: Buffer) => void)(chunk),
+  });
+  return { ...fake, received };
+}
+
+/** Answers a line with its ack, as our server would. */
+export const acknowledge = (socket: Socket<undefined>, line: string) => void socket.write(ackLine(line));
 
 /** Why nothing can listen on host:port right now, or undefined if something could. */
 export function listenProblem(host: string, port: number): string | undefined {
