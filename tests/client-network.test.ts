@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runClient, serverForThisFile } from "./helpers/processes.ts";
+import { runClient, serverForThisFile, startClientProcess } from "./helpers/processes.ts";
 import { type SocatProcess, startSocat } from "./helpers/socat.ts";
 
 const server = serverForThisFile();
@@ -49,6 +49,19 @@ describe("--unix", () => {
     expect(result.exitCode).toBe(3);
   });
 
+  test("--reconnect waits for a socket that is not there yet (a server starting after its client)", async () => {
+    const later = join(dir, "later.sock");
+    const client = startClientProcess(["--unix", later, "--reconnect", "-m", "early"]);
+    try {
+      await client.stderr.waitFor(`[RECONNECTING] No socket at ${later}; retrying in`);
+      await using _forwarder = await startSocat(`UNIX-LISTEN:${later},fork`, `TCP:127.0.0.1:${server().port}`);
+      expect(await client.exited()).toBe(0);
+      expect(client.stdout.text).toBe("Message 'early' received successfully\n");
+    } finally {
+      client.proc.kill();
+    }
+  });
+
   test("a path longer than a socket address holds is a usage error", async () => {
     const result = await runClient(["--unix", `/tmp/${"x".repeat(200)}`, "-m", "x"]);
     expect(result.stderr).toContain("client: --unix must be at most 107 bytes long");
@@ -66,10 +79,14 @@ describe("--unix", () => {
 });
 
 describe("a host that does not resolve", () => {
-  test("the client says so in one plain line, exit 1", async () => {
-    const result = await runClient(["--host", "nosuch.invalid", "-m", "x"]);
+  test.each([
+    { name: "", args: [] },
+    { name: " (--reconnect does not retry it)", args: ["--reconnect"] },
+  ])("the client says so in one plain line, exit 1$name", async ({ args }) => {
+    const result = await runClient(["--host", "nosuch.invalid", ...args, "-m", "x"]);
     expect(result.stderr).toContain("[ERROR] Cannot resolve host nosuch.invalid\n");
     expect(result.stderr).not.toContain("getaddrinfo");
+    expect(result.stderr).not.toContain("[RECONNECTING]");
     expect(result.exitCode).toBe(1);
   });
 

@@ -173,6 +173,18 @@ describe("verification failures exit 6 with a plain reason", () => {
   });
 });
 
+describe("--reconnect does not retry what would fail the same way again", () => {
+  test.each([
+    { name: "an untrusted certificate", terminator: "untrusted", line: "[TLS] The server's certificate is not signed" },
+    { name: "a server that requires a client certificate", terminator: "mutual", line: "[TLS] The server requires" },
+  ] as const)("$name: exit 6 at once", async ({ terminator, line }) => {
+    const result = await tlsClient(terminators[terminator].port, [...trustingOurCa(), "--reconnect", "-m", "x"]);
+    expect(result.stderr).toContain(line);
+    expect(result.stderr).not.toContain("[RECONNECTING]");
+    expect(result.exitCode).toBe(TLS_FAILURE);
+  });
+});
+
 describe("mutual TLS", () => {
   test("without a client certificate: exit 6, the server requires one (not a reset)", async () => {
     // A long input: the client is busy sending when the server's refusal arrives after the handshake.
