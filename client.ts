@@ -12,9 +12,9 @@ import {
   parseLogLevel,
   parseSeconds,
 } from "./src/cli/args.ts";
+import { clientNetworkArgs, parseClientNetworkFlags } from "./src/cli/client-network-args.ts";
 import { CLIENT_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
-import { networkArgs, parseNetworkFlags } from "./src/cli/network-args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 import { CLIENT_DEFAULTS } from "./src/client/options.ts";
@@ -22,7 +22,7 @@ import { CLIENT_DEFAULTS } from "./src/client/options.ts";
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const clientArgs = {
   ...connectArgs(CLIENT_DEFAULTS),
-  ...networkArgs,
+  ...clientNetworkArgs,
   timeout: {
     type: "string",
     valueHint: "SECONDS",
@@ -92,7 +92,7 @@ export const clientCommand = withHelp(
     subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
     run: async ({ args, rawArgs }) =>
       (await import("./src/client/main.ts")).runClientProgram({
-        ...parseNetworkFlags(args),
+        ...parseClientNetworkFlags(args),
         framing: parseFraming(args.framing),
         connectTimeoutMs: parseSeconds("timeout", args.timeout),
         responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),

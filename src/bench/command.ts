@@ -2,16 +2,16 @@
 // work is in generator.ts, the output in report.ts, both loaded only when a run starts.
 import { defineCommand } from "citty";
 import { connectArgs, formatSeconds, parseFraming, parseInteger, parseSeconds, UsageError } from "../cli/args.ts";
+import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-network-args.ts";
 import { BENCH_EXIT_CODES, ExitCode } from "../cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
-import { networkArgs, parseNetworkFlags } from "../cli/network-args.ts";
 import { CLIENT_DEFAULTS } from "../client/options.ts";
 import { BENCH_DEFAULTS } from "./defaults.ts";
 
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const benchArgs = {
   ...connectArgs(BENCH_DEFAULTS),
-  ...networkArgs,
+  ...clientNetworkArgs,
   // Why these two differ from the client's: see defaults.ts.
   timeout: {
     type: "string",
@@ -91,7 +91,7 @@ export const benchCommand = withHelp(
       const durationMs = parseSeconds("duration", args.duration);
       if (durationMs <= 0 && args.requests === undefined)
         throw new UsageError("--duration must be more than 0 seconds");
-      const { tls: tlsSettings, ...where } = parseNetworkFlags(args);
+      const { tls: tlsSettings, ...where } = parseClientNetworkFlags(args);
       const [
         { runBench },
         { Histogram },

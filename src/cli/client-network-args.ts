@@ -5,7 +5,7 @@ import type { TlsSettings } from "../net/tls-files.ts";
 import { parsePort, UsageError } from "./args.ts";
 import type { HelpArgsDef } from "./help.ts";
 
-export const networkArgs = {
+export const clientNetworkArgs = {
   unix: {
     type: "string",
     valueHint: "PATH",
@@ -46,8 +46,8 @@ export const networkArgs = {
   "tls-key": { type: "string", valueHint: "FILE", group: "tls", description: "The private key of --tls-cert (PEM)" },
 } as const satisfies HelpArgsDef;
 
-/** The flags networkArgs defines, plus --host and --port, as citty hands them over. */
-export interface NetworkFlags {
+/** The flags clientNetworkArgs defines, plus --host and --port, as citty hands them over. */
+export interface ClientNetworkFlags {
   host: string;
   port: string;
   unix?: string;
@@ -59,7 +59,7 @@ export interface NetworkFlags {
   "tls-key"?: string;
 }
 
-export interface NetworkSettings {
+export interface ClientNetworkSettings {
   host: string;
   port: number;
   unix?: string;
@@ -71,7 +71,7 @@ const TLS_ONLY_FLAGS = ["tls-ca", "tls-servername", "tls-insecure", "tls-cert", 
 /** sun_path holds 108 bytes, the last one a NUL for a path (an abstract name has no terminator, but Bun adds one). */
 const MAX_UNIX_PATH_BYTES = 107;
 
-export function parseNetworkFlags(flags: NetworkFlags): NetworkSettings {
+export function parseClientNetworkFlags(flags: ClientNetworkFlags): ClientNetworkSettings {
   const tlsOnly = TLS_ONLY_FLAGS.find((flag) => flags[flag] !== undefined && flags[flag] !== false);
   if (!flags.tls && tlsOnly) throw new UsageError(`--${tlsOnly} needs --tls`);
   if ((flags["tls-cert"] === undefined) !== (flags["tls-key"] === undefined))
