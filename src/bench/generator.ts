@@ -259,17 +259,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   };
 }
 
-function countConnectErrors(run: Run): number {
-  const kinds = run.errorKinds;
-  return (
-    (kinds.refused ?? 0) +
-    (kinds["connect-timeout"] ?? 0) +
-    (kinds["connect-error"] ?? 0) +
-    (kinds.unresolved ?? 0) +
-    (kinds.tls ?? 0)
-  );
-}
-
 const CONNECT_ERROR_KINDS: Record<ConnectFailure["kind"], ErrorKind> = {
   refused: "refused",
   "no-socket": "refused",
@@ -279,6 +268,13 @@ const CONNECT_ERROR_KINDS: Record<ConnectFailure["kind"], ErrorKind> = {
   reset: "connect-error",
   error: "connect-error",
 };
+
+/** The error kinds of connections that never carried a message. */
+const CONNECT_ERRORS = [...new Set(Object.values(CONNECT_ERROR_KINDS))];
+
+function countConnectErrors(run: Run): number {
+  return CONNECT_ERRORS.reduce((sum, kind) => sum + (run.errorKinds[kind] ?? 0), 0);
+}
 
 /** Opens every connection, a bounded number at a time; failures are counted, not thrown. */
 async function openConnections(run: Run, options: BenchOptions): Promise<void> {

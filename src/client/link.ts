@@ -1,6 +1,6 @@
-// The client's connection to a server (TCP, TLS or a Unix socket): connect with our own timeout (src/net/connect.ts),
-// send through an outbox (partial writes finished on drain), cut replies with the same framing
-// code the server uses, and report once how the connection ended.
+// The client's connection to a server (TCP, TLS or a Unix socket): connect with our own timeout
+// (src/net/connect.ts), send through an outbox (partial writes finished on drain), cut replies
+// with the same framing code the server uses, and report once how the connection ended.
 import type { Socket } from "bun";
 import { type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
 import { Outbox } from "../net/outbox.ts";
