@@ -9,6 +9,7 @@ import {
   logLevelArg,
   parseBytes,
   parseFraming,
+  parseHostPort,
   parseInteger,
   parseLogLevel,
   parsePort,
@@ -89,6 +90,12 @@ const serverArgs = {
   },
   quiet: { type: "boolean", group: "output", description: "No per-message lines on stdout", default: false },
   "log-level": logLevelArg,
+  metrics: {
+    type: "string",
+    valueHint: "HOST:PORT",
+    group: "metrics",
+    description: "Serve Prometheus metrics (/metrics) and a health check (/healthz) over HTTP on HOST:PORT",
+  },
 } as const satisfies HelpArgsDef;
 
 export const serverCommand = withHelp(
@@ -116,6 +123,8 @@ export const serverCommand = withHelp(
         json: args.json,
         quiet: args.quiet,
         logLevel: parseLogLevel(args["log-level"]),
+        metrics: args.metrics === undefined ? undefined : parseHostPort("metrics", args.metrics),
+        version: pkg.version,
       }),
   }),
   {

@@ -1,12 +1,16 @@
 // socket-lab as a library: the same server the `server` program runs, for your own programs and
-// tests. Everything not exported here is internal and may change between versions.
+// tests. Everything not exported here (or by socket-lab/metrics) is internal and may change.
 //
 //   import { startServer } from "socket-lab";
 //   await using server = startServer({ host: "127.0.0.1", port: 0 });
 //   // ... connect to server.port; the server drains and stops at the end of the scope.
+//
+// Metrics over HTTP are a separate entry point, `socket-lab/metrics` (startMetricsServer, fed with
+// server.snapshot()), so that a program that does not serve them does not load prom-client.
 
 export { ackFor, type Framing, NOTICE_PREFIX } from "./protocol/messages.ts";
-export type { LimitKind, ServerEvents, ServerStats } from "./server/events.ts";
+export type { RejectionReason } from "./server/admission.ts";
+export type { LimitKind, ServerEvents, ServerSnapshot, ServerStats } from "./server/events.ts";
 export { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.ts";
 export { ListenError, type ListenerAddress, type Transport } from "./server/listeners/listener.ts";
 export { SERVER_DEFAULTS, type ServerOptions } from "./server/options.ts";

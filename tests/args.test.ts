@@ -1,7 +1,7 @@
 // The numbers a user types on the command line (src/cli/args.ts): what each parser accepts, what it
 // makes of it, and the one plain sentence it answers a bad value with (a UsageError: exit code 2).
 import { describe, expect, test } from "bun:test";
-import { parseBytes, parseInteger, parsePort, parseSeconds, UsageError } from "../src/cli/args.ts";
+import { parseBytes, parseHostPort, parseInteger, parsePort, parseSeconds, UsageError } from "../src/cli/args.ts";
 
 /** The error a parser throws for `value`, or a failure if it accepts it. */
 function refusal(parse: () => unknown): UsageError {
@@ -144,4 +144,26 @@ describe("parseBytes (powers of 1024)", () => {
     expect(message).toStartWith("--max-message-bytes must be");
     expect(message).toContain("9007199254740993g");
   });
+});
+
+describe("parseHostPort", () => {
+  test.each([
+    ["127.0.0.1:9100", "127.0.0.1", 9100],
+    ["localhost:0", "localhost", 0],
+    ["0.0.0.0:65535", "0.0.0.0", 65535],
+    ["[::1]:9100", "::1", 9100],
+    ["[::]:0", "::", 0],
+    ["[fe80::1%lo]:9100", "fe80::1%lo", 9100],
+  ])("%j is host %j, port %p", (value, host, port) => {
+    expect(parseHostPort("metrics", value)).toEqual({ host, port });
+  });
+
+  test.each(["::1:9100", "127.0.0.1", "[::1]", "127.0.0.1:99999", "host:port", "[]:9100", "a b:1"])(
+    "%j is refused, naming the flag and the two forms",
+    (value) => {
+      expect(refusal(() => parseHostPort("metrics", value)).message).toBe(
+        `--metrics must be HOST:PORT or [IPV6]:PORT with a port from 0 to 65535, got '${value}'`,
+      );
+    },
+  );
 });

@@ -119,4 +119,19 @@ describe("Outbox", () => {
     // 20,000 pieces (about 200 KB) in far fewer writes than pieces.
     expect(socket.writes - writesBefore).toBeLessThan(10);
   });
+
+  test("a shared counter adds up the bytes the sockets took, not the bytes given (partial writes, a close)", () => {
+    const counter = { sentBytes: 0 };
+    const slow = new StingySocket(() => 5);
+    const fast = new StingySocket(() => Number.MAX_SAFE_INTEGER);
+    const outboxes = [new Outbox(slow, counter), new Outbox(fast, counter)];
+    const reply = "ñ€😀 not ASCII\n";
+    for (const outbox of outboxes) outbox.send(reply);
+    expect(counter.sentBytes).toBe(slow.taken.length + fast.taken.length);
+    outboxes[0]!.flush();
+    expect(counter.sentBytes).toBe(slow.taken.length + fast.taken.length);
+    slow.closed = true;
+    outboxes[0]!.flush();
+    expect(counter.sentBytes).toBe(10 + Buffer.byteLength(reply));
+  });
 });

@@ -120,3 +120,16 @@ export function parseBytes(flag: string, value: string, min = 1): number {
     throw new UsageError(`--${flag} must be at least ${min} bytes, got ${value}`);
   return bytes;
 }
+
+/**
+ * `HOST:PORT` or `[IPV6]:PORT` (port 0: any free port). An IPv6 address needs its brackets:
+ * in `::1:9100` nobody can tell where the address ends. Whether the host exists is for the bind.
+ */
+export function parseHostPort(flag: string, value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]\s]*:[^\]\s]*)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) {
+    throw new UsageError(`--${flag} must be HOST:PORT or [IPV6]:PORT with a port from 0 to 65535, got '${value}'`);
+  }
+  return { host: (match[1] ?? match[2])!, port };
+}

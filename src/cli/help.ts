@@ -27,6 +27,7 @@ export const HELP_GROUPS = {
   limits: "LIMITS",
   shutdown: "SHUTDOWN",
   output: "OUTPUT",
+  metrics: "METRICS",
 } as const;
 
 export type HelpGroup = keyof typeof HELP_GROUPS;

@@ -9,6 +9,11 @@ export interface WritableSocket {
   write(data: string | Uint8Array): number;
 }
 
+/** Where an outbox adds up the bytes the kernel took (ServerStats is one). */
+export interface SentBytesCounter {
+  sentBytes: number;
+}
+
 export class Outbox {
   private readonly queue: Uint8Array[] = [];
   /** Bytes accepted by send() and not yet taken by the kernel. */
@@ -16,7 +21,11 @@ export class Outbox {
   /** True once a write reported the socket closed; later sends are dropped. */
   closed = false;
 
-  constructor(private readonly socket: WritableSocket) {}
+  constructor(
+    private readonly socket: WritableSocket,
+    /** Shared by every outbox of a server, so its total is one add per write, not a sum at scrape time. */
+    private readonly sent: SentBytesCounter = { sentBytes: 0 },
+  ) {}
 
   get isEmpty(): boolean {
     return this.queuedBytes === 0;
@@ -36,6 +45,7 @@ export class Outbox {
       this.closed = true;
       return;
     }
+    this.sent.sentBytes += written;
     const length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
     if (written === length) return;
     this.enqueue((typeof data === "string" ? Buffer.from(data) : data).subarray(written));
@@ -50,6 +60,7 @@ export class Outbox {
         this.closed = true;
         break;
       }
+      this.sent.sentBytes += written;
       this.queuedBytes -= written;
       if (written < head.length) {
         this.queue.unshift(head.subarray(written));

@@ -6,8 +6,13 @@ import type { LimitKind } from "./events.ts";
 import type { Peer } from "./peer.ts";
 import type { ConnectionRegistry } from "./registry.ts";
 
-/** Why a client was turned away (the label of the rejection counters). */
-export type RejectionReason = "full" | "shutting-down";
+/**
+ * Why a client was turned away: the key of ServerStats.rejected and the `reason` label of
+ * socketlab_connections_rejected_total. Each is listed from the start, its rule or not yet written
+ * (denied: --allow/--deny; per-address: --max-connections-per-address; proxy: a bad PROXY header),
+ * so that every series exists at 0 before the first rejection and rate() works on it.
+ */
+export type RejectionReason = "full" | "denied" | "per-address" | "proxy" | "shutting-down";
 
 export interface Rejection {
   reason: RejectionReason;

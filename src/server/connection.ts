@@ -52,12 +52,13 @@ export class Connection {
     readonly peer: string,
     private readonly context: ConnectionContext,
   ) {
-    this.outbox = new Outbox(socket);
+    this.outbox = new Outbox(socket, context.stats);
     this.deframer = createDeframer(context.framing, context.limits.maxMessageBytes);
   }
 
   /** Bytes from the client: every complete message is acknowledged before this returns. */
   receive(chunk: Buffer): void {
+    this.context.stats.receivedBytes += chunk.length;
     // After a goodbye, input is read and dropped: leaving it unread would make our close an RST,
     // which can destroy the goodbye and the last acknowledgements before the peer reads them.
     if (this.state !== "open") return;

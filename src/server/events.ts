@@ -1,6 +1,7 @@
 // What the server reports. The library calls these; the CLI turns them into log lines
 // (reporter.ts), and tests record them. All are optional.
 
+import type { RejectionReason } from "./admission.ts";
 import type { ListenerAddress } from "./listeners/listener.ts";
 
 export type LimitKind = "connections" | "message-bytes" | "idle" | "output";
@@ -26,11 +27,48 @@ export interface ServerEvents {
   closed?(): void;
 }
 
+/**
+ * The server's counters since it started: plain numbers, bumped where each thing happens and read
+ * at scrape time (src/server/metrics/), so a copy of them is exact for the moment it was taken.
+ */
 export interface ServerStats {
+  /** Connections admitted to be served (a client turned away counts only as rejected). */
   connectionsAccepted: number;
+  /** Clients turned away, for any reason: the sum of `rejected`. */
   connectionsRejected: number;
+  rejected: Record<RejectionReason, number>;
   messagesReceived: number;
+  /** Bytes read from clients, whatever became of them (framed, dropped after a goodbye). */
+  receivedBytes: number;
+  /** Bytes the kernel took from the server's writes (acks and notices), not the bytes queued. */
+  sentBytes: number;
   /** Reply bytes dropped because a closing client stopped reading them (see repliesUndelivered). */
   undeliveredReplyBytes: number;
   limitHits: Record<LimitKind, number>;
+}
+
+/** The counters and the live connections at one moment: what a metrics scrape reads. */
+export interface ServerSnapshot {
+  stats: ServerStats;
+  /** Connections being served. */
+  active: number;
+}
+
+/** Every counter at 0, every reason and limit present (so a scrape shows each from the start). */
+export function createServerStats(): ServerStats {
+  return {
+    connectionsAccepted: 0,
+    connectionsRejected: 0,
+    rejected: { full: 0, denied: 0, "per-address": 0, proxy: 0, "shutting-down": 0 },
+    messagesReceived: 0,
+    receivedBytes: 0,
+    sentBytes: 0,
+    undeliveredReplyBytes: 0,
+    limitHits: { connections: 0, "message-bytes": 0, idle: 0, output: 0 },
+  };
+}
+
+/** A copy that later counting does not change (and that survives a trip through JSON). */
+export function copyServerStats(stats: ServerStats): ServerStats {
+  return { ...stats, rejected: { ...stats.rejected }, limitHits: { ...stats.limitHits } };
 }

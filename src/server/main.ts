@@ -4,6 +4,7 @@ import { createLogger, type LogLevelName } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
+import type { MetricsServer } from "./metrics/http.ts";
 import { createServerReporter } from "./reporter.ts";
 import { ListenError, type RunningServer, startServer } from "./server.ts";
 
@@ -17,6 +18,10 @@ export interface ServerProgramOptions {
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
+  /** `--metrics`: where to serve /metrics and /healthz; omitted, no HTTP listener. */
+  metrics?: { host: string; port: number };
+  /** The package version, for socketlab_build_info. */
+  version: string;
 }
 
 export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
@@ -49,7 +54,20 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   };
   const events = createServerReporter({ logger, messages, json: options.json, onMessagesBehind });
 
+  // From the first signal on, /healthz says so, while the drain still has clients to finish.
+  let draining = false;
+  let metrics: MetricsServer | undefined;
   try {
+    // Bound first, so that a busy metrics port stops the program before any client is accepted.
+    if (options.metrics) {
+      const { startMetricsServer } = await import("./metrics/http.ts");
+      metrics = await startMetricsServer({
+        ...options.metrics,
+        version: options.version,
+        collect: async () => (server ? [server.snapshot()] : []),
+        health: () => (draining ? "draining" : "serving"),
+      });
+    }
     server = startServer({
       host: options.host,
       port: options.port,
@@ -60,9 +78,18 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       events,
     });
   } catch (error) {
+    await metrics?.stop();
     if (!(error instanceof ListenError)) throw error;
     logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
     return ExitCode.failure;
+  }
+  if (metrics) {
+    logger.info(`[METRICS] Serving metrics on ${metrics.url}`, {
+      event: "metrics",
+      url: metrics.url,
+      host: metrics.host,
+      port: metrics.port,
+    });
   }
   if (server.maxConnections < options.limits.maxConnections) {
     logger.warn(`[LIMIT] --max-connections lowered to ${server.maxConnections} to stay under the open-file limit`, {
@@ -81,6 +108,7 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
       server.kill();
       process.exit(ExitCode.interrupted);
     }
+    draining = true;
     // The tutorial's Ctrl+C leaves "^C" on the line; start ours on a fresh one.
     if (process.stderr.isTTY && !options.json) process.stderr.write("\n");
     void server.stop().then(() => exitWith(ExitCode.ok));
@@ -93,5 +121,6 @@ export async function runServerProgram(options: ServerProgramOptions): Promise<n
   if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) {
     logger.warn("[WARNING] stdout did not take the last per-message lines before exit", { event: "stdout-unflushed" });
   }
+  await metrics?.stop();
   return code;
 }

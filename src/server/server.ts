@@ -5,7 +5,7 @@ import type { Socket } from "bun";
 import { notices } from "../protocol/messages.ts";
 import { type AdmissionRule, admit, connectionLimit, type Rejection } from "./admission.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
-import type { ServerStats } from "./events.ts";
+import { copyServerStats, createServerStats, type ServerSnapshot, type ServerStats } from "./events.ts";
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
 import type { Listener, ListenerAddress } from "./listeners/listener.ts";
 import { listenTcp } from "./listeners/tcp.ts";
@@ -23,8 +23,11 @@ export interface RunningServer extends AsyncDisposable {
   readonly host: string;
   readonly port: number;
   readonly listeners: readonly ListenerAddress[];
+  /** The live counters (they change as the server runs). */
   readonly stats: ServerStats;
   readonly activeConnections: number;
+  /** A copy of the counters and the live connection count, for a metrics scrape or another process. */
+  snapshot(): ServerSnapshot;
   /** The connection limit in force (the requested one, lowered to fit the open-file limit). */
   readonly maxConnections: number;
   /**
@@ -47,13 +50,7 @@ const shuttingDown: Rejection = { reason: "shutting-down", notice: notices.shutt
 export function startServer(options: ServerOptions = {}): RunningServer {
   const events = options.events ?? {};
   const { limits } = resolveLimits(options.limits, openFileLimit());
-  const stats: ServerStats = {
-    connectionsAccepted: 0,
-    connectionsRejected: 0,
-    messagesReceived: 0,
-    undeliveredReplyBytes: 0,
-    limitHits: { connections: 0, "message-bytes": 0, idle: 0, output: 0 },
-  };
+  const stats = createServerStats();
   const context: ConnectionContext = {
     framing: options.framing ?? SERVER_DEFAULTS.framing,
     limits,
@@ -74,6 +71,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
         const rejection = stopping ? shuttingDown : admit(rules, peer, registry);
         if (rejection) {
           stats.connectionsRejected++;
+          stats.rejected[rejection.reason]++;
           if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
           lingeringRejections++;
           connection.close(rejection.notice);
@@ -122,6 +120,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     get activeConnections() {
       return registry.size;
     },
+    snapshot: () => ({ stats: copyServerStats(stats), active: registry.size }),
     stop,
     [Symbol.asyncDispose]: stop,
     kill() {
