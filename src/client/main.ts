@@ -3,7 +3,7 @@
 import { UsageError } from "../cli/args.ts";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { isTerminal } from "../cli/terminal.ts";
-import { loadTlsFiles, TlsFileError, type TlsSettings } from "../net/tls-files.ts";
+import type { TlsSettings } from "../net/tls-files.ts";
 import { createLogger, flushLogs, type LogLevelName, toStderr } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
@@ -53,15 +53,19 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   const status = (text: string, fields: Record<string, unknown> = {}) =>
     logger.info(text, { event: statusEvent(text), ...fields });
 
-  let sessionOptions: SessionOptions;
-  try {
-    sessionOptions = { ...options, tls: options.tls && loadTlsFiles(options.tls) };
-  } catch (error) {
-    if (!(error instanceof TlsFileError)) throw error;
-    logger.error(`[ERROR] ${error.message}`, { event: "error", exitCode: ClientExit.failure });
-    return ClientExit.failure;
+  let sessionOptions: SessionOptions = { ...options, tls: undefined };
+  if (options.tls) {
+    // Loaded only for TLS: node:crypto (the files' checks) would slow every other start.
+    const { loadTlsFiles, TlsFileError } = await import("../net/tls-files.ts");
+    try {
+      sessionOptions = { ...options, tls: loadTlsFiles(options.tls) };
+    } catch (error) {
+      if (!(error instanceof TlsFileError)) throw error;
+      logger.error(`[ERROR] ${error.message}`, { event: "error", exitCode: ClientExit.failure });
+      return ClientExit.failure;
+    }
+    if (!options.tls.verify) logger.warn(INSECURE_WARNING, { event: "warning" });
   }
-  if (options.tls && !options.tls.verify) logger.warn(INSECURE_WARNING, { event: "warning" });
 
   const { promise: interrupted, resolve: interrupt } = Promise.withResolvers<void>();
   let signals = 0;
