@@ -14,7 +14,7 @@ export type TlsFailure =
   | { kind: "no-handshake" }
   /** The server ended the handshake with an alert ("handshake failure", "unknown ca", ...). */
   | { kind: "alert"; alert: string }
-  /** Anything else; `reason` is OpenSSL's, made readable ("wrong version number"). */
+  /** Anything else; `reason` is OpenSSL's, made readable ("wrong version number"); none: the server hung up. */
   | { kind: "handshake-failed"; reason?: string };
 
 const UNTRUSTED = new Set([
@@ -54,7 +54,11 @@ export function describeTlsError(error: Error | undefined, serverName: string, s
   const readable = (text: string) => text.toLowerCase().replace(/_/g, " ");
   const alert = reason && /^(?:TLSV1|SSLV3)_ALERT_(.+)$/.exec(reason)?.[1];
   if (alert) return { kind: "alert", alert: readable(alert) };
-  return { kind: "handshake-failed", reason: reason && readable(reason) };
+  // The server hung up (a FIN, or a reset) before the handshake was done.
+  if (!error || code === "ECONNRESET" || code === "EPIPE") return { kind: "handshake-failed" };
+  // Another verification code (CERT_REVOKED, ...) or a message without OpenSSL's reason at its end.
+  const other = reason ?? (/^[A-Z0-9_]+$/.test(code) ? code : error.message);
+  return { kind: "handshake-failed", reason: readable(other) };
 }
 
 /** "error:1000045c:SSL routines:OPENSSL_internal:TLSV1_ALERT_CERTIFICATE_REQUIRED" -> the last part. */
