@@ -19,6 +19,7 @@ import { SERVER_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
 import { runCli } from "./src/cli/run.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
+import { DEFAULT_WORKERS, parseWorkers } from "./src/server/workers/count.ts";
 
 const { limits: DEFAULT_LIMITS } = SERVER_DEFAULTS;
 
@@ -82,6 +83,14 @@ const serverArgs = {
     description: "How long a closing client may go without reading its last replies or hanging up",
     default: formatSeconds(SERVER_DEFAULTS.closeTimeoutMs),
   },
+  workers: {
+    type: "string",
+    valueHint: "N|auto",
+    group: "listening",
+    description:
+      "Processes serving the port (auto: one per CPU); above 1, the one started supervises them (Linux; not with unix: listeners)",
+    default: String(DEFAULT_WORKERS),
+  },
   json: {
     type: "boolean",
     group: "output",
@@ -120,6 +129,7 @@ export const serverCommand = withHelp(
         },
         drainTimeoutMs: parseSeconds("drain-timeout", args["drain-timeout"]),
         closeTimeoutMs: parseSeconds("close-timeout", args["close-timeout"]),
+        workers: parseWorkers(args.workers),
         json: args.json,
         quiet: args.quiet,
         logLevel: parseLogLevel(args["log-level"]),

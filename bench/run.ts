@@ -7,12 +7,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cpuSeconds, loadAverage, machineDescription, memoryKiB, openFileLimit } from "../harness/procfs.ts";
+import { loadAverage, machineDescription, memoryKiB, openFileLimit, treeCpuSeconds } from "../harness/procfs.ts";
 import { buildBinary } from "../scripts/compile.ts";
 import type { BenchResult } from "../src/bench/generator.ts";
 import { formatRate } from "../src/bench/report.ts";
 import { renderChart } from "./chart.ts";
-import { DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
+import { connectionsPerProcess, DIST_CLIENT, ROOT, SERVERS, type ServerId, startServer } from "./servers.ts";
 import {
   type CommandTiming,
   evaluateTargets,
@@ -69,7 +69,7 @@ try {
   const started = new Date();
   const loadBefore = loadAverage();
   const measurements: Measurement[] = [];
-  const lineServers: ServerId[] = ["socket-lab", "socket-lab-file", "bare-bun", "node", "redis"];
+  const lineServers: ServerId[] = ["socket-lab", "socket-lab-workers", "socket-lab-file", "bare-bun", "node", "redis"];
   if (wanted("one-at-a-time")) measurements.push(...(await throughputScenario("one-at-a-time", 50, 1, lineServers)));
   if (wanted("pipelined-16")) measurements.push(...(await throughputScenario("pipelined-16", 50, 16, lineServers)));
   if (wanted("raw-one-at-a-time"))
@@ -144,7 +144,12 @@ async function throughputScenario(
         const server = longLived?.[index] ?? (await startServer(kind, SERVER_CPU, join(work, `${kind.id}.out`)));
         try {
           await Bun.sleep(200);
-          const before = { cpu: cpuSeconds(server.pid), memory: memoryKiB(server.pid) };
+          // A supervisor's workers are its children: the whole tree's CPU is the server's cost.
+          const before = { cpu: treeCpuSeconds(server.pid), memory: memoryKiB(server.pid) };
+          // Halfway through the run every connection is open: who serves each tells the spread.
+          const spread = kind.workers
+            ? Bun.sleep((DURATION_S * 1000) / 2).then(() => connectionsPerProcess(server.port))
+            : undefined;
           const { result, generatorCpuSeconds } = await generate(
             server.port,
             connections,
@@ -152,7 +157,7 @@ async function throughputScenario(
             kind.message,
             kind.framing,
           );
-          const after = cpuSeconds(server.pid);
+          const after = treeCpuSeconds(server.pid);
           const cpu = after.user + after.system - before.cpu.user - before.cpu.system;
           const memory = memoryKiB(server.pid);
           const measurement: Measurement = {
@@ -164,6 +169,7 @@ async function throughputScenario(
             serverKernelShare: cpu > 0 ? (after.system - before.cpu.system) / cpu : undefined,
             generatorCpuUsPerMessage: result.messages > 0 ? (generatorCpuSeconds * 1e6) / result.messages : undefined,
             serverOpenFileLimit: openFileLimit(server.pid),
+            connectionsPerProcess: await spread,
             ...(options.fresh && {
               serverMemoryKiB: { baseline: before.memory.rss, peak: memory.peak },
               serverKiBPerConnection: (memory.peak - before.memory.rss) / Math.max(1, result.connected),

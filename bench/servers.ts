@@ -13,7 +13,15 @@ const NODE_SERVER = join(import.meta.dir, "node-server.mjs");
 const BARE_BUN_SERVER = join(import.meta.dir, "bare-server.mjs");
 const PYTHON_SERVER = join(ROOT, "..", "shared", "seed", "server.py");
 
-export type ServerId = "socket-lab" | "socket-lab-file" | "socket-lab-raw" | "bare-bun" | "node" | "redis" | "python";
+export type ServerId =
+  | "socket-lab"
+  | "socket-lab-workers"
+  | "socket-lab-file"
+  | "socket-lab-raw"
+  | "bare-bun"
+  | "node"
+  | "redis"
+  | "python";
 
 export interface ServerKind {
   id: ServerId;
@@ -26,6 +34,8 @@ export interface ServerKind {
   command(port: number): string[];
   /** Where its stdout goes: a file only for socket-lab with per-message output. */
   stdoutToFile?: boolean;
+  /** Worker processes sharing the port (--workers): the suite also measures how evenly they share it. */
+  workers?: number;
 }
 
 /** The tutorial's port, replaced so that the suite never depends on a fixed one. */
@@ -39,6 +49,22 @@ export const SERVERS: Record<ServerId, ServerKind> = {
     message: "ping",
     missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
     command: (port) => [DIST_SERVER, "--port", String(port), "--quiet"],
+  },
+  "socket-lab-workers": {
+    id: "socket-lab-workers",
+    label: "socket-lab --workers 2 --quiet",
+    framing: "line",
+    message: "ping",
+    missing: () =>
+      !existsSync(DIST_SERVER)
+        ? "dist/server not built"
+        : process.platform !== "linux"
+          ? "--workers needs Linux"
+          : !Bun.which("ss")
+            ? "ss (iproute2) is not installed"
+            : undefined,
+    command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--workers", "2"],
+    workers: 2,
   },
   "socket-lab-file": {
     id: "socket-lab-file",
@@ -172,4 +198,15 @@ async function waitUntilAccepting(port: number, proc: Subprocess): Promise<void>
 function nodeVersion(): string | undefined {
   if (!Bun.which("node")) return undefined;
   return Bun.spawnSync(["node", "--version"]).stdout.toString().trim().replace(/^v/, "");
+}
+
+/**
+ * How many of the connections to `port` each process serves, most first: for a server of several
+ * processes (--workers), how evenly the kernel spread them. Read from `ss -p`.
+ */
+export function connectionsPerProcess(port: number): number[] {
+  const out = Bun.spawnSync(["ss", "-Htnp", "state", "established", `sport = :${port}`]).stdout.toString();
+  const counts = new Map<string, number>();
+  for (const match of out.matchAll(/pid=(\d+)/g)) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + 1);
+  return [...counts.values()].sort((a, b) => b - a);
 }

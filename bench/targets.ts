@@ -17,6 +17,8 @@ export interface Measurement {
   serverOpenFileLimit?: number;
   serverMemoryKiB?: { baseline: number; peak: number };
   serverKiBPerConnection?: number;
+  /** For a server of several processes: connections each served halfway through the run, most first. */
+  connectionsPerProcess?: number[];
   repetitions?: number;
 }
 
@@ -125,6 +127,17 @@ export function evaluateTargets(results: SuiteResults): Target[] {
   for (const scenario of ["one-at-a-time", "pipelined-16"]) {
     faster(`throughput >= 2x node:net (${scenario})`, scenario, "socket-lab", "node", 2);
   }
+  for (const scenario of ["one-at-a-time", "pipelined-16"]) {
+    // The supervisor is not on the data path: two workers cost what one process does per message.
+    atMost(
+      `CPU per message with --workers 2 (supervisor + workers) <= 1.1x one process (${scenario})`,
+      row(scenario, "socket-lab-workers")?.serverCpuUsPerMessage,
+      row(scenario, "socket-lab")?.serverCpuUsPerMessage,
+      1.1,
+      "us",
+      2,
+    );
+  }
   faster("throughput >= 6x tutorial server.py (raw)", "raw-one-at-a-time", "socket-lab-raw", "python", 6);
   atMost("memory per connection <= redis-server (10,000 busy)", kib("socket-lab"), kib("redis"), 1, "KiB/conn");
   for (const scenario of ["one-at-a-time", "pipelined-16"]) {
@@ -186,7 +199,7 @@ export function renderMarkdown(results: SuiteResults): string {
     for (const x of results.measurements.filter((y) => y.scenario === scenario)) {
       const r = x.result;
       lines.push(
-        `| ${SCENARIO_TITLES[scenario] ?? scenario} | ${x.label} | ${formatRate(r.messagesPerSecond)} | ${r.latencyMs.p50.toFixed(3)} | ${r.latencyMs.p99.toFixed(3)} | ${r.latencyMs.p999.toFixed(3)} | ` +
+        `| ${SCENARIO_TITLES[scenario] ?? scenario} | ${x.label}${x.connectionsPerProcess ? ` (connections per worker: ${x.connectionsPerProcess.join("/")})` : ""} | ${formatRate(r.messagesPerSecond)} | ${r.latencyMs.p50.toFixed(3)} | ${r.latencyMs.p99.toFixed(3)} | ${r.latencyMs.p999.toFixed(3)} | ` +
           `${x.serverCpuUsPerMessage === undefined ? "" : `${x.serverCpuUsPerMessage.toFixed(2)} (${((x.serverKernelShare ?? 0) * 100).toFixed(0)}%)`} | ${x.generatorCpuUsPerMessage?.toFixed(2) ?? ""} | ${x.serverKiBPerConnection?.toFixed(1) ?? ""} | ${r.errors}${r.connected < r.connections ? ` (${r.connected} of ${r.connections} connected)` : ""} |`,
       );
     }

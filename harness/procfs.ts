@@ -14,6 +14,48 @@ export function cpuSeconds(pid: number): { user: number; system: number } {
   return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
 }
 
+/**
+ * The process and every descendant alive now (a supervisor and its workers), from the kernel's
+ * list of each thread's children.
+ */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const task of safeReaddir(`/proc/${tree[i]}/task`)) {
+      const children = safeRead(`/proc/${tree[i]}/task/${task}/children`).trim();
+      if (children) tree.push(...children.split(" ").map(Number));
+    }
+  }
+  return tree;
+}
+
+/** CPU seconds of the process and its descendants: a server of several processes counts whole. */
+export function treeCpuSeconds(pid: number): { user: number; system: number } {
+  const total = { user: 0, system: 0 };
+  for (const member of processTree(pid)) {
+    const { user, system } = cpuSeconds(member);
+    total.user += user;
+    total.system += system;
+  }
+  return total;
+}
+
+function safeReaddir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 /** Resident memory now (VmRSS) and at its peak so far (VmHWM), in KiB. */
 export function memoryKiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -6,6 +6,7 @@ import { BENCH_DEFAULTS } from "../src/bench/defaults.ts";
 import { parseBytes, parseSeconds } from "../src/cli/args.ts";
 import { CLIENT_DEFAULTS } from "../src/client/options.ts";
 import { SERVER_DEFAULTS } from "../src/server/options.ts";
+import { DEFAULT_WORKERS } from "../src/server/workers/count.ts";
 import { CHILD_ENV, type Program, runProgram, SOURCE_CLIENT, SOURCE_SERVER } from "./helpers/processes.ts";
 import { TerminalSession } from "./helpers/terminal.ts";
 
@@ -47,6 +48,7 @@ const SCREENS: Screen[] = [
       "--max-output-bytes": [bytes, SERVER_DEFAULTS.limits.maxOutputBytes],
       "--drain-timeout": [ms, SERVER_DEFAULTS.drainTimeoutMs],
       "--close-timeout": [ms, SERVER_DEFAULTS.closeTimeoutMs],
+      "--workers": [number, DEFAULT_WORKERS],
       "--log-level": [text, "info"],
     },
     exitCodes: [0, 1, 2, 130],

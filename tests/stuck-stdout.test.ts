@@ -2,9 +2,7 @@
 // program grow without bound or ignore signals: the server is paced by it (input waits in the
 // clients' sockets), the client stops reading acks until stdout takes them.
 import { afterEach, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { closeSync, openSync } from "node:fs";
 import { memoryKiB } from "../harness/procfs.ts";
 import {
   CHILD_ENV,
@@ -15,6 +13,7 @@ import {
   TextCollector,
   withDeadline,
 } from "./helpers/processes.ts";
+import { stuckReader as stuckFifo } from "./helpers/stuck-reader.ts";
 
 /** Resident memory from /proc is in KiB. */
 const MiB_IN_KiB = 1024;
@@ -23,17 +22,10 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-/** A FIFO whose reader never reads: writes to it block once its 64 KiB buffer is full. Returns a write fd. */
+/** A stdout nobody reads, removed after the test: a write fd. */
 function stuckReader(): number {
-  const dir = mkdtempSync(join(tmpdir(), "socket-lab-stuck-"));
-  const fifo = join(dir, "fifo");
-  Bun.spawnSync(["mkfifo", fifo]);
-  const reader = Bun.spawn(["sh", "-c", `exec sleep 120 < "${fifo}"`]);
-  const fd = openSync(fifo, "w");
-  cleanups.push(() => {
-    reader.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { fd, cleanup } = stuckFifo();
+  cleanups.push(cleanup);
   return fd;
 }
 

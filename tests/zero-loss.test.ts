@@ -3,6 +3,7 @@
 // `ERROR server shutting down`, and exit 0 within the drain timeout; and a client exits 0 only
 // when every message it sent was acknowledged.
 import { expect, test } from "bun:test";
+import { expectEveryLoggedMessageAcknowledged, pump } from "./helpers/load.ts";
 import { CHILD_ENV, eventually, SOURCE_CLIENT, startServerProcess, withDeadline } from "./helpers/processes.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
@@ -10,28 +11,6 @@ import { ack } from "./helpers/spec.ts";
 const RAW_PEERS = 24;
 const CLIENT_PROCESSES = 4;
 const DRAIN_TIMEOUT_S = 5;
-
-/** Sends numbered messages (`<name>-<n>`) as fast as the server takes them, until it hangs up. */
-function pump(peer: RawClient, name: string): { sent: () => number } {
-  let sent = 0;
-  void (async () => {
-    while (!peer.isEnded) {
-      if (peer.queuedBytes < 32 * 1024) {
-        let batch = "";
-        for (let i = 0; i < 200; i++) batch += `${name}-${sent++}\n`;
-        peer.write(batch);
-      }
-      await Bun.sleep(1);
-    }
-  })();
-  return { sent: () => sent };
-}
-
-/** The server's stdout lines `[peer] text` for one peer, in order (plain messages: no escapes). */
-function logged(stdout: string, peer: string): string[] {
-  const prefix = `[${peer}] `;
-  return stdout.split("\n").flatMap((line) => (line.startsWith(prefix) ? [line.slice(prefix.length)] : []));
-}
 
 test("SIGTERM under load: every logged message is acknowledged, then the notice, exit 0", async () => {
   const server = await startServerProcess(["--drain-timeout", String(DRAIN_TIMEOUT_S)]);
@@ -79,15 +58,7 @@ test("SIGTERM under load: every logged message is acknowledged, then the notice,
     expect(stopMs).toBeLessThan((DRAIN_TIMEOUT_S + 3) * 1000);
 
     // Raw peers: acks match the server's log of what it received, one for one, in order.
-    let total = 0;
-    for (const peer of peers) {
-      await withDeadline(peer.ending, 5000, "peer not closed");
-      const received = logged(server.stdout.text, `127.0.0.1:${peer.localPort}`);
-      const lines = peer.replies.lines;
-      expect(lines.at(-1)).toBe("ERROR server shutting down");
-      expect(lines.slice(0, -1)).toEqual(received.map(ack));
-      total += received.length;
-    }
+    const total = await expectEveryLoggedMessageAcknowledged(peers, server.stdout.text);
     expect(total).toBeGreaterThan(RAW_PEERS * 100);
 
     // Client processes: they had more to send, so they exit 5, never 0, and every ack they

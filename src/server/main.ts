@@ -1,12 +1,24 @@
-// The server program: start, report, and shut down on signals with the spec's exit codes.
+// The server program: one process serving (--workers 1), or a supervisor running its workers, or
+// one of those workers; each starts, reports, and shuts down on signals with the spec's exit codes.
 import { ExitCode } from "../cli/exit-codes.ts";
 import { createLogger, type LogLevelName } from "../output/logger.ts";
-import { createLineSink, flushWithin } from "../output/sink.ts";
+import { flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
-import type { MetricsServer } from "./metrics/http.ts";
+import { type ProgramMetrics, startProgramMetrics } from "./program-metrics.ts";
+import {
+  createMessageOutput,
+  reportListenError,
+  stdoutBehindWarning,
+  warnConnectionsLowered,
+  warnUnflushed,
+} from "./program-output.ts";
 import { createServerReporter } from "./reporter.ts";
-import { ListenError, type RunningServer, startServer } from "./server.ts";
+import { ListenError, type RunningServer, type ServerOptions, startServer } from "./server.ts";
+import { stopOnSignals } from "./signals.ts";
+import { workerAssignment } from "./workers/protocol.ts";
+import { runSupervisor } from "./workers/supervisor.ts";
+import { runWorker } from "./workers/worker.ts";
 
 export interface ServerProgramOptions {
   host: string;
@@ -15,6 +27,8 @@ export interface ServerProgramOptions {
   limits: ServerLimits;
   drainTimeoutMs: number;
   closeTimeoutMs: number;
+  /** Processes serving: 1 is this one; more makes this process their supervisor. */
+  workers: number;
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
@@ -25,102 +39,57 @@ export interface ServerProgramOptions {
 }
 
 export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
+  // A worker runs the supervisor's own command line: its environment says it is a worker.
+  const assignment = workerAssignment();
+  if (assignment) return runWorker(options, serverOptionsOf(options), assignment);
+  if (options.workers > 1) return runSupervisor(options);
+  return runSingleServer(options);
+}
+
+async function runSingleServer(options: ServerProgramOptions): Promise<number> {
   const logger = createLogger({ level: options.logLevel, format: options.json ? "json" : "text" });
-  const messages = options.quiet
-    ? undefined
-    : createLineSink("stdout", {
-        // The server's job is its clients, not its stdout: if stdout fails, keep serving and say so.
-        onFailure: (error) =>
-          logger.warn(
-            error.code === "EPIPE"
-              ? "[WARNING] stdout was closed: per-message lines are no longer written"
-              : `[WARNING] cannot write to stdout (${error.code ?? error.message}): per-message lines are no longer written`,
-            { event: "stdout-failed", code: error.code },
-          ),
-      });
+  const messages = createMessageOutput(logger, options.quiet);
+  const warnBehind = stdoutBehindWarning(logger);
   let server: RunningServer | undefined;
-  let toldBehind = false;
-  // A stdout that is read slowly (or not at all) paces the server, as a pipe paces any Unix tool:
-  // input waits in the clients' sockets, not in memory. Said once.
   const onMessagesBehind = () => {
     if (!messages || !server) return;
-    if (!toldBehind) {
-      toldBehind = true;
-      logger.warn("[WARNING] stdout is not keeping up: reading from clients pauses until it does", {
-        event: "stdout-behind",
-      });
-    }
+    warnBehind();
     server.holdInputUntil(messages.flush());
   };
   const events = createServerReporter({ logger, messages, json: options.json, onMessagesBehind });
 
-  // From the first signal on, /healthz says so, while the drain still has clients to finish.
-  let draining = false;
-  let metrics: MetricsServer | undefined;
+  let metrics: ProgramMetrics | undefined;
   try {
-    // Bound first, so that a busy metrics port stops the program before any client is accepted.
-    if (options.metrics) {
-      const { startMetricsServer } = await import("./metrics/http.ts");
-      metrics = await startMetricsServer({
-        ...options.metrics,
-        version: options.version,
-        collect: async () => (server ? [server.snapshot()] : []),
-        health: () => (draining ? "draining" : "serving"),
-      });
-    }
-    server = startServer({
-      host: options.host,
-      port: options.port,
-      framing: options.framing,
-      limits: options.limits,
-      drainTimeoutMs: options.drainTimeoutMs,
-      closeTimeoutMs: options.closeTimeoutMs,
-      events,
-    });
+    metrics = await startProgramMetrics(options, async () => (server ? [server.snapshot()] : []));
+    server = startServer({ ...serverOptionsOf(options), events });
   } catch (error) {
     await metrics?.stop();
     if (!(error instanceof ListenError)) throw error;
-    logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
+    reportListenError(logger, error);
     return ExitCode.failure;
   }
-  if (metrics) {
-    logger.info(`[METRICS] Serving metrics on ${metrics.url}`, {
-      event: "metrics",
-      url: metrics.url,
-      host: metrics.host,
-      port: metrics.port,
-    });
-  }
-  if (server.maxConnections < options.limits.maxConnections) {
-    logger.warn(`[LIMIT] --max-connections lowered to ${server.maxConnections} to stay under the open-file limit`, {
-      event: "limit-adjusted",
-      limit: "connections",
-      value: server.maxConnections,
-    });
-  }
+  metrics?.announce(logger);
+  if (server.maxConnections < options.limits.maxConnections) warnConnectionsLowered(logger, server.maxConnections);
 
-  const { promise: stopped, resolve: exitWith } = Promise.withResolvers<number>();
-  let signals = 0;
-  const onSignal = () => {
-    signals++;
-    if (signals > 1) {
-      // A second Ctrl+C: the operator does not want to wait for the drain, or for stdout.
-      server.kill();
-      process.exit(ExitCode.interrupted);
-    }
-    draining = true;
-    // The tutorial's Ctrl+C leaves "^C" on the line; start ours on a fresh one.
-    if (process.stderr.isTTY && !options.json) process.stderr.write("\n");
-    void server.stop().then(() => exitWith(ExitCode.ok));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-
-  const code = await stopped;
+  const running = server;
+  const code = await stopOnSignals(
+    {
+      stop: () => {
+        metrics?.markDraining();
+        return running.stop();
+      },
+      kill: () => running.kill(),
+    },
+    options,
+  );
   // The drain timeout bounds the wait for stdout too.
-  if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) {
-    logger.warn("[WARNING] stdout did not take the last per-message lines before exit", { event: "stdout-unflushed" });
-  }
+  if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) warnUnflushed(logger);
   await metrics?.stop();
   return code;
+}
+
+/** What the library's startServer takes from the program's options. */
+function serverOptionsOf(options: ServerProgramOptions): ServerOptions {
+  const { host, port, framing, limits, drainTimeoutMs, closeTimeoutMs } = options;
+  return { host, port, framing, limits, drainTimeoutMs, closeTimeoutMs };
 }

@@ -19,6 +19,11 @@ export interface ServerOptions {
    * then hanging up) before it is closed anyway; the clock restarts whenever the peer reads.
    */
   closeTimeoutMs?: number;
+  /**
+   * Let other processes listen on the same port (SO_REUSEPORT, Linux): the kernel spreads new
+   * connections across them. The server program's workers each set it.
+   */
+  reusePort?: boolean;
   events?: ServerEvents;
 }
 
@@ -27,4 +32,5 @@ export const SERVER_DEFAULTS = {
   limits: DEFAULT_LIMITS,
   drainTimeoutMs: 5000,
   closeTimeoutMs: 5000,
+  reusePort: false,
 } as const satisfies Required<Omit<ServerOptions, "events">>;

@@ -95,7 +95,12 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   );
 
   const host = options.host ?? SERVER_DEFAULTS.host;
-  const listeners: Listener[] = [listenTcp({ host, port: options.port ?? SERVER_DEFAULTS.port }, handlers)];
+  const listeners: Listener[] = [
+    listenTcp(
+      { host, port: options.port ?? SERVER_DEFAULTS.port, reusePort: options.reusePort ?? SERVER_DEFAULTS.reusePort },
+      handlers,
+    ),
+  ];
   const idleSweeper = registry.sweepIdle(limits.idleTimeoutMs);
   for (const listener of listeners) events.listening?.(listener.address);
 

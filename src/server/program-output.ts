@@ -1,0 +1,51 @@
+// What the server program says about its output, limits and listeners, the same whether one
+// process serves (main.ts) or a supervisor speaks for its workers (workers/supervisor.ts).
+import type { Logger } from "../output/logger.ts";
+import { createLineSink, type LineSink } from "../output/sink.ts";
+
+/** The sink for per-message lines on stdout, or none with --quiet. */
+export function createMessageOutput(logger: Logger, quiet: boolean): LineSink | undefined {
+  if (quiet) return undefined;
+  return createLineSink("stdout", {
+    // The server's job is its clients, not its stdout: if stdout fails, keep serving and say so.
+    onFailure: (error) =>
+      logger.warn(
+        error.code === "EPIPE"
+          ? "[WARNING] stdout was closed: per-message lines are no longer written"
+          : `[WARNING] cannot write to stdout (${error.code ?? error.message}): per-message lines are no longer written`,
+        { event: "stdout-failed", code: error.code },
+      ),
+  });
+}
+
+/**
+ * A stdout that is read slowly (or not at all) paces the server, as a pipe paces any Unix tool:
+ * input waits in the clients' sockets, not in memory. The returned function says so, once.
+ */
+export function stdoutBehindWarning(logger: Logger): () => void {
+  let told = false;
+  return () => {
+    if (told) return;
+    told = true;
+    logger.warn("[WARNING] stdout is not keeping up: reading from clients pauses until it does", {
+      event: "stdout-behind",
+    });
+  };
+}
+
+export function warnUnflushed(logger: Logger): void {
+  logger.warn("[WARNING] stdout did not take the last per-message lines before exit", { event: "stdout-unflushed" });
+}
+
+export function warnConnectionsLowered(logger: Logger, maxConnections: number): void {
+  logger.warn(`[LIMIT] --max-connections lowered to ${maxConnections} to stay under the open-file limit`, {
+    event: "limit-adjusted",
+    limit: "connections",
+    value: maxConnections,
+  });
+}
+
+/** Could not listen (a client listener, or --metrics): one plain sentence. */
+export function reportListenError(logger: Logger, error: { message: string; code?: string }): void {
+  logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
+}
