@@ -60,7 +60,7 @@ const SCREENS: Screen[] = [
     name: "client",
     program: SOURCE_CLIENT,
     args: ["--help"],
-    groups: ["CONNECTION", "INPUT", "OUTPUT", "COMMANDS"],
+    groups: ["CONNECTION", "TLS", "INPUT", "OUTPUT", "COMMANDS"],
     defaults: {
       "--host": [text, CLIENT_DEFAULTS.host],
       "--port": [number, CLIENT_DEFAULTS.port],
@@ -71,14 +71,14 @@ const SCREENS: Screen[] = [
       "--resend-buffer": [bytes, CLIENT_DEFAULTS.resendBufferBytes],
       "--log-level": [text, "info"],
     },
-    exitCodes: [0, 1, 2, 3, 4, 5, 130, 141],
+    exitCodes: [0, 1, 2, 3, 4, 5, 6, 130, 141],
     hostWording: /^Server to connect to/,
   },
   {
     name: "client bench",
     program: SOURCE_CLIENT,
     args: ["bench", "--help"],
-    groups: ["CONNECTION", "LOAD", "OUTPUT"],
+    groups: ["CONNECTION", "TLS", "LOAD", "OUTPUT"],
     defaults: {
       "--host": [text, BENCH_DEFAULTS.host],
       "--port": [number, BENCH_DEFAULTS.port],
