@@ -11,6 +11,7 @@ import {
   ROOT,
   runProgram,
   type ServerProcess,
+  SOURCE_CLIENT,
   startServerProcess,
   TextCollector,
   withDeadline,
@@ -138,4 +139,43 @@ describe("behind HAProxy", () => {
     expect(allStdout(deployment)).not.toContain("10.20.30.40");
     expect(allStdout(deployment)).not.toContain("forged");
   });
+
+  test("rolling restart: client --reconnect streams 100,000 lines while backend 1, then backend 2, restarts: exit 0, every ack once, in order", async () => {
+    const backendArgs = ["--proxy-protocol", "--proxy-from", `${PROXY_SOURCE}/32`];
+    const deployment = await deploy();
+    const lines = Array.from({ length: 100_000 }, (_, i) => `line ${i}`);
+    const client = Bun.spawn(
+      [...SOURCE_CLIENT, "--port", String(deployment.frontendPort), "--reconnect", "--reconnect-for", "60"],
+      { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: CHILD_ENV },
+    );
+    const stdout = new TextCollector(client.stdout);
+    const stderr = new TextCollector(client.stderr);
+    // The input comes at a pace (about 10 s in all), so that both restarts happen mid-stream.
+    const feeding = (async () => {
+      for (let start = 0; start < lines.length; start += 1000) {
+        client.stdin.write(`${lines.slice(start, start + 1000).join("\n")}\n`);
+        await client.stdin.flush();
+        await Bun.sleep(100);
+      }
+      await client.stdin.end();
+    })();
+    for (const index of [0, 1]) {
+      await stdout.waitForLines(index === 0 ? 10_000 : 50_000, 60_000);
+      const old = deployment.backends[index]!;
+      // SIGTERM: the backend acks what it received, says `ERROR server shutting down`, exits 0.
+      expect(await old.stop("SIGTERM")).toBe(0);
+      const restarted = await startServerProcess([...backendArgs, "--port", String(old.port)]);
+      deployment.backends[index] = restarted;
+      // Back in HAProxy's rotation once its health checks pass again.
+      await restarted.stdout.waitFor(/healthcheck$/m, 30_000);
+    }
+    await feeding;
+    const exitCode = await withDeadline(client.exited, 90_000, "client --reconnect did not finish");
+    await Promise.all([stdout.done, stderr.done]);
+    if (exitCode !== 0) console.error(stderr.text);
+    expect(exitCode).toBe(0);
+    // Every ack exactly once, in input order.
+    expect(stdout.text === lines.map(ackLine).join("")).toBe(true);
+    expect(stderr.text).toContain("[RECONNECTING]");
+  }, 180_000);
 });
