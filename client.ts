@@ -10,9 +10,9 @@ import {
   parseBytes,
   parseFraming,
   parseLogLevel,
-  parsePort,
   parseSeconds,
 } from "./src/cli/args.ts";
+import { clientNetworkArgs, parseClientNetworkFlags } from "./src/cli/client-network-args.ts";
 import { CLIENT_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
@@ -22,6 +22,7 @@ import { CLIENT_DEFAULTS } from "./src/client/options.ts";
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const clientArgs = {
   ...connectArgs(CLIENT_DEFAULTS),
+  ...clientNetworkArgs,
   timeout: {
     type: "string",
     valueHint: "SECONDS",
@@ -91,8 +92,7 @@ export const clientCommand = withHelp(
     subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
     run: async ({ args, rawArgs }) =>
       (await import("./src/client/main.ts")).runClientProgram({
-        host: args.host,
-        port: parsePort(args.port, { allowZero: false }),
+        ...parseClientNetworkFlags(args),
         framing: parseFraming(args.framing),
         connectTimeoutMs: parseSeconds("timeout", args.timeout),
         responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),

@@ -15,12 +15,14 @@ import {
   parseOctalMode,
   parsePort,
   parseSeconds,
-  repeatedValues,
+  UsageError,
 } from "./src/cli/args.ts";
 import { SERVER_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
 import { parseHandshakeTimeout, parseListen, tlsFilesFor, workersFor } from "./src/cli/network-args.ts";
+import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
+import { CidrError, parseCidr } from "./src/net/cidr.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
 import { DEFAULT_WORKERS, parseWorkers } from "./src/server/workers/count.ts";
 
@@ -90,6 +92,14 @@ const serverArgs = {
       "Clients served at once; the next one gets 'ERROR server is full' (lowered to fit the open-file limit)",
     default: String(DEFAULT_LIMITS.maxConnections),
   },
+  "max-connections-per-address": {
+    type: "string",
+    valueHint: "N",
+    group: "limits",
+    description:
+      "Connections one client address may hold at once; the next gets 'ERROR too many connections from your address' (0: no cap)",
+    default: String(DEFAULT_LIMITS.maxConnectionsPerAddress),
+  },
   "max-message-bytes": {
     type: "string",
     valueHint: "BYTES",
@@ -133,6 +143,38 @@ const serverArgs = {
       "Processes serving the port (auto: one per CPU); above 1, the one started supervises them (Linux; not with unix: listeners)",
     default: String(DEFAULT_WORKERS),
   },
+  allow: {
+    type: "string",
+    valueHint: "CIDR",
+    group: "access",
+    description: "Serve only clients from this address or block, like 10.0.0.0/8 or ::1 (repeatable)",
+  },
+  deny: {
+    type: "string",
+    valueHint: "CIDR",
+    group: "access",
+    description: "Refuse clients from this address or block with 'ERROR access denied' (repeatable; wins over --allow)",
+  },
+  "proxy-protocol": {
+    type: "boolean",
+    group: "access",
+    description:
+      "Every TCP connection starts with a PROXY protocol header (v1 or v2, as HAProxy sends it) naming the client",
+    default: SERVER_DEFAULTS.proxyProtocol,
+  },
+  "proxy-from": {
+    type: "string",
+    valueHint: "CIDR",
+    group: "access",
+    description: `Who may send a PROXY header (repeatable; default: ${SERVER_DEFAULTS.proxyFrom.join(" and ")})`,
+  },
+  "proxy-header-timeout": {
+    type: "string",
+    valueHint: "SECONDS",
+    group: "access",
+    description: "How long a trusted proxy has to send the whole PROXY header",
+    default: formatSeconds(SERVER_DEFAULTS.proxyHeaderTimeoutMs),
+  },
   json: {
     type: "boolean",
     group: "output",
@@ -159,7 +201,7 @@ export const serverCommand = withHelp(
     args: serverArgs,
     // The program loads only when it runs: --help and --version start without it.
     run: async ({ args, rawArgs }) => {
-      const listen = parseListen(repeatedValues(rawArgs, "listen"));
+      const listen = parseListen(collectRepeated(rawArgs, "listen"));
       return (await import("./src/server/main.ts")).runServerProgram({
         host: args.host,
         port: parsePort(args.port, { allowZero: true }),
@@ -170,12 +212,18 @@ export const serverCommand = withHelp(
         framing: parseFraming(args.framing),
         limits: {
           maxConnections: parseInteger("max-connections", args["max-connections"], 1),
+          maxConnectionsPerAddress: parseInteger("max-connections-per-address", args["max-connections-per-address"]),
           maxMessageBytes: parseBytes("max-message-bytes", args["max-message-bytes"]),
           idleTimeoutMs: parseSeconds("idle-timeout", args["idle-timeout"]),
           maxOutputBytes: parseBytes("max-output-bytes", args["max-output-bytes"]),
         },
         drainTimeoutMs: parseSeconds("drain-timeout", args["drain-timeout"]),
         closeTimeoutMs: parseSeconds("close-timeout", args["close-timeout"]),
+        allow: parseBlocks("allow", collectRepeated(rawArgs, "allow")),
+        deny: parseBlocks("deny", collectRepeated(rawArgs, "deny")),
+        proxyProtocol: args["proxy-protocol"],
+        proxyFrom: parseProxyFrom(collectRepeated(rawArgs, "proxy-from"), args["proxy-protocol"]),
+        proxyHeaderTimeoutMs: parsePositiveSeconds("proxy-header-timeout", args["proxy-header-timeout"]),
         workers: workersFor(listen, parseWorkers(args.workers)),
         json: args.json,
         quiet: args.quiet,
@@ -201,5 +249,32 @@ export const serverCommand = withHelp(
     exitCodes: SERVER_EXIT_CODES,
   },
 );
+
+/** Addresses and CIDR blocks, checked here so a bad one is a usage error that names its flag. */
+function parseBlocks(flag: string, values: string[]): string[] {
+  for (const value of values) {
+    try {
+      parseCidr(value);
+    } catch (error) {
+      if (error instanceof CidrError) throw new UsageError(`--${flag}: ${error.message}`);
+      throw error;
+    }
+  }
+  return values;
+}
+
+/** Undefined: the library's default (loopback). Without --proxy-protocol it would do nothing: say so. */
+function parseProxyFrom(values: string[], proxyProtocol: boolean): string[] | undefined {
+  if (values.length === 0) return undefined;
+  if (!proxyProtocol) throw new UsageError("--proxy-from needs --proxy-protocol");
+  return parseBlocks("proxy-from", values);
+}
+
+/** A timeout that must end: 0 would mean "wait forever", which a client could use to hold a socket. */
+function parsePositiveSeconds(flag: string, value: string): number {
+  const ms = parseSeconds(flag, value);
+  if (ms === 0) throw new UsageError(`--${flag} must be more than 0 seconds`);
+  return ms;
+}
 
 if (import.meta.main) await runCli(serverCommand);

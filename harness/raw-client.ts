@@ -3,7 +3,7 @@
 // half-close or reset, and tells how the server ended the connection. Built on Bun.connect and the
 // project's own Outbox: Bun's write() takes only what the kernel accepts now, and the outbox keeps
 // the rest for `drain`, so a large write is finished instead of silently cut short.
-import type { Socket, SocketHandler, TLSOptions } from "bun";
+import type { Socket, SocketHandler, TCPSocketConnectOptions, TLSOptions } from "bun";
 import { Outbox } from "../src/net/outbox.ts";
 import { TextCollector } from "./text-collector.ts";
 import { DEADLINE_MS, eventually, withDeadline } from "./wait.ts";
@@ -41,11 +41,14 @@ export class RawClient implements Disposable {
     this.ending = new Promise((resolve) => (this.settle = resolve));
   }
 
-  /** To a TCP port, or `via` TLS (with these options) or a Unix socket (a path; `\0name` is abstract). */
+  /**
+   * To a TCP port (from `via.localAddress`: 127.0.0.2 and the rest of 127/8 are this machine's),
+   * `via` TLS (with these options), or to a Unix socket (a path; `\0name` is abstract).
+   */
   static async connect(
     port: number,
     host = "127.0.0.1",
-    via: { tls?: TLSOptions; unix?: string } = {},
+    via: { tls?: TLSOptions; unix?: string; localAddress?: string } = {},
   ): Promise<RawClient> {
     let client: RawClient | undefined;
     // A TLS connect resolves before its `open` (which waits for the handshake): whichever is first.
@@ -66,11 +69,20 @@ export class RawClient implements Disposable {
       error: (socket, error) => socket.data?.over(isReset(error) ? "reset" : "close"),
       close: (socket, error) => socket.data?.over(isReset(error) ? "reset" : "close"),
     };
+    // Bun.connect binds its side to `localAddress`, though bun-types 1.4.4 does not declare it.
+    const tcpOptions: TCPSocketConnectOptions<RawClient> & { localAddress?: string } = {
+      hostname: host,
+      port,
+      localAddress: via.localAddress,
+      tls: via.tls,
+      allowHalfOpen: true,
+      socket,
+    };
     // Our FIN (finishSending) must not close the socket: the server still owes us replies.
     attach(
       via.unix !== undefined
         ? await Bun.connect<RawClient>({ unix: via.unix, allowHalfOpen: true, socket })
-        : await Bun.connect<RawClient>({ hostname: host, port, tls: via.tls, allowHalfOpen: true, socket }),
+        : await Bun.connect<RawClient>(tcpOptions),
     );
     return client!;
   }

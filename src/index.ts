@@ -8,6 +8,7 @@
 // Metrics over HTTP are a separate entry point, `socket-lab/metrics` (startMetricsServer, fed with
 // server.snapshot()), so that a program that does not serve them does not load prom-client.
 
+export { CidrError } from "./net/cidr.ts";
 export { ackFor, type Framing, NOTICE_PREFIX } from "./protocol/messages.ts";
 export type { RejectionReason } from "./server/admission.ts";
 export type { LimitKind, ServerEvents, ServerSnapshot, ServerStats } from "./server/events.ts";

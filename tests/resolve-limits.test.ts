@@ -5,7 +5,13 @@ import { describe, expect, test } from "bun:test";
 import { resolveLimits } from "../src/server/limits.ts";
 
 /** The defaults as the README documents them. */
-const DOCUMENTED = { maxConnections: 10_000, maxMessageBytes: 1_048_576, idleTimeoutMs: 0, maxOutputBytes: 1_048_576 };
+const DOCUMENTED = {
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 0,
+  maxMessageBytes: 1_048_576,
+  idleTimeoutMs: 0,
+  maxOutputBytes: 1_048_576,
+};
 const RESERVE = 256;
 
 describe("resolveLimits", () => {
@@ -18,7 +24,13 @@ describe("resolveLimits", () => {
     expect(resolveLimits({ maxMessageBytes: 1000 }, undefined)).toEqual({
       limits: { ...DOCUMENTED, maxMessageBytes: 1000 },
     });
-    const all = { maxConnections: 5, maxMessageBytes: 10, idleTimeoutMs: 400, maxOutputBytes: 64 };
+    const all = {
+      maxConnections: 5,
+      maxConnectionsPerAddress: 2,
+      maxMessageBytes: 10,
+      idleTimeoutMs: 400,
+      maxOutputBytes: 64,
+    };
     expect(resolveLimits(all, 1_000_000)).toEqual({ limits: all });
   });
 
@@ -44,7 +56,13 @@ describe("resolveLimits", () => {
   });
 
   test("lowering touches only the connection limit", () => {
-    const asked = { maxConnections: 50_000, maxMessageBytes: 99, idleTimeoutMs: 7000, maxOutputBytes: 12_345 };
+    const asked = {
+      maxConnections: 50_000,
+      maxConnectionsPerAddress: 3,
+      maxMessageBytes: 99,
+      idleTimeoutMs: 7000,
+      maxOutputBytes: 12_345,
+    };
     expect(resolveLimits(asked, 1024)).toEqual({
       limits: { ...asked, maxConnections: 1024 - RESERVE },
       loweredFrom: 50_000,

@@ -112,3 +112,21 @@ test("a path that is a regular file is not deleted", async () => {
   expect(result.stderr).toBe(`[ERROR] Cannot listen on unix:${path}: the path exists and is not a socket\n`);
   expect(existsSync(path)).toBe(true);
 });
+
+test("address rules (--allow, --max-connections-per-address) do not apply to Unix peers, who have no address", async () => {
+  const path = socketPath();
+  await using server = await startListeningServer(
+    ["--listen", `unix:${path}`, "--allow", "10.0.0.0/8", "--max-connections-per-address", "1"],
+    1,
+  );
+  await using first = spawnLineClient(["nc", "-U", path]);
+  await using second = spawnLineClient(["nc", "-U", path]);
+  first.send("one\n");
+  second.send("two\n");
+  await first.stdout.waitFor(ackLine("one"));
+  await second.stdout.waitFor(ackLine("two"));
+  expect(server.stderr.text).not.toContain("[DENIED]");
+  await first[Symbol.asyncDispose]();
+  await second[Symbol.asyncDispose]();
+  expect(await server.stop()).toBe(0);
+});

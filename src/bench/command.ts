@@ -1,16 +1,9 @@
 // `client bench`: the load generator as a subcommand of the client. Flags in, options out; the
 // work is in generator.ts, the output in report.ts, both loaded only when a run starts.
 import { defineCommand } from "citty";
-import {
-  connectArgs,
-  formatSeconds,
-  parseFraming,
-  parseInteger,
-  parsePort,
-  parseSeconds,
-  UsageError,
-} from "../cli/args.ts";
-import { BENCH_EXIT_CODES } from "../cli/exit-codes.ts";
+import { connectArgs, formatSeconds, parseFraming, parseInteger, parseSeconds, UsageError } from "../cli/args.ts";
+import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-network-args.ts";
+import { BENCH_EXIT_CODES, ExitCode } from "../cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
 import { CLIENT_DEFAULTS } from "../client/options.ts";
 import { BENCH_DEFAULTS } from "./defaults.ts";
@@ -18,6 +11,7 @@ import { BENCH_DEFAULTS } from "./defaults.ts";
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const benchArgs = {
   ...connectArgs(BENCH_DEFAULTS),
+  ...clientNetworkArgs,
   // Why these two differ from the client's: see defaults.ts.
   timeout: {
     type: "string",
@@ -97,17 +91,37 @@ export const benchCommand = withHelp(
       const durationMs = parseSeconds("duration", args.duration);
       if (durationMs <= 0 && args.requests === undefined)
         throw new UsageError("--duration must be more than 0 seconds");
-      const [{ runBench }, { Histogram }, { formatDistribution, formatProgress, formatSummary }] = await Promise.all([
+      const { tls: tlsSettings, ...where } = parseClientNetworkFlags(args);
+      const [
+        { runBench },
+        { Histogram },
+        { formatDistribution, formatProgress, formatSummary },
+        { loadTlsFiles, TlsFileError },
+        { connectFailureOutcome, INSECURE_WARNING },
+      ] = await Promise.all([
         import("./generator.ts"),
         import("./histogram.ts"),
         import("./report.ts"),
+        import("../net/tls-files.ts"),
+        import("../client/outcome.ts"),
       ]);
+      let tls: ReturnType<typeof loadTlsFiles> | undefined;
+      try {
+        tls = tlsSettings && loadTlsFiles(tlsSettings);
+      } catch (error) {
+        if (!(error instanceof TlsFileError)) throw error;
+        process.stderr.write(`[ERROR] ${error.message}\n`);
+        return ExitCode.failure;
+      }
+      if (tls && !tls.verify) process.stderr.write(`${INSECURE_WARNING}\n`);
+      // One line per distinct reason, not one per connection: 50 connections fail the same way.
+      const failuresShown = new Set<string>();
       const progressOnTerminal = process.stderr.isTTY === true;
       const histogram = new Histogram();
       const result = await runBench({
         histogram,
-        host: args.host,
-        port: parsePort(args.port, { allowZero: false }),
+        ...where,
+        tls,
         connections: parseInteger("connections", args.connections, 1),
         pipeline,
         message: args.message,
@@ -116,6 +130,12 @@ export const benchCommand = withHelp(
         requests: args.requests === undefined ? undefined : parseInteger("requests", args.requests, 1),
         connectTimeoutMs: parseSeconds("timeout", args.timeout),
         responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
+        onConnectFailure(failure) {
+          const line = connectFailureOutcome(failure).error!;
+          if (failuresShown.has(line)) return;
+          failuresShown.add(line);
+          process.stderr.write(`${progressOnTerminal ? "\r\x1b[K" : ""}${line}\n`);
+        },
         onProgress: args.quiet
           ? undefined
           : (progress) =>

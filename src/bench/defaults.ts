@@ -17,4 +17,7 @@ export const BENCH_DEFAULTS = {
   message: "ping",
   connectTimeoutMs: 10_000,
   responseTimeoutMs: 10_000,
-} as const satisfies Omit<Required<BenchOptions>, "requests" | "onProgress" | "histogram">;
+} as const satisfies Omit<
+  Required<BenchOptions>,
+  "requests" | "onProgress" | "histogram" | "unix" | "tls" | "onConnectFailure"
+>;

@@ -6,14 +6,13 @@
 // the generator must stay cheaper than the servers it measures.
 
 import type { Socket } from "bun";
-import { ConnectError, connectWithTimeout } from "../net/connect.ts";
+import { ConnectError, type ConnectFailure, type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
+import { describeTlsError, isTlsError } from "../net/tls-failure.ts";
 import type { Framing } from "../protocol/messages.ts";
 import { BENCH_DEFAULTS } from "./defaults.ts";
 import { Histogram } from "./histogram.ts";
 
-export interface BenchOptions {
-  host: string;
-  port: number;
+export interface BenchOptions extends ConnectTarget {
   connections: number;
   /** Messages in flight per connection: sent in one write, all replies awaited before the next. */
   pipeline: number;
@@ -31,6 +30,8 @@ export interface BenchOptions {
   responseTimeoutMs?: number;
   /** Called about once a second while messages flow. */
   onProgress?(progress: BenchProgress): void;
+  /** Called for each connection that could not be opened (TLS failures after the handshake too), to say why. */
+  onConnectFailure?(failure: ConnectFailure): void;
   /** Where the latencies are recorded, for a caller that draws their distribution. */
   histogram?: Histogram;
 }
@@ -45,6 +46,8 @@ export type ErrorKind =
   | "refused"
   | "connect-timeout"
   | "connect-error"
+  | "unresolved"
+  | "tls"
   | "closed"
   | "reset"
   | "socket-error"
@@ -53,6 +56,9 @@ export type ErrorKind =
 export interface BenchResult {
   host: string;
   port: number;
+  /** Set when the run went to a Unix socket (host and port were not used). */
+  unix?: string;
+  tls: boolean;
   framing: Framing;
   message: string;
   connections: number;
@@ -172,7 +178,8 @@ class Run {
 
   /** The worker is gone (retired or lost); the run is done when none is left. */
   forget(worker: Worker): void {
-    if (this.workers.delete(worker) && this.workers.size === 0) this.allDone.resolve();
+    // While connections are still opening, the last one lost is not the end: more may open.
+    if (this.workers.delete(worker) && this.workers.size === 0 && this.measuring) this.allDone.resolve();
   }
 
   /** Ends the run: every connection is closed and nothing more is counted. */
@@ -227,6 +234,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   return {
     host: options.host,
     port: options.port,
+    unix: options.unix,
+    tls: options.tls !== undefined,
     framing: options.framing,
     message: options.message,
     connections: options.connections,
@@ -250,9 +259,21 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   };
 }
 
+const CONNECT_ERROR_KINDS: Record<ConnectFailure["kind"], ErrorKind> = {
+  refused: "refused",
+  "no-socket": "refused",
+  timeout: "connect-timeout",
+  unresolved: "unresolved",
+  tls: "tls",
+  reset: "connect-error",
+  error: "connect-error",
+};
+
+/** The error kinds of connections that never carried a message. */
+const CONNECT_ERRORS = [...new Set(Object.values(CONNECT_ERROR_KINDS))];
+
 function countConnectErrors(run: Run): number {
-  const kinds = run.errorKinds;
-  return (kinds.refused ?? 0) + (kinds["connect-timeout"] ?? 0) + (kinds["connect-error"] ?? 0);
+  return CONNECT_ERRORS.reduce((sum, kind) => sum + (run.errorKinds[kind] ?? 0), 0);
 }
 
 /** Opens every connection, a bounded number at a time; failures are counted, not thrown. */
@@ -261,8 +282,7 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
   const openOne = async (): Promise<void> => {
     try {
       const worker = await connectWithTimeout<Worker>({
-        host: options.host,
-        port: options.port,
+        target: options,
         timeoutMs: options.connectTimeoutMs,
         attach: (socket) => new Worker(socket, run),
         handlers: {
@@ -276,14 +296,25 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
             lost(socket, (error as NodeJS.ErrnoException | undefined)?.code === "ECONNRESET" ? "reset" : "closed"),
           error(socket, error) {
             const code = (error as NodeJS.ErrnoException).code;
+            if (isTlsError(error) && socket.data && !socket.data.closedByUs) {
+              // A server that wants a client certificate says so only after the handshake.
+              options.onConnectFailure?.({
+                kind: "tls",
+                failure: describeTlsError(error, options.tls?.serverName ?? options.host),
+              });
+              return lost(socket, "tls");
+            }
             lost(socket, code === "ECONNRESET" || code === "EPIPE" ? "reset" : "socket-error");
           },
         },
       });
-      run.workers.add(worker);
+      // Lost already (a TLS server refusing us right after the handshake), and counted then.
+      if (!worker.closedByUs) run.workers.add(worker);
     } catch (error) {
-      const kind = error instanceof ConnectError ? error.failure.kind : "error";
-      run.error(kind === "timeout" ? "connect-timeout" : kind === "refused" ? "refused" : "connect-error");
+      const failure: ConnectFailure =
+        error instanceof ConnectError ? error.failure : { kind: "error", error: error as Error };
+      options.onConnectFailure?.(failure);
+      run.error(CONNECT_ERROR_KINDS[failure.kind]);
     }
   };
   const lost = (socket: BenchSocket, kind: ErrorKind) => {

@@ -1,5 +1,6 @@
 // How `client bench` shows a run: a progress line while it runs and a summary at the end, in the
 // spirit of redis-benchmark. The JSON form is the BenchResult itself.
+import { formatTarget } from "../net/address.ts";
 import type { BenchProgress, BenchResult } from "./generator.ts";
 import type { Histogram } from "./histogram.ts";
 
@@ -14,7 +15,7 @@ export function formatSummary(result: BenchResult): string {
     .map(([kind, count]) => `${kind} ${count}`)
     .join(", ");
   return [
-    `${result.host}:${result.port}, ${result.framing} framing, message ${JSON.stringify(result.message)}`,
+    `${formatTarget(result)}, ${result.framing} framing, message ${JSON.stringify(result.message)}`,
     `  connections   ${result.connected} of ${result.connections} (opened in ${result.connectMs.toFixed(0)} ms), pipeline ${result.pipeline}`,
     `  messages      ${result.messages} in ${(result.elapsedMs / 1000).toFixed(2)} s`,
     `  throughput    ${formatRate(result.messagesPerSecond)} messages/s`,

@@ -121,21 +121,6 @@ export function parseBytes(flag: string, value: string, min = 1): number {
   return bytes;
 }
 
-/**
- * Every value of a repeatable flag, in order (`--listen a --listen=b`): citty keeps only the last.
- * Scanning stops at `--`, like the flags themselves.
- */
-export function repeatedValues(rawArgs: readonly string[], flag: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i]!;
-    if (arg === "--") break;
-    if (arg === `--${flag}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]!);
-    else if (arg.startsWith(`--${flag}=`)) values.push(arg.slice(flag.length + 3));
-  }
-  return values;
-}
-
 /** File permissions in octal, as chmod takes them: 660, 0660, 0o660. */
 export function parseOctalMode(flag: string, value: string): number {
   const match = /^(?:0o?)?([0-7]{1,4})$/i.exec(value.trim());

@@ -41,13 +41,18 @@ export const CLIENT_EXIT_CODES = {
     meaning:
       "The connection ended before every message was acknowledged: reset, closed, a server notice, or no reply within --response-timeout",
   },
+  tls: {
+    code: 6,
+    meaning:
+      "TLS failed: the server's certificate is not trusted, is for another name or has expired; the server wants a client certificate; or the handshake failed",
+  },
   interrupted: { code: ExitCode.interrupted, meaning: "Ctrl+C or SIGTERM in a pipeline" },
   brokenPipe: { code: ExitCode.brokenPipe, meaning: "Stdout's reader went away (client | head -1)" },
 } as const satisfies ExitCodeTable;
 
 export const BENCH_EXIT_CODES = {
   ok: { code: ExitCode.ok, meaning: "The run ended without errors" },
-  failure: { code: ExitCode.failure, meaning: "Errors: refused, reset, closed early, or no reply" },
+  failure: { code: ExitCode.failure, meaning: "Errors: refused, TLS failures, reset, closed early, or no reply" },
   usage: { code: ExitCode.usage, meaning: "Usage error: an unknown flag or a bad value" },
 } as const satisfies ExitCodeTable;
 

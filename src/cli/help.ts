@@ -20,8 +20,12 @@ export const HELP_GROUPS = {
   listening: "LISTENING",
   /** The client and bench: where they connect, how, and how long they wait. */
   connection: "CONNECTION",
+  /** The client and bench: --tls and the flags that go with it. */
+  tls: "TLS",
   input: "INPUT",
   load: "LOAD",
+  /** The server: who may connect (--allow, --deny) and the PROXY protocol. */
+  access: "ACCESS",
   limits: "LIMITS",
   shutdown: "SHUTDOWN",
   output: "OUTPUT",

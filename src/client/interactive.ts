@@ -23,7 +23,7 @@ type Step = { kind: "line"; text: string } | { kind: "eof" };
 const INTERRUPTED = Symbol("interrupted");
 
 export async function runInteractive(options: SessionOptions, io: InteractiveIO): Promise<Outcome> {
-  io.say(connectingLine(options.host, options.port));
+  io.say(connectingLine(options));
   const interruptedOutcome: Outcome = { exitCode: ClientExit.ok };
   const sayInterrupt = () => io.say("\n[INTERRUPT] Client shutting down...");
 

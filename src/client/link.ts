@@ -1,15 +1,14 @@
-// The client's connection to a server: connect with our own timeout (src/net/connect.ts),
-// send through an outbox (partial writes finished on drain), cut replies with the same framing
-// code the server uses, and report once how the connection ended.
+// The client's connection to a server (TCP, TLS or a Unix socket): connect with our own timeout
+// (src/net/connect.ts), send through an outbox (partial writes finished on drain), cut replies
+// with the same framing code the server uses, and report once how the connection ended.
 import type { Socket } from "bun";
-import { connectWithTimeout } from "../net/connect.ts";
+import { type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
 import { Outbox } from "../net/outbox.ts";
+import { describeTlsError, isTlsError, type TlsFailure } from "../net/tls-failure.ts";
 import { createDeframer, type Deframer } from "../protocol/framing.ts";
 import type { Framing } from "../protocol/messages.ts";
 
-export interface LinkOptions {
-  host: string;
-  port: number;
+export interface LinkOptions extends ConnectTarget {
   framing: Framing;
   connectTimeoutMs: number;
   /** A longer reply line is a broken server, not something to buffer without bound. */
@@ -20,6 +19,8 @@ export type LinkEnd =
   | { kind: "closed" }
   | { kind: "reset" }
   | { kind: "reply-too-long"; limit: number }
+  /** TLS failed after the handshake: a server that wants a client certificate says so only then. */
+  | { kind: "tls"; failure: TlsFailure }
   | { kind: "error"; error: Error };
 
 export interface LinkHandlers {
@@ -53,8 +54,7 @@ export class ServerLink {
   static open(options: LinkOptions, handlers: LinkHandlers): Promise<ServerLink> {
     const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     return connectWithTimeout<ServerLink>({
-      host: options.host,
-      port: options.port,
+      target: options,
       timeoutMs: options.connectTimeoutMs,
       attach: (socket) => new ServerLink(socket, handlers, maxReplyBytes, options.framing),
       handlers: {
@@ -63,7 +63,13 @@ export class ServerLink {
         end: (socket) => socket.data?.finish({ kind: "closed" }),
         error(socket, error) {
           const code = (error as NodeJS.ErrnoException).code;
-          socket.data?.finish(code === "ECONNRESET" || code === "EPIPE" ? { kind: "reset" } : { kind: "error", error });
+          socket.data?.finish(
+            isTlsError(error)
+              ? { kind: "tls", failure: describeTlsError(error, options.tls?.serverName ?? options.host) }
+              : code === "ECONNRESET" || code === "EPIPE"
+                ? { kind: "reset" }
+                : { kind: "error", error },
+          );
         },
         close(socket, error) {
           const code = (error as NodeJS.ErrnoException | undefined)?.code;

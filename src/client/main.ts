@@ -3,10 +3,11 @@
 import { UsageError } from "../cli/args.ts";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { isTerminal } from "../cli/terminal.ts";
+import type { TlsSettings } from "../net/tls-files.ts";
 import { createLogger, flushLogs, type LogLevelName, toStderr } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
-import type { Outcome } from "./outcome.ts";
+import { INSECURE_WARNING, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
 import { ProgressLine } from "./progress.ts";
 import type { ReconnectOptions } from "./reconnect.ts";
@@ -15,7 +16,9 @@ import type { SessionOptions } from "./session.ts";
 /** How long an interrupted run waits for stdout to take the acks already received. */
 const INTERRUPTED_FLUSH_MS = 500;
 
-export interface ClientProgramOptions extends SessionOptions {
+export interface ClientProgramOptions extends Omit<SessionOptions, "tls"> {
+  /** TLS as the command line gives it: the files are read here, once. */
+  tls?: TlsSettings;
   /** Messages from -m; when given, stdin is not read. */
   messages: string[];
   json: boolean;
@@ -50,6 +53,20 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   const status = (text: string, fields: Record<string, unknown> = {}) =>
     logger.info(text, { event: statusEvent(text), ...fields });
 
+  let sessionOptions: SessionOptions = { ...options, tls: undefined };
+  if (options.tls) {
+    // Loaded only for TLS: node:crypto (the files' checks) would slow every other start.
+    const { loadTlsFiles, TlsFileError } = await import("../net/tls-files.ts");
+    try {
+      sessionOptions = { ...options, tls: loadTlsFiles(options.tls) };
+    } catch (error) {
+      if (!(error instanceof TlsFileError)) throw error;
+      logger.error(`[ERROR] ${error.message}`, { event: "error", exitCode: ClientExit.failure });
+      return ClientExit.failure;
+    }
+    if (!options.tls.verify) logger.warn(INSECURE_WARNING, { event: "warning" });
+  }
+
   const { promise: interrupted, resolve: interrupt } = Promise.withResolvers<void>();
   let signals = 0;
   let runOver = false;
@@ -64,7 +81,12 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
 
   let outcome: Outcome;
   if (interactive) {
-    outcome = await runInteractive(options, { input: process.stdin, output: process.stdout, say: status, interrupted });
+    outcome = await runInteractive(sessionOptions, {
+      input: process.stdin,
+      output: process.stdout,
+      say: status,
+      interrupted,
+    });
   } else {
     const output = createLineSink("stdout", {
       onFailure(error) {
@@ -76,7 +98,10 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
       },
     });
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
-    outcome = await runPipeline(options, { input, output, outputIsTerminal, status, progress, interrupted });
+    outcome = await runPipeline(
+      { ...sessionOptions, json: options.json, reconnect: options.reconnect },
+      { input, output, outputIsTerminal, status, progress, interrupted },
+    );
     runOver = true;
     // Every ack must reach stdout before exit 0; a signal meanwhile exits at once (onSignal).
     // Interrupted, we only give stdout a moment: it may be the very thing that is stuck.

@@ -1,6 +1,7 @@
 // How a client run ends: the exit code and the one line that says why (spec, "client").
 import { ClientExit } from "../cli/exit-codes.ts";
 import type { ConnectFailure } from "../net/connect.ts";
+import type { TlsFailure } from "../net/tls-failure.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LinkEnd } from "./link.ts";
 
@@ -33,6 +34,14 @@ export function connectFailureOutcome(failure: ConnectFailure): Outcome {
         reason: "Connection attempt timed out",
         transient: true,
       };
+    case "no-socket":
+      // A server that restarts removes its socket file and makes it again.
+      return {
+        exitCode: ClientExit.refused,
+        error: `[REFUSED] No socket at ${failure.path}. Make sure the server is running.`,
+        reason: `No socket at ${failure.path}`,
+        transient: true,
+      };
     case "reset":
       return {
         exitCode: ClientExit.lost,
@@ -40,10 +49,62 @@ export function connectFailureOutcome(failure: ConnectFailure): Outcome {
         reason: "Connection was reset by the server",
         transient: true,
       };
+    case "unresolved":
+      return {
+        exitCode: ClientExit.failure,
+        error: `[ERROR] Cannot resolve host ${failure.host}`,
+        reason: `Cannot resolve host ${failure.host}`,
+      };
+    case "tls":
+      return tlsOutcome(failure.failure);
     case "error":
-      // A name that does not resolve, an address we may not use: trying again would not help.
+      // An address we may not use, and the like: trying again would not help.
       return { exitCode: ClientExit.failure, error: `[ERROR] ${failure.error.message}`, reason: failure.error.message };
   }
+}
+
+/** Printed once before connecting with --tls-insecure. */
+export const INSECURE_WARNING =
+  "[WARNING] The server's certificate is not verified (--tls-insecure): anyone on the way can read and change messages";
+
+/** TLS failed: a certificate or a handshake that would fail the same way on a new connection. */
+export function tlsOutcome(failure: TlsFailure, tally?: Tally): Outcome {
+  const reason = tlsReason(failure);
+  return { exitCode: ClientExit.tls, error: `[TLS] ${reason}${tally ? lossSuffix(tally) : ""}`, reason };
+}
+
+function tlsReason(failure: TlsFailure): string {
+  switch (failure.kind) {
+    case "untrusted":
+      return failure.selfSigned
+        ? "The server's certificate is self-signed and not trusted: give it with --tls-ca to trust it"
+        : "The server's certificate is not signed by a trusted CA: give the CA with --tls-ca";
+    case "name-mismatch": {
+      const names = failure.names.length > 0 ? failure.names.join(", ") : "no name";
+      return `The server's certificate is for ${names}, not ${failure.serverName}`;
+    }
+    case "expired":
+      return `The server's certificate has expired${failure.validTo ? ` (on ${readableDate(failure.validTo)})` : ""}`;
+    case "not-yet-valid":
+      return `The server's certificate is not valid yet${failure.validFrom ? ` (until ${readableDate(failure.validFrom)})` : ""}`;
+    case "client-certificate-required":
+      return "The server requires a client certificate: give one with --tls-cert and --tls-key";
+    case "no-handshake":
+      return "The server did not complete the TLS handshake in time: is it speaking TLS?";
+    case "alert":
+      return `The server refused the TLS handshake (alert: ${failure.alert})`;
+    case "handshake-failed":
+      return failure.reason
+        ? `The TLS handshake failed (${failure.reason}): is the server speaking TLS?`
+        : "The server closed the connection during the TLS handshake: is it speaking TLS?";
+  }
+}
+
+/** OpenSSL's "Jan  2 00:00:00 2020 GMT" as "2020-01-02 00:00 UTC". */
+function readableDate(opensslDate: string): string {
+  const date = new Date(opensslDate);
+  if (Number.isNaN(date.getTime())) return opensslDate;
+  return `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 /** Counts of one session, for the "how many went unacknowledged" part of a failure. */
@@ -82,6 +143,8 @@ export function linkEndOutcome(how: LinkEnd, tally: Tally): Outcome {
       return lostOutcome("Server closed the connection", tally, true);
     case "reply-too-long":
       return lostOutcome(`Reply from server longer than ${how.limit} bytes`, tally, false);
+    case "tls":
+      return tlsOutcome(how.failure, tally);
     case "error":
       // A socket error mid-stream is the network's (unreachable, timed out): worth another try.
       return lostOutcome(how.error.message, tally, true);

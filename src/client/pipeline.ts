@@ -60,7 +60,7 @@ class SentMessages {
 }
 
 export async function runPipeline(options: PipelineOptions, io: PipelineIO): Promise<Outcome> {
-  io.status(connectingLine(options.host, options.port));
+  io.status(connectingLine(options));
   /** A stdout that falls behind holds the replies back in the kernel, not in memory. */
   const holdRepliesIfBehind = () => {
     if (io.output.backlog > STDOUT_HIGH_WATER_CHARS) session.holdRepliesUntil(io.output.flush());

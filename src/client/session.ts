@@ -6,7 +6,7 @@
 // Acks are counted per connection against the messages sent on it: a new connection is sent
 // exactly the unacknowledged ones, oldest first, so its n-th ack is theirs, and an ack is never
 // counted twice (a message whose ack was lost in flight is sent, and acknowledged, again).
-import { ConnectError } from "../net/connect.ts";
+import { ConnectError, type ConnectTarget } from "../net/connect.ts";
 import { decodeLines, splitLines } from "../protocol/framing.ts";
 import { classifyReply, countAcks, type Framing } from "../protocol/messages.ts";
 import { ServerLink } from "./link.ts";
@@ -23,9 +23,7 @@ import {
 import { type ReconnectOptions, RetryPlan } from "./reconnect.ts";
 import { Unacknowledged } from "./unacknowledged.ts";
 
-export interface SessionOptions {
-  host: string;
-  port: number;
+export interface SessionOptions extends ConnectTarget {
   framing: Framing;
   connectTimeoutMs: number;
   /** Fail when acks are owed and nothing arrives for this long; 0 = wait forever. */

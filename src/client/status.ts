@@ -1,6 +1,7 @@
 // The tutorial's status lines that both client modes print.
-import { formatAddress } from "../net/address.ts";
+import { formatTarget } from "../net/address.ts";
+import type { ConnectTarget } from "../net/connect.ts";
 
-export function connectingLine(host: string, port: number): string {
-  return `[CONNECTING] Connecting to server at ${formatAddress(host, port)}...`;
+export function connectingLine(target: ConnectTarget): string {
+  return `[CONNECTING] Connecting to server at ${formatTarget(target)}...`;
 }

@@ -19,6 +19,11 @@ export const notices = {
   idleTimeout: "idle timeout",
   shuttingDown: "server shutting down",
   messageTooLong: (limitBytes: number) => `message too long (limit ${limitBytes} bytes)`,
+  /** --allow/--deny refused the client, or it sent a PROXY header without being a trusted proxy. */
+  accessDenied: "access denied",
+  tooManyFromAddress: "too many connections from your address",
+  /** --proxy-protocol: the header was missing, malformed or too slow. */
+  badProxyHeader: "bad PROXY protocol header",
 } as const;
 
 export type Reply =

@@ -15,6 +15,12 @@ export interface ServerEvents {
   message?(peer: string, text: string): void;
   reset?(peer: string): void;
   disconnected?(peer: string, active: number): void;
+  /**
+   * A client was turned away for a reason other than a limit hit (those are limitHit): by the
+   * allow or deny list, the per-address cap, or the PROXY protocol (an untrusted source, a bad
+   * header). `detail` goes after the peer: `is not in the allow list`.
+   */
+  refused?(peer: string, reason: RejectionReason, detail: string): void;
   /** A limit was hit; logged once per connection. */
   limitHit?(peer: string, limit: LimitKind, detail: string): void;
   /**
@@ -39,6 +45,7 @@ export interface ServerStats {
   connectionsAccepted: number;
   /** Clients turned away, for any reason: the sum of `rejected`. */
   connectionsRejected: number;
+  /** connectionsRejected by reason (each turned-away client counts in one). */
   rejected: Record<RejectionReason, number>;
   messagesReceived: number;
   /** Bytes read from clients, whatever became of them (framed, dropped after a goodbye). */

@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 export interface ServerLimits {
   /** Connections served at once; the next client gets `ERROR server is full`. */
   maxConnections: number;
+  /** Connections one client address may hold at once; the next gets `ERROR too many connections from your address`; 0 = no cap. */
+  maxConnectionsPerAddress: number;
   /** Longest message in bytes (without its line ending). */
   maxMessageBytes: number;
   /** Close a connection after this long without input; 0 = never. */
@@ -15,6 +17,7 @@ export interface ServerLimits {
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxConnections: 10_000,
+  maxConnectionsPerAddress: 0,
   maxMessageBytes: 1024 * 1024,
   idleTimeoutMs: 0,
   maxOutputBytes: 1024 * 1024,

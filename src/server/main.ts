@@ -13,6 +13,7 @@ import {
   reportListenError,
   stdoutBehindWarning,
   warnConnectionsLowered,
+  warnIfOpenToAnyone,
   warnUnflushed,
 } from "./program-output.ts";
 import { createServerReporter } from "./reporter.ts";
@@ -34,6 +35,11 @@ export interface ServerProgramOptions {
   limits: ServerLimits;
   drainTimeoutMs: number;
   closeTimeoutMs: number;
+  allow: readonly string[];
+  deny: readonly string[];
+  proxyProtocol: boolean;
+  proxyFrom: readonly string[] | undefined;
+  proxyHeaderTimeoutMs: number;
   /** Processes serving: 1 is this one; more makes this process their supervisor. */
   workers: number;
   json: boolean;
@@ -77,6 +83,7 @@ async function runSingleServer(options: ServerProgramOptions): Promise<number> {
   }
   metrics?.announce(logger);
   if (server.maxConnections < options.limits.maxConnections) warnConnectionsLowered(logger, server.maxConnections);
+  warnIfOpenToAnyone(logger, server.listeners, options);
 
   const running = server;
   // SIGHUP: the certificate was renewed (without TLS it is ignored, not a reason to exit).
@@ -100,8 +107,11 @@ async function runSingleServer(options: ServerProgramOptions): Promise<number> {
 /** What the library's startServer takes from the program's options. */
 function serverOptionsOf(options: ServerProgramOptions): ServerOptions {
   const { host, port, listen, tls, tlsHandshakeTimeoutMs, unixMode, framing, limits } = options;
-  const { drainTimeoutMs, closeTimeoutMs } = options;
-  return { host, port, listen, tls, tlsHandshakeTimeoutMs, unixMode, framing, limits, drainTimeoutMs, closeTimeoutMs };
+  const { drainTimeoutMs, closeTimeoutMs, allow, deny, proxyProtocol, proxyFrom, proxyHeaderTimeoutMs } = options;
+  return {
+    ...{ host, port, listen, tls, tlsHandshakeTimeoutMs, unixMode, framing, limits, drainTimeoutMs, closeTimeoutMs },
+    ...{ allow, deny, proxyProtocol, proxyFrom, proxyHeaderTimeoutMs },
+  };
 }
 
 /** How the program reports what SIGHUP did (reloadTls()): in a single server and in each worker. */

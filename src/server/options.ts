@@ -1,5 +1,6 @@
 // What startServer takes, and every default in one place: the library applies SERVER_DEFAULTS,
 // and the CLI renders the same object in --help, so the two cannot drift apart.
+import { LOOPBACK_BLOCKS } from "../net/cidr.ts";
 import { ENDPOINT_DEFAULTS } from "../protocol/defaults.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerEvents } from "./events.ts";
@@ -35,6 +36,23 @@ export interface ServerOptions {
    */
   closeTimeoutMs?: number;
   /**
+   * Serve only clients inside these blocks (`10.0.0.0/8`, `2001:db8::/32`, a bare address for
+   * one host); none: everyone. IPv4-mapped IPv6 peers are matched as IPv4. Peers without an
+   * address (Unix sockets) are not subject to it. A bad block throws a CidrError.
+   */
+  allow?: readonly string[];
+  /** Refuse clients inside these blocks; a deny block wins over every allow block. */
+  deny?: readonly string[];
+  /**
+   * Every connection on the TCP listeners starts with a PROXY protocol header (v1 or v2), and the
+   * client it names is the peer: for a server behind HAProxy or another load balancer.
+   */
+  proxyProtocol?: boolean;
+  /** Who may send a PROXY header; a connection from anywhere else is refused. */
+  proxyFrom?: readonly string[];
+  /** How long a trusted proxy has to send the whole header before the connection is refused. */
+  proxyHeaderTimeoutMs?: number;
+  /**
    * Let other processes listen on the same port (SO_REUSEPORT, Linux): the kernel spreads new
    * connections across them. The server program's workers each set it.
    */
@@ -49,5 +67,10 @@ export const SERVER_DEFAULTS = {
   limits: DEFAULT_LIMITS,
   drainTimeoutMs: 5000,
   closeTimeoutMs: 5000,
+  allow: [],
+  deny: [],
+  proxyProtocol: false,
+  proxyFrom: LOOPBACK_BLOCKS,
+  proxyHeaderTimeoutMs: 5000,
   reusePort: false,
 } as const satisfies Required<Omit<ServerOptions, "events" | "listen" | "tls">>;

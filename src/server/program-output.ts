@@ -1,7 +1,9 @@
 // What the server program says about its output, limits and listeners, the same whether one
 // process serves (main.ts) or a supervisor speaks for its workers (workers/supervisor.ts).
+import { findCidr, LOOPBACK, parseIp } from "../net/cidr.ts";
 import type { Logger } from "../output/logger.ts";
 import { createLineSink, type LineSink } from "../output/sink.ts";
+import { describeAddress, type ListenerAddress, type NetworkAddress } from "./listeners/listener.ts";
 
 /** The sink for per-message lines on stdout, or none with --quiet. */
 export function createMessageOutput(logger: Logger, quiet: boolean): LineSink | undefined {
@@ -48,4 +50,30 @@ export function warnConnectionsLowered(logger: Logger, maxConnections: number): 
 /** Could not listen (a client listener, or --metrics): one plain sentence. */
 export function reportListenError(logger: Logger, error: { message: string; code?: string }): void {
   logger.error(`[ERROR] ${error.message}`, { event: "error", code: error.code, error: error.message });
+}
+
+/**
+ * Redis's protected mode, as a warning: plain text on an address other machines can reach, served
+ * to anyone. Behind a PROXY protocol balancer only --proxy-from sources are served: the balancer
+ * is the exposed part.
+ */
+export function warnIfOpenToAnyone(
+  logger: Logger,
+  listeners: readonly ListenerAddress[],
+  options: { allow: readonly string[]; proxyProtocol: boolean },
+): void {
+  if (options.allow.length > 0 || options.proxyProtocol) return;
+  const exposed = listeners.find(reachableFromOtherMachines);
+  if (!exposed) return;
+  logger.warn(
+    `[WARNING] Listening on ${describeAddress(exposed)} without TLS or --allow: anyone who can reach this port can send messages`,
+    { event: "unrestricted", address: exposed.host, port: exposed.port },
+  );
+}
+
+/** A plain TCP listener on an address other machines can reach (a host name counts, unless localhost). */
+function reachableFromOtherMachines(listener: ListenerAddress): listener is NetworkAddress {
+  if (listener.transport !== "tcp" || listener.host === "localhost") return false;
+  const address = parseIp(listener.host);
+  return !(address && findCidr(LOOPBACK, address));
 }

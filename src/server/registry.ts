@@ -1,5 +1,5 @@
-// The live connections of one server: who is served now, and what the server does to all of
-// them at once (hold their input, sweep the idle ones, close them on shutdown).
+// The live connections of one server: who is served now (and from which address), and what the
+// server does to all of them at once (hold their input, sweep the idle ones, close them on shutdown).
 import { notices } from "../protocol/messages.ts";
 import type { Connection } from "./connection.ts";
 import type { ServerEvents } from "./events.ts";
@@ -7,6 +7,13 @@ import type { ServerEvents } from "./events.ts";
 /** Announces arrivals and departures (`connected`, `disconnected`), since it alone knows the count. */
 export class ConnectionRegistry {
   private readonly live = new Set<Connection>();
+  /** Live connections per address (addressKey: IPv4-mapped counted as IPv4), for the per-address cap. */
+  private readonly perAddress = new Map<string, number>();
+  /**
+   * Sockets accepted by a listener that wait for a stage (a PROXY header) before they are served
+   * or turned away: they hold file descriptors, so the connection limit counts them.
+   */
+  waiting = 0;
   private holdingInput = false;
   private emptied: (() => void) | undefined;
 
@@ -20,15 +27,28 @@ export class ConnectionRegistry {
     return this.live.values();
   }
 
-  /** `subject`: the name on the client's certificate (mutual TLS), for the announcement. */
-  add(connection: Connection, subject?: string): void {
+  connectionsFrom(address: string): number {
+    return this.perAddress.get(address) ?? 0;
+  }
+
+  /**
+   * `address`: the peer's addressKey, none for peers without one (Unix sockets); `subject`: the
+   * name on the client's certificate (mutual TLS), for the announcement.
+   */
+  add(connection: Connection, address: string | undefined, subject?: string): void {
     this.live.add(connection);
+    if (address !== undefined) this.perAddress.set(address, this.connectionsFrom(address) + 1);
     if (this.holdingInput) connection.hold(true);
     this.events.connected?.(connection.peer, this.live.size, subject);
   }
 
-  delete(connection: Connection): void {
+  delete(connection: Connection, address: string | undefined): void {
     this.live.delete(connection);
+    if (address !== undefined) {
+      const left = this.connectionsFrom(address) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    }
     this.events.disconnected?.(connection.peer, this.live.size);
     if (this.live.size === 0) this.emptied?.();
   }

@@ -3,6 +3,7 @@
 import { escapeForTerminal, escapeJsonForTerminal } from "../output/escape.ts";
 import type { Logger } from "../output/logger.ts";
 import type { LineSink } from "../output/sink.ts";
+import type { RejectionReason } from "./admission.ts";
 import type { ServerEvents } from "./events.ts";
 import { describeAddress } from "./listeners/listener.ts";
 
@@ -17,6 +18,11 @@ export interface ServerReporterOptions {
 
 /** Per-message lines (in characters) that may wait for a slow stdout before onMessagesBehind. */
 export const MESSAGES_BACKLOG_LIMIT = 8 * 1024 * 1024;
+
+/** The log tag of a refusal: PROXY trouble has its own, allow/deny is DENIED, the per-address cap is a limit. */
+function refusalTag(reason: RejectionReason): string {
+  return reason === "proxy" ? "PROXY" : reason === "denied" ? "DENIED" : "LIMIT";
+}
 
 export function createServerReporter({
   logger,
@@ -48,6 +54,9 @@ export function createServerReporter({
     },
     disconnected(peer, active) {
       logger.info(`[DISCONNECTED] ${peer} disconnected`, { event: "disconnected", peer, active });
+    },
+    refused(peer, reason, detail) {
+      logger.warn(`[${refusalTag(reason)}] ${peer} ${detail}`, { event: "refused", peer, reason, detail });
     },
     limitHit(peer, limit, detail) {
       logger.warn(`[LIMIT] ${peer} ${detail}`, { event: "limit", peer, limit, detail });

@@ -1,8 +1,18 @@
 // The server: listeners accept, the admission step decides who is served, the registry holds
 // the live connections, and shutdown drains them without losing an acknowledgement. This file
 // only composes those parts; each lives in its own module.
+import type { Socket } from "bun";
+import { parseCidr } from "../net/cidr.ts";
 import { notices } from "../protocol/messages.ts";
-import { type AdmissionRule, admit, connectionLimit, type Rejection } from "./admission.ts";
+import {
+  type AdmissionRule,
+  accessList,
+  addressKey,
+  admit,
+  connectionLimit,
+  perAddressLimit,
+  type Rejection,
+} from "./admission.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
 import { copyServerStats, createServerStats, type ServerSnapshot, type ServerStats } from "./events.ts";
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
@@ -12,9 +22,10 @@ import { ListenError } from "./listeners/listener.ts";
 import { openListeners } from "./listeners/open.ts";
 import { loadTlsCredentials, type TlsCredentials } from "./listeners/tls-credentials.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import { proxyProtocolStage } from "./proxy-stage.ts";
 import { ConnectionRegistry } from "./registry.ts";
 import { drain } from "./shutdown.ts";
-import { type Acceptor, socketHandlers } from "./socket-handlers.ts";
+import { type Acceptor, type SocketData, type SocketStage, socketHandlers } from "./socket-handlers.ts";
 
 export type { ServerOptions } from "./options.ts";
 export { ListenError };
@@ -73,36 +84,59 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
   };
   const registry = new ConnectionRegistry(events);
-  const rules: AdmissionRule[] = [connectionLimit(limits.maxConnections)];
+  const capacity = connectionLimit(limits.maxConnections);
+  // Who the client is counts before how full the server is: a refused client learns nothing more.
+  const rules = [
+    accessList((options.allow ?? []).map(parseCidr), (options.deny ?? []).map(parseCidr)),
+    capacity,
+    perAddressLimit(limits.maxConnectionsPerAddress),
+  ].filter((rule): rule is AdmissionRule => rule !== undefined);
+  const tcpStages: SocketStage[] = options.proxyProtocol
+    ? [
+        proxyProtocolStage({
+          proxyFrom: (options.proxyFrom ?? SERVER_DEFAULTS.proxyFrom).map(parseCidr),
+          proxyHeaderTimeoutMs: options.proxyHeaderTimeoutMs ?? SERVER_DEFAULTS.proxyHeaderTimeoutMs,
+        }),
+      ]
+    : [];
   let lingeringRejections = 0;
   let stopping: Promise<void> | undefined;
 
+  const turnAway = (socket: Socket<SocketData>, data: SocketData, rejection: Rejection): void => {
+    const connection = new Connection(socket, data.peer.name, context);
+    data.connection = connection;
+    stats.connectionsRejected++;
+    stats.rejected[rejection.reason]++;
+    if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
+    else if (rejection.detail) events.refused?.(data.peer.name, rejection.reason, rejection.detail);
+    lingeringRejections++;
+    connection.close(rejection.notice);
+    // Under a flood, do not let notices in flight eat the spare file descriptors.
+    if (lingeringRejections > MAX_LINGERING_REJECTIONS) connection.abort();
+  };
+
   const acceptor: Acceptor = {
+    // A client accepted just as the server began to stop is told so, not served.
+    screen: (peer) => (stopping ? shuttingDown : admit([capacity], peer, registry)),
+    waiting(change) {
+      registry.waiting += change;
+    },
     accept(socket, data) {
+      const rejection = stopping ? shuttingDown : admit(rules, data.peer, registry);
+      if (rejection) return turnAway(socket, data, rejection);
       const connection = new Connection(socket, data.peer.name, context);
       data.connection = connection;
-      // A client accepted just as the server began to stop is told so, not served.
-      const rejection = stopping ? shuttingDown : admit(rules, data.peer, registry);
-      if (rejection) {
-        stats.connectionsRejected++;
-        stats.rejected[rejection.reason]++;
-        if (rejection.limit) connection.reportLimit(rejection.limit.kind, rejection.limit.detail);
-        lingeringRejections++;
-        connection.close(rejection.notice);
-        // Under a flood, do not let notices in flight eat the spare file descriptors.
-        if (lingeringRejections > MAX_LINGERING_REJECTIONS) connection.abort();
-        return;
-      }
       data.admitted = true;
       stats.connectionsAccepted++;
-      registry.add(connection, data.peer.subject);
+      registry.add(connection, addressKey(data.peer), data.peer.subject);
     },
-    closed({ connection, admitted }) {
-      if (!admitted) {
+    refuse: turnAway,
+    closed(data) {
+      if (!data.admitted) {
         lingeringRejections--;
         return;
       }
-      registry.delete(connection!);
+      registry.delete(data.connection!, addressKey(data.peer));
     },
   };
 
@@ -116,6 +150,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   const listeners = openListeners(addresses, {
     handlers: (stages) => socketHandlers(acceptor, events, stages),
     tlsCredentials: () => tlsCredentials,
+    tcpStages,
     tlsHandshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? SERVER_DEFAULTS.tlsHandshakeTimeoutMs,
     tlsFailed(peer, reason) {
       stats.tlsHandshakesFailed++;

@@ -1,21 +1,24 @@
 // Bun's socket callbacks, turned into calls on one Connection. Every listener uses these same
-// handlers, so a connection behaves the same however it arrived. A listener may put a stage in
-// front of the Connection (a TLS handshake; a PROXY header): until it is done the socket waits,
-// nothing of it is admitted, counted or announced, and then it is accepted like any other. The
+// handlers, so a connection behaves the same however it arrived. A listener may put stages in
+// front of the Connection (a PROXY header, a TLS handshake): until they are done the socket
+// waits, its bytes go to the stage, and then it is accepted like any other (or turned away). The
 // handlers also keep the reset bookkeeping that spans two callbacks: Bun reports a reset as an
 // `error`, as a `close` with an error, or both, and the log must say it once.
 import type { Socket, SocketHandler } from "bun";
+import type { Rejection } from "./admission.ts";
 import type { Connection } from "./connection.ts";
 import type { ServerEvents } from "./events.ts";
 import type { Peer, PeerNamer } from "./peer.ts";
 
 export interface SocketData {
-  /** Who is on the other end: the socket's peer, or as its stage named it (a certificate's subject). */
+  /** Who is on the other end: the socket's peer, or the client a stage named (a PROXY header's). */
   peer: Peer;
-  /** Set once the socket is accepted, or being turned away; until then it waits for its stage. */
+  /** Set once the socket is accepted, or being turned away; until then it waits for a stage. */
   connection: Connection | undefined;
-  /** The stage the socket waits for. */
+  /** The stage the socket waits for (the running one). */
   stage: PendingStage | undefined;
+  /** Counted among the sockets waiting for stages (Acceptor.waiting). */
+  waiting: boolean;
   /** Admitted and counted among the live connections (false: being turned away, or waiting). */
   admitted: boolean;
   /** The reset is reported (once per connection). */
@@ -23,16 +26,22 @@ export interface SocketData {
 }
 
 /**
- * A step a new socket goes through before it is accepted (the TLS handshake). It calls `done`
- * once, to go on with the peer it names; a client it refuses it closes itself, and then never
- * calls `done`.
+ * A step a new socket goes through before it is accepted: reading a PROXY header, a TLS
+ * handshake. It calls `done` once: to go on (with the peer it names, and any bytes that came
+ * after its own, which are the client's first payload), or to turn the client away with a notice.
+ * It may call `done` before start() returns, and then returns nothing. A client that cannot be
+ * told anything (a failed TLS handshake) the stage may close itself: the close cancels it.
  */
 export interface SocketStage {
-  start(socket: Socket<SocketData>, peer: Peer, done: (peer: Peer) => void): PendingStage;
+  start(socket: Socket<SocketData>, peer: Peer, done: (outcome: StageOutcome) => void): PendingStage | undefined;
 }
+
+export type StageOutcome = { peer: Peer; rest?: Buffer } | { rejection: Rejection };
 
 /** A started stage, told what happens to its socket until it calls `done`. */
 export interface PendingStage {
+  /** Bytes from the client. */
+  data(chunk: Buffer): void;
   /** Bun's TLS handshake finished (well or not). */
   handshake?(success: boolean, authorizationError: Error | null): void;
   /** The client sent FIN: it will send nothing more. */
@@ -43,23 +52,61 @@ export interface PendingStage {
 
 /** What the handlers need of the server: a Connection for each new socket, and word when it ends. */
 export interface Acceptor {
-  /** The socket is ready (its stage done, or none): admit `data.peer` or turn it away; sets `data.connection`. */
+  /** Checks made as a socket opens, before its stages: a Rejection turns it away at once. */
+  screen(peer: Peer): Rejection | undefined;
+  /** Sockets waiting for their stages, up or down by one: they hold a place under the connection limit. */
+  waiting(change: 1 | -1): void;
+  /** The socket is ready (stages done, or none): admit `data.peer` or turn it away; sets `data.connection`. */
   accept(socket: Socket<SocketData>, data: SocketData): void;
+  /** Turns the client away with the rejection's notice; sets `data.connection`. */
+  refuse(socket: Socket<SocketData>, data: SocketData, rejection: Rejection): void;
   /** A socket with a connection is closed, by either side. */
   closed(data: SocketData): void;
 }
 
-/** What differs between listeners: how peers are named, and the stage in front of the Connection. */
+/** What differs between listeners: how peers are named, and the stages in front of the Connection. */
 export interface ListenerSockets {
   peerOf: PeerNamer;
-  stage?: SocketStage;
+  stages?: readonly SocketStage[];
 }
 
 export function socketHandlers(
   acceptor: Acceptor,
   events: ServerEvents,
-  { peerOf, stage }: ListenerSockets,
+  { peerOf, stages = [] }: ListenerSockets,
 ): SocketHandler<SocketData> {
+  const stopWaiting = (data: SocketData) => {
+    if (!data.waiting) return;
+    data.waiting = false;
+    acceptor.waiting(-1);
+  };
+
+  /** Runs stages[index] and the ones after it, then accepts; `rest` is input that came after the last stage. */
+  const runStages = (socket: Socket<SocketData>, data: SocketData, index: number, rest?: Buffer): void => {
+    const stage = stages[index];
+    if (!stage) {
+      stopWaiting(data);
+      acceptor.accept(socket, data);
+      if (rest && rest.length > 0) data.connection?.receive(rest);
+      return;
+    }
+    let settled = false;
+    const pending = stage.start(socket, data.peer, (outcome) => {
+      settled = true;
+      data.stage = undefined;
+      if ("rejection" in outcome) {
+        stopWaiting(data);
+        acceptor.refuse(socket, data, outcome.rejection);
+        return;
+      }
+      data.peer = outcome.peer;
+      runStages(socket, data, index + 1, outcome.rest);
+    });
+    if (settled || !pending) return;
+    data.stage = pending;
+    if (rest && rest.length > 0) pending.data(rest);
+  };
+
   return {
     open(socket) {
       const peer = peerOf(socket);
@@ -68,28 +115,35 @@ export function socketHandlers(
       // Bun's own socket timeout is a coarse ~4 s tick that does not close; the idle limit is ours.
       socket.timeout(0);
       // Bun shares one `data` object across a listener's sockets: each gets its own here.
-      const data: SocketData = { peer, connection: undefined, stage: undefined, admitted: false, reset: false };
+      const data: SocketData = {
+        peer,
+        connection: undefined,
+        stage: undefined,
+        waiting: false,
+        admitted: false,
+        reset: false,
+      };
       socket.data = data;
-      if (!stage) return acceptor.accept(socket, data);
-      data.stage = stage.start(socket, peer, (named) => {
-        data.stage = undefined;
-        data.peer = named;
-        acceptor.accept(socket, data);
-      });
+      if (stages.length === 0) return acceptor.accept(socket, data);
+      const rejection = acceptor.screen(peer);
+      if (rejection) return acceptor.refuse(socket, data, rejection);
+      data.waiting = true;
+      acceptor.waiting(1);
+      runStages(socket, data, 0);
     },
     handshake(socket, success, authorizationError) {
       socket.data.stage?.handshake?.(success, authorizationError);
     },
     data(socket, chunk) {
-      const connection = socket.data.connection;
-      // A socket still in its stage has nothing to say yet (TLS gives no data before its handshake).
-      if (!connection) return;
+      const data = socket.data;
       try {
-        connection.receive(chunk);
+        if (data.connection) data.connection.receive(chunk);
+        else data.stage?.data(chunk);
       } catch (error) {
         // A bug of ours must cost one connection, loudly, not leave it hanging unanswered.
-        events.socketError?.(connection.peer, error as Error);
-        connection.abort();
+        events.socketError?.(data.peer.name, error as Error);
+        if (data.connection) data.connection.abort();
+        else socket.end();
       }
     },
     drain(socket) {
@@ -97,24 +151,26 @@ export function socketHandlers(
     },
     end(socket) {
       const data = socket.data;
-      if (data.connection) data.connection.ended();
-      else data.stage?.ended();
+      // A stage told of the FIN may turn the client away; its connection then hears of it too.
+      if (!data.connection) data.stage?.ended();
+      data.connection?.ended();
     },
     error(socket, error) {
-      // Before `open` set it up, or while in its stage, a socket has nothing to report here.
+      // Before `open` set it up, a socket has no data and nothing to report.
       const data = socket.data as SocketData | undefined;
-      if (!data?.connection) return;
+      if (!data) return;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ECONNRESET" || code === "EPIPE") return reportReset(data, events);
-      events.socketError?.(data.connection.peer, error);
+      events.socketError?.(data.peer.name, error);
     },
     close(socket, error) {
       const data = socket.data as SocketData | undefined;
       if (!data) return;
       if (!data.connection) {
-        // Gone while in its stage: never announced; the stage says what it has to say.
+        // Gone while waiting for a stage: never announced, so nothing to log.
         data.stage?.cancel();
         data.stage = undefined;
+        stopWaiting(data);
         return;
       }
       if (data.connection.state === "closed") return;

@@ -2,6 +2,7 @@
 // for an event and compare the sequence with what a user would see in the log.
 
 import { DEADLINE_MS, eventually } from "../../harness/wait.ts";
+import type { RejectionReason } from "../../src/server/admission.ts";
 import type { LimitKind, ServerEvents } from "../../src/server/events.ts";
 import type { ListenerAddress } from "../../src/server/listeners/listener.ts";
 
@@ -11,6 +12,7 @@ export type RecordedEvent =
   | { type: "message"; peer: string; text: string }
   | { type: "reset"; peer: string }
   | { type: "disconnected"; peer: string; active: number }
+  | { type: "refused"; peer: string; reason: RejectionReason; detail: string }
   | { type: "limitHit"; peer: string; limit: LimitKind }
   | { type: "repliesUndelivered"; peer: string; bytes: number }
   | { type: "socketError"; peer: string; message: string }
@@ -30,6 +32,7 @@ export class EventRecorder {
     message: (peer, text) => this.push({ type: "message", peer, text }),
     reset: (peer) => this.push({ type: "reset", peer }),
     disconnected: (peer, active) => this.push({ type: "disconnected", peer, active }),
+    refused: (peer, reason, detail) => this.push({ type: "refused", peer, reason, detail }),
     limitHit: (peer, limit) => this.push({ type: "limitHit", peer, limit }),
     repliesUndelivered: (peer, bytes) => this.push({ type: "repliesUndelivered", peer, bytes }),
     socketError: (peer, error) => this.push({ type: "socketError", peer, message: error.message }),

@@ -2,7 +2,7 @@
 // are closed again before the error goes up, so a failed start leaves no socket (or file) behind.
 import type { SocketHandler } from "bun";
 import { type Peer, tcpPeer, unixPeers } from "../peer.ts";
-import type { ListenerSockets, SocketData } from "../socket-handlers.ts";
+import type { ListenerSockets, SocketData, SocketStage } from "../socket-handlers.ts";
 import { describeAddress, ListenError, type Listener, type ListenerAddress } from "./listener.ts";
 import { listenTcp } from "./tcp.ts";
 import { listenTls } from "./tls.ts";
@@ -15,6 +15,8 @@ export interface OpenListenersOptions {
   handlers(sockets: ListenerSockets): SocketHandler<SocketData>;
   /** The TLS credentials in force (they change on reload); undefined without any. */
   tlsCredentials(): TlsCredentials | undefined;
+  /** Stages in front of every plain TCP connection (the PROXY header, with --proxy-protocol). */
+  tcpStages: readonly SocketStage[];
   tlsHandshakeTimeoutMs: number;
   /** A TLS client was not served (its handshake failed or timed out). */
   tlsFailed(peer: Peer, reason: string): void;
@@ -37,7 +39,7 @@ export function openListeners(addresses: readonly ListenerAddress[], options: Op
 function open(address: ListenerAddress, options: OpenListenersOptions): Listener {
   switch (address.transport) {
     case "tcp":
-      return listenTcp(address, options.handlers({ peerOf: tcpPeer }), options.reusePort);
+      return listenTcp(address, options.handlers({ peerOf: tcpPeer, stages: options.tcpStages }), options.reusePort);
     case "tls": {
       const credentials = options.tlsCredentials();
       if (!credentials) {
@@ -51,7 +53,7 @@ function open(address: ListenerAddress, options: OpenListenersOptions): Listener
         mutual: () => options.tlsCredentials()?.clientCa !== undefined,
         failed: options.tlsFailed,
       });
-      return listenTls(address, credentials, options.handlers({ peerOf: tcpPeer, stage }), options.reusePort);
+      return listenTls(address, credentials, options.handlers({ peerOf: tcpPeer, stages: [stage] }), options.reusePort);
     }
     case "unix":
       return listenUnix(address, options.unixMode, options.handlers({ peerOf: unixPeers(describeAddress(address)) }));

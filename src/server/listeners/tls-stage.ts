@@ -27,6 +27,8 @@ export function tlsHandshakeStage({ handshakeTimeoutMs, mutual, failed }: TlsSta
       };
       const deadline = setTimeout(() => fail(`no handshake within ${handshakeTimeoutMs / 1000} s`), handshakeTimeoutMs);
       return {
+        // TLS gives the server no data before its handshake is done.
+        data() {},
         handshake(success, authorizationError) {
           if (over) return;
           const required = mutual();
@@ -35,7 +37,7 @@ export function tlsHandshakeStage({ handshakeTimeoutMs, mutual, failed }: TlsSta
           over = true;
           clearTimeout(deadline);
           const subject = required ? clientSubject(socket) : undefined;
-          done(subject === undefined ? peer : { ...peer, subject });
+          done({ peer: subject === undefined ? peer : { ...peer, subject } });
         },
         ended: () => fail("the client hung up during the handshake"),
         cancel: () => fail("the client hung up during the handshake"),

@@ -32,6 +32,7 @@ export const FORWARDED_EVENTS = {
   connected: true,
   reset: true,
   disconnected: true,
+  refused: true,
   limitHit: true,
   repliesUndelivered: true,
   socketError: true,

@@ -16,6 +16,7 @@ import {
   reportListenError,
   stdoutBehindWarning,
   warnConnectionsLowered,
+  warnIfOpenToAnyone,
   warnUnflushed,
 } from "../program-output.ts";
 import { createServerReporter, MESSAGES_BACKLOG_LIMIT } from "../reporter.ts";
@@ -171,6 +172,7 @@ class WorkerPool implements Supervisor {
     for (const listener of ready.listeners) this.events.listening?.(listener);
     const maxConnections = [ready, ...others].reduce((sum, answer) => sum + answer!.maxConnections, 0);
     if (maxConnections < this.options.limits.maxConnections) warnConnectionsLowered(this.logger, maxConnections);
+    warnIfOpenToAnyone(this.logger, ready.listeners, this.options);
     return true;
   }
 

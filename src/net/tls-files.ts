@@ -1,0 +1,66 @@
+// The client's TLS files (--tls-ca, --tls-cert, --tls-key), read once before connecting and
+// checked here, so that a wrong path or a key that does not match its certificate is one plain
+// sentence, not OpenSSL's "error:0b000074:X.509 certificate routines:...". Bun would only find
+// out when connecting, once per connection.
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { TlsClientOptions } from "./connect.ts";
+
+/** What the command line gives: file paths, not their contents. */
+export interface TlsSettings {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  serverName: string;
+  verify: boolean;
+}
+
+/** A TLS file that cannot be used; the message is a sentence for the user. */
+export class TlsFileError extends Error {
+  override name = "TlsFileError";
+}
+
+export function loadTlsFiles(settings: TlsSettings): TlsClientOptions {
+  const ca = settings.caFile === undefined ? undefined : readPem("--tls-ca", settings.caFile);
+  const cert = settings.certFile === undefined ? undefined : readPem("--tls-cert", settings.certFile);
+  const key = settings.keyFile === undefined ? undefined : readPem("--tls-key", settings.keyFile);
+  if (ca !== undefined) certificate("--tls-ca", settings.caFile!, ca);
+  if (cert !== undefined && key !== undefined) {
+    const clientCertificate = certificate("--tls-cert", settings.certFile!, cert);
+    let privateKey: ReturnType<typeof createPrivateKey>;
+    try {
+      privateKey = createPrivateKey(key);
+    } catch {
+      throw new TlsFileError(`--tls-key ${settings.keyFile} is not a PEM private key (or it needs a passphrase)`);
+    }
+    if (!clientCertificate.checkPrivateKey(privateKey))
+      throw new TlsFileError(`--tls-key ${settings.keyFile} is not the key of --tls-cert ${settings.certFile}`);
+  }
+  return { ca, cert, key, serverName: settings.serverName, verify: settings.verify };
+}
+
+function readPem(flag: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a folder"
+            : (code ?? "unreadable");
+    throw new TlsFileError(`Cannot read ${flag} ${path}: ${why}`);
+  }
+}
+
+/** The first certificate of a PEM file (a CA file may hold several). */
+function certificate(flag: string, path: string, pem: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    throw new TlsFileError(`${flag} ${path} is not a PEM certificate`);
+  }
+}
