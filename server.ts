@@ -19,7 +19,13 @@ import {
 } from "./src/cli/args.ts";
 import { SERVER_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
-import { parseHandshakeTimeout, parseListen, tlsFilesFor, workersFor } from "./src/cli/network-args.ts";
+import {
+  parseHandshakeTimeout,
+  parseListen,
+  proxyProtocolFor,
+  tlsFilesFor,
+  workersFor,
+} from "./src/cli/network-args.ts";
 import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 import { CidrError, parseCidr } from "./src/net/cidr.ts";
@@ -221,7 +227,7 @@ export const serverCommand = withHelp(
         closeTimeoutMs: parseSeconds("close-timeout", args["close-timeout"]),
         allow: parseBlocks("allow", collectRepeated(rawArgs, "allow")),
         deny: parseBlocks("deny", collectRepeated(rawArgs, "deny")),
-        proxyProtocol: args["proxy-protocol"],
+        proxyProtocol: proxyProtocolFor(listen, args["proxy-protocol"]),
         proxyFrom: parseProxyFrom(collectRepeated(rawArgs, "proxy-from"), args["proxy-protocol"]),
         proxyHeaderTimeoutMs: parsePositiveSeconds("proxy-header-timeout", args["proxy-header-timeout"]),
         workers: workersFor(listen, parseWorkers(args.workers)),

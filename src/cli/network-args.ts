@@ -2,7 +2,7 @@
 // the flags fit together is checked here, so a mistake is a usage error (exit 2) before anything
 // listens.
 import { ListenAddressError, parseListenAddress } from "../server/listeners/address.ts";
-import type { ListenerAddress } from "../server/listeners/listener.ts";
+import { type ListenerAddress, proxyProtocolProblem } from "../server/listeners/listener.ts";
 import type { TlsFiles } from "../server/listeners/tls-credentials.ts";
 import { parseSeconds, UsageError } from "./args.ts";
 
@@ -55,4 +55,11 @@ export function workersFor(listen: readonly ListenerAddress[], workers: number):
     throw new UsageError("--workers above 1 shares TCP and TLS ports only: a unix: listener needs --workers 1");
   }
   return workers;
+}
+
+/** --proxy-protocol with a listener that cannot take a header is a usage error (see proxyProtocolProblem). */
+export function proxyProtocolFor(listen: readonly ListenerAddress[], proxyProtocol: boolean): boolean {
+  const problem = proxyProtocol ? proxyProtocolProblem(listen) : undefined;
+  if (problem) throw new UsageError(problem);
+  return proxyProtocol;
 }

@@ -4,6 +4,7 @@
 // --deny, the per-address cap); a LOCAL header (a health check) keeps the proxy's own address.
 import { formatAddress } from "../net/address.ts";
 import { type Cidr, findCidr, parseIp } from "../net/cidr.ts";
+import { escapeForTerminal } from "../output/escape.ts";
 import { notices } from "../protocol/messages.ts";
 import { ProxyHeaderParser } from "../protocol/proxy-header.ts";
 import type { Rejection } from "./admission.ts";
@@ -19,7 +20,9 @@ export interface ProxyStageOptions {
 const untrusted: Rejection = { reason: "proxy", notice: notices.accessDenied, detail: "is not a trusted proxy" };
 
 function badHeader(why: string): Rejection {
-  return { reason: "proxy", notice: notices.badProxyHeader, detail: `sent a bad PROXY protocol header: ${why}` };
+  // The reason may quote the client's bytes: escaped, so a header cannot write to the operator's terminal.
+  const detail = `sent a bad PROXY protocol header: ${escapeForTerminal(why)}`;
+  return { reason: "proxy", notice: notices.badProxyHeader, detail };
 }
 
 export function proxyProtocolStage({ proxyFrom, proxyHeaderTimeoutMs }: ProxyStageOptions): SocketStage {

@@ -18,7 +18,7 @@ import { copyServerStats, createServerStats, type ServerSnapshot, type ServerSta
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
 import { parseListenAddress } from "./listeners/address.ts";
 import type { ListenerAddress, NetworkAddress } from "./listeners/listener.ts";
-import { ListenError } from "./listeners/listener.ts";
+import { ListenError, proxyProtocolProblem } from "./listeners/listener.ts";
 import { openListeners } from "./listeners/open.ts";
 import { loadTlsCredentials, type TlsCredentials } from "./listeners/tls-credentials.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
@@ -86,11 +86,10 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   const registry = new ConnectionRegistry(events);
   const capacity = connectionLimit(limits.maxConnections);
   // Who the client is counts before how full the server is: a refused client learns nothing more.
-  const rules = [
-    accessList((options.allow ?? []).map(parseCidr), (options.deny ?? []).map(parseCidr)),
-    capacity,
-    perAddressLimit(limits.maxConnectionsPerAddress),
-  ].filter((rule): rule is AdmissionRule => rule !== undefined);
+  const access = accessList((options.allow ?? []).map(parseCidr), (options.deny ?? []).map(parseCidr));
+  const rules = [access, capacity, perAddressLimit(limits.maxConnectionsPerAddress)].filter(
+    (rule): rule is AdmissionRule => rule !== undefined,
+  );
   const tcpStages: SocketStage[] = options.proxyProtocol
     ? [
         proxyProtocolStage({
@@ -117,7 +116,10 @@ export function startServer(options: ServerOptions = {}): RunningServer {
 
   const acceptor: Acceptor = {
     // A client accepted just as the server began to stop is told so, not served.
-    screen: (peer) => (stopping ? shuttingDown : admit([capacity], peer, registry)),
+    // A socket waiting for its stages holds a place under the limit; where its address is already
+    // the client's (a TLS handshake), an address that is not let in must not hold one.
+    screen: (peer, peerIsClient) =>
+      stopping ? shuttingDown : admit(peerIsClient && access ? [access, capacity] : [capacity], peer, registry),
     waiting(change) {
       registry.waiting += change;
     },
@@ -143,6 +145,8 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   const addresses: ListenerAddress[] = options.listen?.length
     ? options.listen.map((address) => (typeof address === "string" ? parseListenAddress(address) : address))
     : [{ transport: "tcp", host: options.host ?? SERVER_DEFAULTS.host, port: options.port ?? SERVER_DEFAULTS.port }];
+  const proxyProblem = options.proxyProtocol ? proxyProtocolProblem(addresses) : undefined;
+  if (proxyProblem) throw new Error(proxyProblem);
   let tlsCredentials: TlsCredentials | undefined =
     options.tls && addresses.some((address) => address.transport === "tls")
       ? loadTlsCredentials(options.tls)

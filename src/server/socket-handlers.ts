@@ -52,8 +52,12 @@ export interface PendingStage {
 
 /** What the handlers need of the server: a Connection for each new socket, and word when it ends. */
 export interface Acceptor {
-  /** Checks made as a socket opens, before its stages: a Rejection turns it away at once. */
-  screen(peer: Peer): Rejection | undefined;
+  /**
+   * Checks made as a socket opens, before its stages: a Rejection turns it away at once.
+   * `peerIsClient`: the opening address is the client's own (a TLS handshake does not change it;
+   * a PROXY header does), so the rules about addresses can be applied now, before the stages.
+   */
+  screen(peer: Peer, peerIsClient: boolean): Rejection | undefined;
   /** Sockets waiting for their stages, up or down by one: they hold a place under the connection limit. */
   waiting(change: 1 | -1): void;
   /** The socket is ready (stages done, or none): admit `data.peer` or turn it away; sets `data.connection`. */
@@ -68,12 +72,14 @@ export interface Acceptor {
 export interface ListenerSockets {
   peerOf: PeerNamer;
   stages?: readonly SocketStage[];
+  /** The stages never name another peer (a TLS handshake): see Acceptor.screen. */
+  stagesKeepPeer?: boolean;
 }
 
 export function socketHandlers(
   acceptor: Acceptor,
   events: ServerEvents,
-  { peerOf, stages = [] }: ListenerSockets,
+  { peerOf, stages = [], stagesKeepPeer = false }: ListenerSockets,
 ): SocketHandler<SocketData> {
   const stopWaiting = (data: SocketData) => {
     if (!data.waiting) return;
@@ -125,7 +131,7 @@ export function socketHandlers(
       };
       socket.data = data;
       if (stages.length === 0) return acceptor.accept(socket, data);
-      const rejection = acceptor.screen(peer);
+      const rejection = acceptor.screen(peer, stagesKeepPeer);
       if (rejection) return acceptor.refuse(socket, data, rejection);
       data.waiting = true;
       acceptor.waiting(1);

@@ -87,3 +87,20 @@ export function listenError(error: unknown, address: ListenerAddress): ListenErr
 function hostOf(address: ListenerAddress): string {
   return address.transport === "unix" ? address.path : address.host;
 }
+
+/**
+ * Why --proxy-protocol cannot serve these listeners, if it cannot. The PROXY header is for plain
+ * TCP listeners: it comes in clear before anything else, and Bun's TLS listener starts its
+ * handshake on the first bytes itself, so a tls:// listener cannot read one; a Unix socket's peer
+ * has no address for a header to replace. Served without the header, such a listener would let
+ * anyone past --proxy-from, so the combination is refused (fail closed).
+ */
+export function proxyProtocolProblem(addresses: readonly ListenerAddress[]): string | undefined {
+  const other = addresses.find((address) => address.transport !== "tcp");
+  if (!other) return undefined;
+  const why =
+    other.transport === "tls"
+      ? "a TLS listener starts its handshake on the first bytes, before a header could be read"
+      : "a Unix socket's peer has no address for a header to replace";
+  return `--proxy-protocol works on plain TCP listeners only (${describeAddress(other)}: ${why}); terminate TLS in the proxy, or listen on TCP`;
+}

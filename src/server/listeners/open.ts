@@ -53,7 +53,12 @@ function open(address: ListenerAddress, options: OpenListenersOptions): Listener
         mutual: () => options.tlsCredentials()?.clientCa !== undefined,
         failed: options.tlsFailed,
       });
-      return listenTls(address, credentials, options.handlers({ peerOf: tcpPeer, stages: [stage] }), options.reusePort);
+      return listenTls(
+        address,
+        credentials,
+        options.handlers({ peerOf: tcpPeer, stages: [stage], stagesKeepPeer: true }),
+        options.reusePort,
+      );
     }
     case "unix":
       return listenUnix(address, options.unixMode, options.handlers({ peerOf: unixPeers(describeAddress(address)) }));
