@@ -21,15 +21,15 @@ export async function isTerminal(stream: Stream): Promise<boolean> {
 }
 
 /**
- * Whether two streams, both already known to be terminals, are the same one (stdout and stderr
- * of `client < big.txt`): then what goes to either lands on one screen, in the order the writes
- * reach it. A terminal is its device number (rdev); the filesystem holding its node (dev) tells
- * apart two pty instances (containers) that number their terminals alike.
+ * Whether `other` is the very terminal `terminal` is (stdout and stderr of `client < big.txt`):
+ * then what goes to either lands on one screen, in the order the writes reach it. The same
+ * character device as a terminal is that terminal: its device number (rdev), and the filesystem
+ * holding its node (dev), which tells apart pty instances (containers) that number theirs alike.
  */
-export async function isSameTerminal(a: Stream, b: Stream): Promise<boolean> {
+export async function isSameTerminal(terminal: Stream, other: Stream): Promise<boolean> {
   try {
-    const [first, second] = await Promise.all([Bun.file(FDS[a]).stat(), Bun.file(FDS[b]).stat()]);
-    return first.rdev === second.rdev && first.dev === second.dev;
+    const [first, second] = await Promise.all([Bun.file(FDS[terminal]).stat(), Bun.file(FDS[other]).stat()]);
+    return second.isCharacterDevice() && first.rdev === second.rdev && first.dev === second.dev;
   } catch {
     return false; // Not known to be one: each keeps its own writer.
   }

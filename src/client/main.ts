@@ -34,7 +34,11 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     throw new UsageError("--reconnect is for pipelines (stdin is a terminal here: an interactive session)");
   }
   const outputIsTerminal = !interactive && (await isTerminal("stdout"));
-  const errorsOnTerminal = !interactive && (await isTerminal("stderr"));
+  // One terminal for both (`client < big.txt`): everything it shows goes through stdout's writer,
+  // in the order it is written (acks, status and error lines, the progress line). Two writers, each
+  // flushing on its own, could land a status line or a redraw in the middle of the acks. Known
+  // from two fstats: stderr's stream, costly to create, is not looked at.
+  const oneTerminal = outputIsTerminal && (await isSameTerminal("stdout", "stderr"));
   // Pipeline: the acks' writer. Made before the logger, which may write through it too (below).
   const output = interactive
     ? undefined
@@ -48,15 +52,11 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
           void flushLogs().then(() => process.exit(ClientExit.failure));
         },
       });
-  // One terminal for both (`client < big.txt`): everything it shows goes through stdout's writer,
-  // in the order it is written (acks, status and error lines, the progress line). Two writers, each
-  // flushing on its own, could land a status line or a redraw in the middle of the acks.
-  const oneTerminal = outputIsTerminal && errorsOnTerminal && (await isSameTerminal("stdout", "stderr"));
   const toStatusStream = output && oneTerminal ? (line: string) => output.write(line) : toStderr;
   // pv's rule: a live line only where a person watches stderr.
   const progress =
-    errorsOnTerminal && !options.quiet && !options.json
-      ? new ProgressLine(toStatusStream, process.stderr.columns || 80)
+    !interactive && !options.quiet && !options.json && (oneTerminal || (await isTerminal("stderr")))
+      ? new ProgressLine(toStatusStream, (oneTerminal ? process.stdout : process.stderr).columns || 80)
       : undefined;
   const toStatusAroundProgress = progress ? (line: string) => progress.print(line) : toStatusStream;
   // Interactive: everything on the terminal (stdout), as the tutorial prints it; errors on stderr.
@@ -102,6 +102,7 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
 
   let outcome: Outcome;
   if (output === undefined) {
+    // Interactive.
     outcome = await runInteractive(sessionOptions, {
       input: process.stdin,
       output: process.stdout,
