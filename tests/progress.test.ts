@@ -1,6 +1,6 @@
 // The pipeline's live progress line (like pv's): on stderr when stderr is a terminal, redrawn in
-// place and erased at the end; never into a pipe, with --quiet or --json, or when the acks
-// themselves go to the terminal.
+// place and erased at the end; below the acks when they go to the same terminal; never into a
+// pipe, with --quiet or --json.
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,14 +36,18 @@ describe("the progress line's text", () => {
 });
 
 /**
- * Runs the client with stderr on a terminal, stdin from a pipe that gives one line, then after a
- * pause another (so the run lasts well past the first redraw), and stdout into a file (or onto the
- * terminal, with stdoutToTerminal). Returns all the terminal got, the screen at the end, and stdout.
+ * Runs the client with stderr on a terminal, stdin from a pipe that `input` (shell commands) writes
+ * to (by default one line, then after a pause another, so the run lasts well past the first
+ * redraw), and stdout into a file (or onto the terminal, with stdoutToTerminal). Returns all the
+ * terminal got, the screen at the end, and stdout.
  */
-async function clientWithStderrOnTerminal(args: string[], { stdoutToTerminal = false, port = server().port } = {}) {
+async function clientWithStderrOnTerminal(
+  args: string[],
+  { stdoutToTerminal = false, port = server().port, input = "echo first; sleep 1.5; echo second" } = {},
+) {
   const folder = mkdtempSync(join(tmpdir(), "progress-"));
   const stdoutFile = join(folder, "stdout");
-  const script = `(echo first; sleep 1.5; echo second) | exec "$@" ${stdoutToTerminal ? "" : `> '${stdoutFile}'`}`;
+  const script = `(${input}) | exec "$@" ${stdoutToTerminal ? "" : `> '${stdoutFile}'`}`;
   const session = TerminalSession.start(
     ["sh", "-c", script, "sh", ...SOURCE_CLIENT],
     ["--port", String(port), ...args],
@@ -126,12 +130,64 @@ describe("on a terminal", () => {
     expect(run.terminal).not.toContain("[PROGRESS]");
     expect(run.terminal).not.toContain("\x1b[K");
   });
+});
 
-  test("not when the acks go to the terminal too (they are the progress there)", async () => {
-    const run = await clientWithStderrOnTerminal([], { stdoutToTerminal: true });
+describe("stdout and stderr on one terminal (`client < big.txt`)", () => {
+  /** The screen a whole run leaves: the status lines, every ack once and in order, no progress line. */
+  const finalScreen = (acks: string[]) => [
+    expect.stringMatching(/^\[CONNECTING\] Connecting to server at /),
+    "[CONNECTED] Connected to server",
+    ...acks.map(ack),
+    "[DISCONNECTED] Disconnected from server",
+  ];
+
+  test("acks scroll by above the live line, each whole; the line is erased at the end", async () => {
+    // A message every 0.1 s: redraws and ack batches take turns for 1.5 s and more.
+    const messages = Array.from({ length: 15 }, (_, i) => `message-${i + 1}`);
+    const run = await clientWithStderrOnTerminal([], {
+      stdoutToTerminal: true,
+      input: `for m in ${messages.join(" ")}; do echo $m; sleep 0.1; done`,
+    });
     expect(run.exitCode).toBe(0);
-    expect(run.screen).toContain(ack("second"));
+    expect(run.screen).toEqual(finalScreen(messages));
+    const draws = [...run.terminal.matchAll(PROGRESS)];
+    expect(draws.length).toBeGreaterThan(1);
+    // Drawn while the acks stream: some after the first ack, before the last.
+    const between = draws.filter(
+      (draw) =>
+        draw.index > run.terminal.indexOf(ack(messages[0]!)) && draw.index < run.terminal.indexOf(ack(messages[14]!)),
+    );
+    expect(between.length).toBeGreaterThan(0);
+    // Whenever drawn, it is the one progress line, and the last line: below every ack so far.
+    for (const draw of draws) {
+      const { lines } = renderScreen(run.terminal.slice(0, draw.index + draw[0].length));
+      expect(lines.filter((line) => line.includes("[PROGRESS]"))).toEqual([lines.at(-1)!]);
+    }
+  });
+
+  test("a redraw between bursts of thousands of acks tears none of them", async () => {
+    // The pause between the bursts leaves the line drawn when the second burst's acks come.
+    const messages = Array.from({ length: 40_000 }, (_, i) => `m${i + 1}`);
+    const run = await clientWithStderrOnTerminal([], {
+      stdoutToTerminal: true,
+      input: "seq -f m%g 1 20000; sleep 0.3; seq -f m%g 20001 40000",
+    });
+    expect(run.exitCode).toBe(0);
+    const [endOfFirst, startOfSecond] = [ack("m20000"), ack("m20001")].map((text) => run.terminal.indexOf(text));
+    const draws = [...run.terminal.matchAll(PROGRESS)];
+    expect(draws.some((draw) => draw.index > endOfFirst! && draw.index < startOfSecond!)).toBe(true);
+    expect(run.screen).toEqual(finalScreen(messages));
+  });
+
+  test.each([
+    ["--quiet", ["--quiet"]],
+    ["--json", ["--json"]],
+  ])("not with %s", async (_, args) => {
+    const run = await clientWithStderrOnTerminal(args, { stdoutToTerminal: true });
+    expect(run.exitCode).toBe(0);
+    expect(run.terminal).toContain("second");
     expect(run.terminal).not.toContain("[PROGRESS]");
+    expect(run.terminal).not.toContain("\x1b[K");
   });
 });
 

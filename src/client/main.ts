@@ -2,10 +2,10 @@
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
 import { UsageError } from "../cli/args.ts";
 import { ClientExit } from "../cli/exit-codes.ts";
-import { isTerminal } from "../cli/terminal.ts";
+import { isSameTerminal, isTerminal } from "../cli/terminal.ts";
 import type { TlsSettings } from "../net/tls-files.ts";
 import { createLogger, flushLogs, type LogLevelName, toStderr } from "../output/logger.ts";
-import { createLineSink, flushWithin } from "../output/sink.ts";
+import { createLineSink, flushWithin, type LineSink } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
 import { INSECURE_WARNING, type Outcome } from "./outcome.ts";
 import { runPipeline } from "./pipeline.ts";
@@ -34,21 +34,40 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     throw new UsageError("--reconnect is for pipelines (stdin is a terminal here: an interactive session)");
   }
   const outputIsTerminal = !interactive && (await isTerminal("stdout"));
-  // pv's rule: a live line only where a person watches stderr. Not when stdout is that terminal
-  // too: the acks scrolling by are the progress there, and they would tear the line.
+  // One terminal for both (`client < big.txt`): everything it shows goes through stdout's writer,
+  // in the order it is written (acks, status and error lines, the progress line). Two writers, each
+  // flushing on its own, could land a status line or a redraw in the middle of the acks. Known
+  // from two fstats: stderr's stream, costly to create, is not looked at.
+  const oneTerminal = outputIsTerminal && (await isSameTerminal("stdout", "stderr"));
+  // Pipeline: the acks' writer. Made before the logger, which may write through it too (below).
+  const output = interactive
+    ? undefined
+    : createLineSink("stdout", {
+        onFailure(error) {
+          // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
+          if (error.code === "EPIPE") process.exit(ClientExit.brokenPipe);
+          // Acks are this mode's data: losing them (a full disk, ...) fails the run. (On one
+          // terminal for both, the sentence is lost with them: that terminal is stderr's too.)
+          logger.error(`[ERROR] Cannot write to stdout: ${error.code ?? error.message}`, { event: "error" });
+          void flushLogs().then(() => process.exit(ClientExit.failure));
+        },
+      });
+  const toStatusStream = output && oneTerminal ? (line: string) => output.write(line) : toStderr;
+  // pv's rule: a live line only where a person watches stderr.
   const progress =
-    !interactive && !options.quiet && !options.json && !outputIsTerminal && (await isTerminal("stderr"))
-      ? new ProgressLine(toStderr, process.stderr.columns || 80)
+    !interactive && !options.quiet && !options.json && (oneTerminal || (await isTerminal("stderr")))
+      ? new ProgressLine(toStatusStream, (oneTerminal ? process.stdout : process.stderr).columns || 80)
       : undefined;
-  const toStderrAroundProgress = progress && ((line: string) => progress.print(line));
+  const toStatusAroundProgress = progress ? (line: string) => progress.print(line) : toStatusStream;
   // Interactive: everything on the terminal (stdout), as the tutorial prints it; errors on stderr.
-  // Pipeline: stdout carries acks only; status goes to stderr, and --quiet silences it.
+  // Pipeline: stdout carries acks only; status goes to stderr (on one terminal for both, through
+  // stdout's writer), and --quiet silences it.
   const logger = createLogger({
     level: options.quiet && !interactive ? "error" : options.logLevel,
     format: options.json ? "json" : "text",
-    write: interactive ? (line) => void process.stdout.write(line) : toStderrAroundProgress,
+    write: interactive ? (line) => void process.stdout.write(line) : toStatusAroundProgress,
     // Unbuffered on a terminal, so that an error shows before the status lines that follow it.
-    writeErrors: interactive ? (line) => void process.stderr.write(line) : toStderrAroundProgress,
+    writeErrors: interactive ? (line) => void process.stderr.write(line) : toStatusAroundProgress,
   });
   const status = (text: string, fields: Record<string, unknown> = {}) =>
     logger.info(text, { event: statusEvent(text), ...fields });
@@ -62,6 +81,8 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     } catch (error) {
       if (!(error instanceof TlsFileError)) throw error;
       logger.error(`[ERROR] ${error.message}`, { event: "error", exitCode: ClientExit.failure });
+      // On one terminal for both, the line waits in stdout's writer (flushLogs is for stderr's).
+      await output?.flush();
       return ClientExit.failure;
     }
     if (!options.tls.verify) logger.warn(INSECURE_WARNING, { event: "warning" });
@@ -80,7 +101,8 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   process.on("SIGTERM", onSignal);
 
   let outcome: Outcome;
-  if (interactive) {
+  if (output === undefined) {
+    // Interactive.
     outcome = await runInteractive(sessionOptions, {
       input: process.stdin,
       output: process.stdout,
@@ -88,29 +110,37 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
       interrupted,
     });
   } else {
-    const output = createLineSink("stdout", {
-      onFailure(error) {
-        // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
-        if (error.code === "EPIPE") process.exit(ClientExit.brokenPipe);
-        // Acks are this mode's data: losing them (a full disk, ...) fails the run.
-        logger.error(`[ERROR] Cannot write to stdout: ${error.code ?? error.message}`, { event: "error" });
-        void flushLogs().then(() => process.exit(ClientExit.failure));
-      },
-    });
     const input = options.messages.length > 0 ? messagesAsInput(options.messages) : Bun.stdin.stream();
     outcome = await runPipeline(
       { ...sessionOptions, json: options.json, reconnect: options.reconnect },
-      { input, output, outputIsTerminal, status, progress, interrupted },
+      {
+        input,
+        // Sharing the progress line's terminal, each write of acks erases the line first.
+        output: progress && oneTerminal ? progress.around(output) : output,
+        outputIsTerminal,
+        status,
+        progress,
+        interrupted,
+      },
     );
     runOver = true;
-    // Every ack must reach stdout before exit 0; a signal meanwhile exits at once (onSignal).
-    // Interrupted, we only give stdout a moment: it may be the very thing that is stuck.
-    if (outcome.exitCode === ClientExit.interrupted) await flushWithin(output, INTERRUPTED_FLUSH_MS);
-    else await output.flush();
+    // The acks first, then the last status lines on stderr (`2>&1` into one pipe keeps that order).
+    if (!oneTerminal) await flushOutput(output, outcome);
   }
   if (outcome.error) logger.error(outcome.error, { event: statusEvent(outcome.error), exitCode: outcome.exitCode });
   status("[DISCONNECTED] Disconnected from server");
+  // On one terminal for both, those lines went through stdout's writer, behind the acks.
+  if (output && oneTerminal) await flushOutput(output, outcome);
   return outcome.exitCode;
+}
+
+/**
+ * Every ack must reach stdout before exit 0; a signal meanwhile exits at once (onSignal).
+ * Interrupted, stdout gets only a moment: it may be the very thing that is stuck.
+ */
+async function flushOutput(output: LineSink, outcome: Outcome): Promise<void> {
+  if (outcome.exitCode === ClientExit.interrupted) await flushWithin(output, INTERRUPTED_FLUSH_MS);
+  else await output.flush();
 }
 
 function messagesAsInput(messages: string[]): ReadableStream<Uint8Array> {

@@ -3,6 +3,10 @@
 // the text, erase to the end of the line) at most ten times a second, erased before any other
 // line is written to the same stream (so a status line never lands in the middle of it), and
 // erased at the end. The program shows it only where a person watches: stderr on a terminal.
+// When stdout is that terminal too, the acks go through the same writer (`around`): each write of
+// them erases the line first, and the next redraw draws it again below them, the last line.
+
+import type { LineSink } from "../output/sink.ts";
 
 export interface ProgressCounts {
   readonly sent: number;
@@ -60,6 +64,27 @@ export class ProgressLine {
   print(line: string): void {
     this.erase();
     this.write(line);
+  }
+
+  /**
+   * `sink` (the one the line is drawn through) for other text on the line's terminal, the acks:
+   * each write erases the line first, so no ack lands in the middle of it. One check a write.
+   */
+  around(sink: LineSink): LineSink {
+    return {
+      write: (text) => {
+        this.erase();
+        sink.write(text);
+      },
+      writeBytes: (lines) => {
+        this.erase();
+        sink.writeBytes(lines);
+      },
+      flush: () => sink.flush(),
+      get backlog() {
+        return sink.backlog;
+      },
+    };
   }
 
   /** Erases the line for good. */
