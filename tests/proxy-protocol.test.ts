@@ -121,6 +121,8 @@ describe("refused", () => {
     ["our own protocol, no header", "hello\n", "not a PROXY protocol header"],
     ["a v1 header with a bare LF", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\nhello\n", "v1 header ends in a bare LF, not CRLF"],
     ["a v1 header too long", `PROXY UNKNOWN ${"f".repeat(100)}\r\n`, "v1 header is longer than 107 bytes"],
+    // The reason quotes the byte: escaped, so no header can write to the operator's terminal.
+    ["an escape sequence where the protocol goes", "PROXY \x1b[2J", "v1 header has an unknown protocol '\\x1b'"],
   ])("%s: bad PROXY protocol header", async (_name, input, reason) => {
     const server = await serve();
     const client = await connect(server);

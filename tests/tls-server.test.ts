@@ -40,6 +40,33 @@ test("openssl s_client sends lines to a tls:// listener and gets their acks", as
   expect(await server.stop()).toBe(0);
 });
 
+test("--allow on a tls:// listener is checked as the socket opens: refused addresses hold no place through a handshake", async () => {
+  await using server = await startListeningServer(tlsArgs(["--allow", "127.0.0.2/32", "--max-connections", "2"]), 1);
+  const port = server.portOf("tls://");
+  // Three clients from a refused address that never start a handshake: before, each held one of
+  // the two places for the whole handshake deadline, and the allowed client was told the server is full.
+  const idle = await Promise.all([1, 2, 3].map(() => RawClient.connect(port, "127.0.0.1")));
+  await server.stderr.waitFor((text) => count(text, /\[DENIED\] 127\.0\.0\.1:\d+/g) === 3);
+  const allowed = await RawClient.connect(port, "127.0.0.1", {
+    tls: { ca: await Bun.file(certs.ca).text(), serverName: "localhost" },
+    localAddress: "127.0.0.2",
+  });
+  allowed.write("let in\n");
+  await allowed.waitFor(ackLine("let in"));
+  expect(server.stderr.text).not.toContain("server is full");
+  for (const client of [...idle, allowed]) client.terminate();
+  expect(await server.stop()).toBe(0);
+});
+
+test("--proxy-protocol with a tls:// or unix: listener is a usage error saying why, not a server that skips the header", async () => {
+  for (const args of [tlsArgs(), ["--listen", "unix:@socket-lab-proxy-test"]]) {
+    const listen = args[1];
+    const result = await runProgram(SOURCE_SERVER, [...args, "--proxy-protocol"]);
+    expect({ listen, exitCode: result.exitCode }).toEqual({ listen, exitCode: 2 });
+    expect(result.stderr).toContain("--proxy-protocol works on plain TCP listeners only");
+  }
+});
+
 describe.each([
   ["", CHILD_ENV],
   // Bun lets this variable switch off a server's client certificate check: ours must hold.
