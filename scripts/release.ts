@@ -53,8 +53,10 @@ async function sha256Line(dir: string, name: string): Promise<string> {
   return `${hasher.digest("hex")}  ${name}\n`;
 }
 
+/** This version's archives in `dir`: an older release's left there is neither removed nor vouched for. */
 async function artifactsIn(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => name.startsWith(ARTIFACT_PREFIX)).sort();
+  const archives = new Set(Object.keys(RELEASE_TARGETS).map(archiveName));
+  return (await readdir(dir)).filter((name) => archives.has(name)).sort();
 }
 
 function usageError(message: string): never {

@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeCertificates, readPem, type TestCertificates } from "./helpers/certs.ts";
 import { startListeningServer } from "./helpers/listeners.ts";
+import { pump } from "./helpers/load.ts";
 import { eventually, withDeadline } from "./helpers/processes.ts";
-import { pump, RawClient } from "./helpers/sockets.ts";
+import { RawClient } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
 
 const PEERS_PER_LISTENER = 4;

@@ -107,19 +107,3 @@ sys.stdin.read()
     throw error;
   }
 }
-
-/** Sends numbered messages (`<name>-<n>`) as fast as the server takes them, until it hangs up. */
-export function pump(peer: RawClient, name: string): { sent: () => number } {
-  let sent = 0;
-  void (async () => {
-    while (!peer.isEnded) {
-      if (peer.queuedBytes < 32 * 1024) {
-        let batch = "";
-        for (let i = 0; i < 200; i++) batch += `${name}-${sent++}\n`;
-        peer.write(batch);
-      }
-      await Bun.sleep(1);
-    }
-  })();
-  return { sent: () => sent };
-}

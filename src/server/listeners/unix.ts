@@ -12,6 +12,10 @@ export function listenUnix(address: UnixAddress, mode: number, socket: SocketHan
   const abstract = address.path.startsWith("@");
   if (!abstract) removeStaleSocket(address);
   let listener: ReturnType<typeof Bun.listen<SocketData>>;
+  // The file is created with the process's umask, and clients can connect the moment it exists:
+  // a umask that takes away at least what the mode does means it never allows more than the mode,
+  // not even until the chmod below sets it exactly.
+  const umask = abstract ? undefined : process.umask(0o777 & ~mode);
   try {
     // The kernel takes an abstract name as a path that starts with a NUL byte.
     listener = Bun.listen<SocketData>({
@@ -21,8 +25,9 @@ export function listenUnix(address: UnixAddress, mode: number, socket: SocketHan
     });
   } catch (error) {
     throw listenError(error, address);
+  } finally {
+    if (umask !== undefined) process.umask(umask);
   }
-  // The file appears with the process's umask; the mode asked for is set right after.
   let file: Stats | undefined;
   if (!abstract) {
     try {
