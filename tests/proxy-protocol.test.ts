@@ -131,6 +131,18 @@ describe("refused", () => {
     await server.stderr.waitFor(`[PROXY] 127.0.0.1:${client.localPort} sent a bad PROXY protocol header: ${reason}\n`);
   });
 
+  test("SIGTERM while a client is still to send its header: it is told the server is shutting down, exit 0", async () => {
+    const server = await serve();
+    const waiting = await connect(server);
+    waiting.write("PROXY TCP4 1.2");
+    // The socket is accepted (and in its stage) before the signal.
+    await Bun.sleep(100);
+    server.proc.kill("SIGTERM");
+    await expectRefused(waiting, "ERROR server shutting down\n");
+    expect(await server.proc.exited).toBe(0);
+    expect(server.stderr.text).not.toContain("bad PROXY protocol header");
+  });
+
   test("a header that never completes is refused at --proxy-header-timeout; one cut short by FIN at once", async () => {
     const server = await serve(["--proxy-header-timeout", "0.3"]);
     const silent = await connect(server);

@@ -100,6 +100,8 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     : [];
   let lingeringRejections = 0;
   let stopping: Promise<void> | undefined;
+  /** Sockets still in their stages (a PROXY header, a TLS handshake): told when the server stops. */
+  const waitingSockets = new Map<SocketData, Socket<SocketData>>();
 
   const turnAway = (socket: Socket<SocketData>, data: SocketData, rejection: Rejection): void => {
     const connection = new Connection(socket, data.peer.name, context);
@@ -120,8 +122,10 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     // the client's (a TLS handshake), an address that is not let in must not hold one.
     screen: (peer, peerIsClient) =>
       stopping ? shuttingDown : admit(peerIsClient && access ? [access, capacity] : [capacity], peer, registry),
-    waiting(change) {
+    waiting(socket, data, change) {
       registry.waiting += change;
+      if (change === 1) waitingSockets.set(data, socket);
+      else waitingSockets.delete(data);
     },
     accept(socket, data) {
       const rejection = stopping ? shuttingDown : admit(rules, data.peer, registry);
@@ -168,6 +172,16 @@ export function startServer(options: ServerOptions = {}): RunningServer {
 
   const stop = (): Promise<void> => {
     if (idleSweeper) clearInterval(idleSweeper);
+    if (!stopping) {
+      // Not yet served, but here: they get the same goodbye as the served ones, not a dropped socket.
+      for (const [data, socket] of waitingSockets) {
+        data.stage?.cancel("stopping");
+        data.stage = undefined;
+        data.waiting = false;
+        acceptor.waiting(socket, data, -1);
+        turnAway(socket, data, shuttingDown);
+      }
+    }
     stopping ??= drain({
       registry,
       listeners,

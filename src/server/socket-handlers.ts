@@ -46,8 +46,11 @@ export interface PendingStage {
   handshake?(success: boolean, authorizationError: Error | null): void;
   /** The client sent FIN: it will send nothing more. */
   ended(): void;
-  /** The socket is gone: stop timers; `done` must not be called any more. */
-  cancel(): void;
+  /**
+   * Stop timers; `done` must not be called any more. `gone`: the socket closed (the client left,
+   * which a stage may report); `stopping`: the server is stopping and says so itself.
+   */
+  cancel(why: "gone" | "stopping"): void;
 }
 
 /** What the handlers need of the server: a Connection for each new socket, and word when it ends. */
@@ -58,8 +61,11 @@ export interface Acceptor {
    * a PROXY header does), so the rules about addresses can be applied now, before the stages.
    */
   screen(peer: Peer, peerIsClient: boolean): Rejection | undefined;
-  /** Sockets waiting for their stages, up or down by one: they hold a place under the connection limit. */
-  waiting(change: 1 | -1): void;
+  /**
+   * A socket starts (1) or stops (-1) waiting for its stages: it holds a place under the connection
+   * limit, and a server that stops turns it away (its stage cancelled with "stopping").
+   */
+  waiting(socket: Socket<SocketData>, data: SocketData, change: 1 | -1): void;
   /** The socket is ready (stages done, or none): admit `data.peer` or turn it away; sets `data.connection`. */
   accept(socket: Socket<SocketData>, data: SocketData): void;
   /** Turns the client away with the rejection's notice; sets `data.connection`. */
@@ -81,17 +87,17 @@ export function socketHandlers(
   events: ServerEvents,
   { peerOf, stages = [], stagesKeepPeer = false }: ListenerSockets,
 ): SocketHandler<SocketData> {
-  const stopWaiting = (data: SocketData) => {
+  const stopWaiting = (socket: Socket<SocketData>, data: SocketData) => {
     if (!data.waiting) return;
     data.waiting = false;
-    acceptor.waiting(-1);
+    acceptor.waiting(socket, data, -1);
   };
 
   /** Runs stages[index] and the ones after it, then accepts; `rest` is input that came after the last stage. */
   const runStages = (socket: Socket<SocketData>, data: SocketData, index: number, rest?: Buffer): void => {
     const stage = stages[index];
     if (!stage) {
-      stopWaiting(data);
+      stopWaiting(socket, data);
       acceptor.accept(socket, data);
       if (rest && rest.length > 0) data.connection?.receive(rest);
       return;
@@ -101,7 +107,7 @@ export function socketHandlers(
       settled = true;
       data.stage = undefined;
       if ("rejection" in outcome) {
-        stopWaiting(data);
+        stopWaiting(socket, data);
         acceptor.refuse(socket, data, outcome.rejection);
         return;
       }
@@ -134,7 +140,7 @@ export function socketHandlers(
       const rejection = acceptor.screen(peer, stagesKeepPeer);
       if (rejection) return acceptor.refuse(socket, data, rejection);
       data.waiting = true;
-      acceptor.waiting(1);
+      acceptor.waiting(socket, data, 1);
       runStages(socket, data, 0);
     },
     handshake(socket, success, authorizationError) {
@@ -174,9 +180,9 @@ export function socketHandlers(
       if (!data) return;
       if (!data.connection) {
         // Gone while waiting for a stage: never announced, so nothing to log.
-        data.stage?.cancel();
+        data.stage?.cancel("gone");
         data.stage = undefined;
-        stopWaiting(data);
+        stopWaiting(socket, data);
         return;
       }
       if (data.connection.state === "closed") return;

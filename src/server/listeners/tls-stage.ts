@@ -40,7 +40,12 @@ export function tlsHandshakeStage({ handshakeTimeoutMs, mutual, failed }: TlsSta
           done({ peer: subject === undefined ? peer : { ...peer, subject } });
         },
         ended: () => fail("the client hung up during the handshake"),
-        cancel: () => fail("the client hung up during the handshake"),
+        cancel(why) {
+          if (why === "gone") return fail("the client hung up during the handshake");
+          // The server is stopping: not the client's failure, nothing to log.
+          over = true;
+          clearTimeout(deadline);
+        },
       };
     },
   };
