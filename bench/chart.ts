@@ -3,7 +3,7 @@
 // message beside it, and a second panel with the latency percentiles (p50, p99, p99.9) per server.
 import type { Measurement, SuiteResults } from "./targets.ts";
 
-const WIDTH = 900;
+const WIDTH = 1000;
 const ROW = 22;
 const LABEL_WIDTH = 300;
 const BAR_SPACE = WIDTH - LABEL_WIDTH - 150;
