@@ -3,8 +3,8 @@
 // sentence, not OpenSSL's "error:0b000074:X.509 certificate routines:...". Bun would only find
 // out when connecting, once per connection.
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { TlsClientOptions } from "./connect.ts";
+import { PemFileError, readPemFile } from "./pem-file.ts";
 
 /** What the command line gives: file paths, not their contents. */
 export interface TlsSettings {
@@ -41,18 +41,10 @@ export function loadTlsFiles(settings: TlsSettings): TlsClientOptions {
 
 function readPem(flag: string, path: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return readPemFile(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EACCES"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "it is a folder"
-            : (code ?? "unreadable");
-    throw new TlsFileError(`Cannot read ${flag} ${path}: ${why}`);
+    if (!(error instanceof PemFileError)) throw error;
+    throw new TlsFileError(`Cannot read ${flag} ${path}: ${error.reason}`);
   }
 }
 

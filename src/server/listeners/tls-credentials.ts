@@ -2,8 +2,8 @@
 // before any listener uses them: at start, and again on every reload (SIGHUP), where a bad new
 // pair must be refused while the old one keeps serving.
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { TLSOptions } from "bun";
+import { PemFileError, readPemFile } from "../../net/pem-file.ts";
 import { ListenError } from "./listener.ts";
 
 /** Where the PEM files are (`--tls-cert`, `--tls-key`, `--tls-client-ca`). */
@@ -54,18 +54,10 @@ export function bunTlsOptions(credentials: TlsCredentials): TLSOptions {
 
 function readPem(path: string, what: string): string {
   try {
-    return readFileSync(path, "utf8");
+    return readPemFile(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EACCES"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "it is a folder"
-            : (error as Error).message;
-    throw new ListenError(`Cannot read the ${what} ${path}: ${why}`, code);
+    if (!(error instanceof PemFileError)) throw error;
+    throw new ListenError(`Cannot read the ${what} ${path}: ${error.reason}`, error.code);
   }
 }
 
