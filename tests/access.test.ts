@@ -2,9 +2,15 @@
 // real server process, with clients from real source addresses of the loopback range (127.0.0.2,
 // 127.0.0.3, ... are this machine's own), through our raw client and through nc -s. Then the
 // warning at start for a listener anyone can reach, the usage errors, and the counters by reason.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { startServer } from "../src/server/server.ts";
-import { runProgram, type ServerProcess, SOURCE_SERVER, startServerProcess } from "./helpers/processes.ts";
+import {
+  runProgram,
+  type ServerProcess,
+  SOURCE_SERVER,
+  startServerProcess,
+  stopAfterEachTest,
+} from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
@@ -12,16 +18,7 @@ import { ackLine } from "./helpers/spec.ts";
 const DENIED = "ERROR access denied\n";
 const TOO_MANY = "ERROR too many connections from your address\n";
 
-const servers: ServerProcess[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.terminate();
-  for (const server of servers.splice(0)) {
-    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
-    await server.proc.exited;
-  }
-});
+const { servers, clients } = stopAfterEachTest();
 
 async function serve(args: string[]): Promise<ServerProcess> {
   const server = await startServerProcess(args);

@@ -1,7 +1,7 @@
 // --metrics HOST:PORT on a real server process: what Prometheus scrapes from /metrics after a
 // known workload (every counter exact), what promtool says of it, and /healthz through a drain,
 // the way a balancer sees it. Clients are raw sockets, so every byte is counted by the test too.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { startServer } from "socket-lab";
 import { startMetricsServer } from "socket-lab/metrics";
 import pkg from "../package.json" with { type: "json" };
@@ -12,21 +12,13 @@ import {
   type ServerProcess,
   SOURCE_SERVER,
   startServerProcess,
+  stopAfterEachTest,
   withDeadline,
 } from "./helpers/processes.ts";
 import { connectClients, RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-const servers: ServerProcess[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.terminate();
-  for (const server of servers.splice(0)) {
-    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
-    await server.proc.exited;
-  }
-});
+const { servers, clients } = stopAfterEachTest();
 
 /** A server with its metrics on a free loopback port; returns it and the URL it announced. */
 async function serve(args: string[] = [], metrics = "127.0.0.1:0"): Promise<{ server: ServerProcess; url: string }> {

@@ -2,11 +2,17 @@
 // names is the peer in every log line and for every address rule; only --proxy-from sources may
 // send one; a missing, malformed, slow or cut-short header is refused with its notice; v2 LOCAL
 // and v1 UNKNOWN keep the proxy's own address; the bytes after the header are the first payload.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { seededRandom } from "../harness/random.ts";
 import { startServer } from "../src/server/server.ts";
 import { family, metricsUrl, scrape } from "./helpers/metrics.ts";
-import { runProgram, type ServerProcess, SOURCE_SERVER, startServerProcess } from "./helpers/processes.ts";
+import {
+  runProgram,
+  type ServerProcess,
+  SOURCE_SERVER,
+  startServerProcess,
+  stopAfterEachTest,
+} from "./helpers/processes.ts";
 import { PROXY_V2_LOCAL, proxyV1, proxyV2Tcp4 } from "./helpers/proxy.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
@@ -14,16 +20,7 @@ import { ackLine } from "./helpers/spec.ts";
 const ACCESS_DENIED = "ERROR access denied\n";
 const BAD_HEADER = "ERROR bad PROXY protocol header\n";
 
-const servers: ServerProcess[] = [];
-const clients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.terminate();
-  for (const server of servers.splice(0)) {
-    if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
-    await server.proc.exited;
-  }
-});
+const { servers, clients } = stopAfterEachTest();
 
 async function serve(args: string[] = []): Promise<ServerProcess> {
   const server = await startServerProcess(["--proxy-protocol", ...args]);

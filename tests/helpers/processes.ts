@@ -1,10 +1,11 @@
 // Real processes for tests: start the server (source or compiled binary) on a free port, run the
 // client, collect output, and always clean up. Deadlines are constants, never sleeps-and-hope.
 
-import { afterAll, beforeAll, expect } from "bun:test";
+import { afterAll, afterEach, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { CHILD_ENV } from "../../harness/child-env.ts";
+import type { RawClient } from "../../harness/raw-client.ts";
 import { TextCollector } from "../../harness/text-collector.ts";
 import { DEADLINE_MS, withDeadline } from "../../harness/wait.ts";
 
@@ -175,4 +176,20 @@ export function startClientProcess(args: string[], program: Program = SOURCE_CLI
       }
     },
   };
+}
+
+/**
+ * The server processes and raw clients a test file starts, pushed here by its tests and stopped
+ * after each test whatever it did: clients reset, servers killed and waited for.
+ */
+export function stopAfterEachTest(): { servers: ServerProcess[]; clients: RawClient[] } {
+  const started = { servers: [] as ServerProcess[], clients: [] as RawClient[] };
+  afterEach(async () => {
+    for (const client of started.clients.splice(0)) client.terminate();
+    for (const server of started.servers.splice(0)) {
+      if (server.proc.exitCode === null) server.proc.kill("SIGKILL");
+      await server.proc.exited;
+    }
+  });
+  return started;
 }
