@@ -1,7 +1,17 @@
 // A server process with several listeners (--listen), and the real clients that talk to them:
 // `openssl s_client` for TLS, socat and nc for Unix sockets.
 import type { Subprocess } from "bun";
-import { CHILD_ENV, DEADLINE_MS, SOURCE_SERVER, TextCollector, withDeadline } from "./processes.ts";
+import {
+  CHILD_ENV,
+  DEADLINE_MS,
+  type LineClient,
+  SOURCE_SERVER,
+  spawnLineClient,
+  TextCollector,
+  withDeadline,
+} from "./processes.ts";
+
+export { spawnLineClient } from "./processes.ts";
 
 export interface ListeningServer {
   proc: Subprocess<"pipe", "pipe", "pipe">;
@@ -52,42 +62,6 @@ export async function startListeningServer(
     stop,
     async [Symbol.asyncDispose]() {
       if (proc.exitCode === null) proc.kill("SIGKILL");
-      await proc.exited;
-    },
-  };
-}
-
-/** A client process with stdin held open: lines are sent as the test writes them. */
-export interface LineClient extends AsyncDisposable {
-  proc: Subprocess<"pipe", "pipe", "pipe">;
-  stdout: TextCollector;
-  stderr: TextCollector;
-  send(text: string): void;
-  /** Waits for the process to exit by itself, killing it at the deadline; the exit code. */
-  exited(deadlineMs?: number): Promise<number>;
-}
-
-export function spawnLineClient(command: string[], env: Record<string, string | undefined> = CHILD_ENV): LineClient {
-  const proc = Bun.spawn(command, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env });
-  const stdout = new TextCollector(proc.stdout);
-  const stderr = new TextCollector(proc.stderr);
-  return {
-    proc,
-    stdout,
-    stderr,
-    send(text) {
-      proc.stdin.write(text);
-      void proc.stdin.flush();
-    },
-    async exited(deadlineMs = DEADLINE_MS) {
-      try {
-        return await withDeadline(proc.exited, deadlineMs, `${command[0]} did not exit`);
-      } finally {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-      }
-    },
-    async [Symbol.asyncDispose]() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       await proc.exited;
     },
   };

@@ -138,23 +138,26 @@ export function runClient(args: string[], options?: Parameters<typeof runProgram
   return runProgram(program, args, options);
 }
 
-export interface ClientProcess {
+/** A client process with stdin held open (ours, openssl s_client, socat, nc): fed as the test goes. */
+export interface LineClient extends AsyncDisposable {
   proc: Subprocess<"pipe", "pipe", "pipe">;
   stdout: TextCollector;
   stderr: TextCollector;
-  /** Feeds the client's stdin, as a slow producer would. */
+  /** Feeds its stdin, as a slow producer would. */
   send(text: string): void;
-  /** Ends the client's stdin. */
+  /** Ends its stdin. */
   endInput(): void;
-  /** Waits for the client to exit (killing it at the deadline); returns the exit code. */
+  /** Waits for it to exit by itself (killing it at the deadline); returns the exit code. */
   exited(deadlineMs?: number): Promise<number>;
 }
 
-/** Starts the client with its stdin held open, for tests that feed it over time. */
-export function startClientProcess(args: string[], program: Program = SOURCE_CLIENT): ClientProcess {
-  const proc = Bun.spawn([...program, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: CHILD_ENV });
+export function spawnLineClient(command: string[], env: Record<string, string | undefined> = CHILD_ENV): LineClient {
+  const proc = Bun.spawn(command, { stdin: "pipe", stdout: "pipe", stderr: "pipe", env });
   const stdout = new TextCollector(proc.stdout);
   const stderr = new TextCollector(proc.stderr);
+  const kill = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  };
   return {
     proc,
     stdout,
@@ -168,14 +171,25 @@ export function startClientProcess(args: string[], program: Program = SOURCE_CLI
     },
     async exited(deadlineMs = DEADLINE_MS) {
       try {
-        const code = await withDeadline(proc.exited, deadlineMs, "the client did not exit");
+        const code = await withDeadline(proc.exited, deadlineMs, `${command[0]} did not exit`);
         await Promise.all([stdout.done, stderr.done]);
         return code;
       } finally {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+        kill();
       }
     },
+    async [Symbol.asyncDispose]() {
+      kill();
+      await proc.exited;
+    },
   };
+}
+
+export type ClientProcess = LineClient;
+
+/** Starts our client with its stdin held open, for tests that feed it over time. */
+export function startClientProcess(args: string[], program: Program = SOURCE_CLIENT): ClientProcess {
+  return spawnLineClient([...program, ...args]);
 }
 
 /**
