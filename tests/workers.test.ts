@@ -174,13 +174,16 @@ describe("stopping", () => {
   }, 60_000);
 
   test("a second SIGINT during the drain exits at once (130), and the workers go with it", async () => {
-    const server = await startWorkers();
+    // Without the second SIGINT the drain would wait 30 s for this client.
+    const server = await startWorkers(["--drain-timeout", "30", "--close-timeout", "30"]);
     const workers = listeningPids(server.port);
-    // A client that neither reads nor hangs up holds the drain open for the close timeout.
     const client = await RawClient.connect(server.port);
     try {
       client.write("hi\n");
       await client.waitFor(ackLine("hi"));
+      // It stops reading, so it never sees the goodbye and never hangs up: were it to read, it
+      // would close at the server's FIN and the drain could end (exit 0) before the second SIGINT.
+      client.pause();
       server.proc.kill("SIGINT");
       await server.stderr.waitFor("[SHUTTING DOWN]");
       server.proc.kill("SIGINT");
