@@ -105,9 +105,9 @@ export const benchCommand = withHelp(
         import("../net/tls-files.ts"),
         import("../client/outcome.ts"),
       ]);
-      let tls: ReturnType<typeof loadTlsFiles> | undefined;
+      let tls: Awaited<ReturnType<typeof loadTlsFiles>> | undefined;
       try {
-        tls = tlsSettings && loadTlsFiles(tlsSettings);
+        tls = tlsSettings && (await loadTlsFiles(tlsSettings));
       } catch (error) {
         if (!(error instanceof TlsFileError)) throw error;
         process.stderr.write(`[ERROR] ${error.message}\n`);

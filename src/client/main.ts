@@ -77,7 +77,7 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     // Loaded only for TLS: node:crypto (the files' checks) would slow every other start.
     const { loadTlsFiles, TlsFileError } = await import("../net/tls-files.ts");
     try {
-      sessionOptions = { ...options, tls: loadTlsFiles(options.tls) };
+      sessionOptions = { ...options, tls: await loadTlsFiles(options.tls) };
     } catch (error) {
       if (!(error instanceof TlsFileError)) throw error;
       logger.error(`[ERROR] ${error.message}`, { event: "error", exitCode: ClientExit.failure });

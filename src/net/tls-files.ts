@@ -2,7 +2,11 @@
 // checked here, so that a wrong path or a key that does not match its certificate is one plain
 // sentence, not OpenSSL's "error:0b000074:X.509 certificate routines:...". Bun would only find
 // out when connecting, once per connection.
-import { createPrivateKey, X509Certificate } from "node:crypto";
+//
+// node:crypto is imported when the files are checked, not at the top: a bundler hoists a static
+// import of a built-in to the start of the binary even from a module loaded lazily, and loading
+// node:crypto costs every start (TLS or not) ~7 ms.
+import type { X509Certificate } from "node:crypto";
 import type { TlsClientOptions } from "./connect.ts";
 import { PemFileError, readPemFile } from "./pem-file.ts";
 
@@ -20,7 +24,16 @@ export class TlsFileError extends Error {
   override name = "TlsFileError";
 }
 
-export function loadTlsFiles(settings: TlsSettings): TlsClientOptions {
+export async function loadTlsFiles(settings: TlsSettings): Promise<TlsClientOptions> {
+  const { createPrivateKey, X509Certificate } = await import("node:crypto");
+  // The first certificate of a PEM file (a CA file may hold several).
+  const certificate = (flag: string, path: string, pem: string): X509Certificate => {
+    try {
+      return new X509Certificate(pem);
+    } catch {
+      throw new TlsFileError(`${flag} ${path} is not a PEM certificate`);
+    }
+  };
   const ca = settings.caFile === undefined ? undefined : readPem("--tls-ca", settings.caFile);
   const cert = settings.certFile === undefined ? undefined : readPem("--tls-cert", settings.certFile);
   const key = settings.keyFile === undefined ? undefined : readPem("--tls-key", settings.keyFile);
@@ -45,14 +58,5 @@ function readPem(flag: string, path: string): string {
   } catch (error) {
     if (!(error instanceof PemFileError)) throw error;
     throw new TlsFileError(`Cannot read ${flag} ${path}: ${error.reason}`);
-  }
-}
-
-/** The first certificate of a PEM file (a CA file may hold several). */
-function certificate(flag: string, path: string, pem: string): X509Certificate {
-  try {
-    return new X509Certificate(pem);
-  } catch {
-    throw new TlsFileError(`${flag} ${path} is not a PEM certificate`);
   }
 }
