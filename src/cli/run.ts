@@ -1,11 +1,12 @@
 // Runs a citty command the way a Unix tool should behave: --help and --version anywhere, unknown
 // flags and bad values are usage errors (exit 2, one line, a hint), and the command's own result
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
-import { type ArgsDef, type CommandDef, runCommand } from "citty";
+import type { CommandDef, ParsedArgs } from "citty";
 import { flushLogs } from "../output/logger.ts";
 import { createLineSink } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { parseFlags } from "./flags.ts";
 import { type HelpedCommand, type HelpPage, renderHelp } from "./help.ts";
 import { isTerminal } from "./terminal.ts";
 
@@ -15,7 +16,7 @@ type AnyCommand = CommandDef<any>;
 
 export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2)): Promise<never> {
   const [target, targetArgs, parent] = await pickSubCommand(command, rawArgs);
-  const flags = scanFlags(targetArgs, (await resolve(target.args)) ?? {});
+  const flags = parseFlags(targetArgs, (await resolve(target.args)) ?? {});
   if (flags.help) {
     // Colour for a person at a terminal only: never into a pipe, a file or a pager, and never
     // when NO_COLOR is set (https://no-color.org: any value but the empty string).
@@ -29,14 +30,13 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   let exitCode: unknown;
   try {
     if (flags.problem) throw new UsageError(flags.problem);
-    // A subcommand is picked above, as the first argument only; citty must not pick another.
-    if (target === command)
-      ({ result: exitCode } = await runCommand({ ...command, subCommands: undefined }, { rawArgs }));
-    else ({ result: exitCode } = await runCommand(target, { rawArgs: targetArgs }));
+    // citty's type has no room for a flag left undefined (no default, not given); run() expects that.
+    const args = { _: [], ...flags.values } as unknown as ParsedArgs;
+    exitCode = await target.run?.({ rawArgs: targetArgs, args, cmd: target });
   } catch (error) {
-    if (error instanceof UsageError || (error as Error)?.name === "CLIError") {
+    if (error instanceof UsageError) {
       const meta = await resolve(target.meta);
-      process.stderr.write(`${meta?.name ?? "error"}: ${stripColors((error as Error).message)}\n`);
+      process.stderr.write(`${meta?.name ?? "error"}: ${error.message}\n`);
       process.stderr.write(`Run with --help for usage.\n`);
       process.exit(ExitCode.usage);
     }
@@ -71,40 +71,6 @@ async function pickSubCommand(
   return [command, rawArgs, undefined];
 }
 
-/**
- * Walks the arguments as flags and their values: finds --help and --version where they are flags
- * (`-m -v` sends "-v"), and the first flag the command does not define (citty would silently
- * ignore a typo) or that lacks its value.
- */
-function scanFlags(rawArgs: string[], argsDef: ArgsDef): { help: boolean; version: boolean; problem?: string } {
-  const known = new Map<string, "boolean" | "value">();
-  for (const [name, def] of Object.entries(argsDef)) {
-    if (def.type === "positional") continue;
-    const kind = def.type === "boolean" ? "boolean" : "value";
-    for (const alias of [name, ...[(def as { alias?: string | string[] }).alias ?? []].flat()]) known.set(alias, kind);
-    if (kind === "boolean") known.set(`no-${name}`, kind);
-  }
-  const found: { help: boolean; version: boolean; problem?: string } = { help: false, version: false };
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i]!;
-    if (arg === "--") break;
-    if (!arg.startsWith("-") || arg === "-") continue;
-    if (arg === "--help" || arg === "-h") found.help = true;
-    else if (arg === "--version" || arg === "-v") found.version = true;
-    else {
-      const [name, inlineValue] = arg.replace(/^--?/, "").split(/=(.*)/s, 2);
-      const kind = known.get(name!);
-      if (!kind) found.problem ??= `unknown option '${arg.split("=")[0]}'`;
-      // A value may itself start with a dash (-m -5): skip it.
-      else if (kind === "value" && inlineValue === undefined) {
-        if (i + 1 >= rawArgs.length) found.problem ??= `option '${arg}' needs a value`;
-        i++;
-      }
-    }
-  }
-  return found;
-}
-
 async function helpPage(command: AnyCommand, parent: AnyCommand | undefined): Promise<HelpPage> {
   const meta = await resolve(command.meta);
   const parentName = parent ? `${(await resolve(parent.meta))?.name} ` : "";
@@ -125,8 +91,4 @@ async function helpPage(command: AnyCommand, parent: AnyCommand | undefined): Pr
 
 async function resolve<T>(value: T | (() => T) | (() => Promise<T>) | Promise<T> | undefined): Promise<T | undefined> {
   return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
-}
-
-function stripColors(text: string): string {
-  return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
