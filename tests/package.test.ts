@@ -9,7 +9,7 @@ import pkg from "../package.json" with { type: "json" };
 import { CHILD_ENV, ROOT, runProgram, startServerProcess } from "./helpers/processes.ts";
 import { ackLine } from "./helpers/spec.ts";
 
-/** npm install fetches citty and consola (from its cache when it can). */
+/** npm install fetches citty and prom-client (from its cache when it can). */
 const INSTALL_DEADLINE_MS = 180_000;
 
 let workDir: string;

@@ -1,4 +1,4 @@
-// Buffered output for hot paths (one line per message): a consola call costs ~20 us, and even a
+// Buffered output for hot paths (one line per message): a logger call formats and filters, and even a
 // native write call per line dominates a profile at a million lines. Lines are joined in a string
 // (cheap: the engine keeps it as a rope until it is written) and handed to the file writer at the
 // end of the current event-loop turn, or sooner when a batch is large, in one call. The sink can
