@@ -1,15 +1,38 @@
-// Whether stdin, stdout or stderr is a terminal, without touching process.stdin and the others when
-// the answer is plainly no. The first use of either builds Node's stream machinery, which costs a
-// compiled binary about 2 ms of a 10 ms one-shot `client -m hi` (and more when nothing else has
-// loaded node:stream yet). Only a character device can be a terminal, and Bun answers that with
-// one native fstat; pipes and files (the usual case in scripts) stop there, and so does /dev/null,
-// a character device known by its device number. Any other character device gets the exact
-// answer from Node's isTTY, as before.
+// Whether stdin, stdout or stderr is a terminal, without touching process.stdin and the others: the
+// first use of either builds Node's stream machinery, which costs a compiled binary about 2 ms of
+// a one-shot `client -m hi` (and more when nothing else has loaded node:stream yet).
+//
+// The answer is isatty(3), through the native binding under Node's own `tty.isatty`
+// (`process.binding("tty_wrap")`, which Bun provides): synchronous and nearly free. node:tty itself
+// costs a start ~7 ms (it loads node:net), and Bun.file(fd).stat() starts Bun's thread pool
+// (~1 ms). Where the binding is missing, an fstat answers no for pipes and files and for
+// /dev/null (a character device known by its device number); any other character device gets
+// Node's isTTY.
 
 type Stream = "stdin" | "stdout" | "stderr";
 const FDS: Record<Stream, number> = { stdin: 0, stdout: 1, stderr: 2 };
 
+interface TtyBinding {
+  isTTY(fd: number): boolean;
+}
+
+let ttyBinding: TtyBinding | null | undefined;
+
+function nativeIsTTY(fd: number): boolean | undefined {
+  if (ttyBinding === undefined) {
+    try {
+      const binding = (process as unknown as { binding(name: string): Partial<TtyBinding> }).binding("tty_wrap");
+      ttyBinding = typeof binding.isTTY === "function" ? (binding as TtyBinding) : null;
+    } catch {
+      ttyBinding = null;
+    }
+  }
+  return ttyBinding?.isTTY(fd);
+}
+
 export async function isTerminal(stream: Stream): Promise<boolean> {
+  const native = nativeIsTTY(FDS[stream]);
+  if (native !== undefined) return native;
   try {
     const stats = await Bun.file(FDS[stream]).stat();
     if (!stats.isCharacterDevice()) return false;
