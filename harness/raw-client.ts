@@ -20,6 +20,12 @@ export class RawClient implements Disposable {
    */
   keepReplies = true;
   receivedBytes = 0;
+  /**
+   * Whether the bytes kept in `replies` were valid UTF-8 as sent: `replies` itself cannot tell,
+   * decoding shows invalid bytes as U+FFFD, the very thing a server must send in their place.
+   */
+  repliesWereUtf8 = true;
+  private readonly strictDecoder = new TextDecoder("utf-8", { fatal: true });
   /** LF bytes received: reply lines, counted whether or not the replies are kept. */
   receivedLines = 0;
   /** Resolves once the connection is gone, with how it went. */
@@ -182,7 +188,15 @@ export class RawClient implements Disposable {
   private received(chunk: Buffer): void {
     this.receivedBytes += chunk.length;
     for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) this.receivedLines++;
-    if (this.keepReplies) this.replies.append(this.decoder.decode(chunk, { stream: true }));
+    if (!this.keepReplies) return;
+    this.replies.append(this.decoder.decode(chunk, { stream: true }));
+    if (this.repliesWereUtf8) {
+      try {
+        this.strictDecoder.decode(chunk, { stream: true });
+      } catch {
+        this.repliesWereUtf8 = false;
+      }
+    }
   }
 
   private drained(): void {

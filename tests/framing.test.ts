@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { LineDeframer, RawDeframer } from "../src/protocol/framing.ts";
+import { ackFor, LineAckBuilder } from "../src/protocol/messages.ts";
 
 /** Feeds `input` cut at the given byte offsets and returns the messages in order. */
 function deframe(input: Buffer, cuts: number[], limit = 1024): { messages: string[]; ok: boolean; rest?: string } {
@@ -86,5 +87,43 @@ describe("raw framing", () => {
 
   test("a read over the limit is refused", () => {
     expect(new RawDeframer(4).push(Buffer.from("12345"), () => {})).toBe(false);
+  });
+});
+
+describe("acks made from bytes (a server that logs no messages)", () => {
+  const acksOf = (...messages: string[]) => messages.map((message) => `${ackFor(message)}\n`).join("");
+
+  test.each<[string, string[]]>([
+    ["hi\n", ["hi"]],
+    ["a\nb\n", ["a", "b"]],
+    ["with CR\r\n", ["with CR"]],
+    ["\r\n", [""]],
+    ["\n\n", ["", ""]],
+    ["inner\rCR\n", ["inner\rCR"]],
+    ["héllo 😀\n", ["héllo 😀"]],
+    ["\0\t\x1b[2J\n", ["\0\t\x1b[2J"]],
+  ])("%j: the same bytes as the string path", (input, messages) => {
+    const builder = new LineAckBuilder();
+    const acks = builder.build(Buffer.from(input));
+    expect(Buffer.from(acks!).toString()).toBe(acksOf(...messages));
+    expect(builder.count).toBe(messages.length);
+  });
+
+  test("bytes that do not end a line are refused, not read past", () => {
+    expect(new LineAckBuilder().build(Buffer.from("no LF"))).toBeUndefined();
+    expect(new LineAckBuilder().build(Buffer.from(""))).toBeUndefined();
+  });
+
+  test("invalid UTF-8 is left to the string path, which answers it with U+FFFD", () => {
+    expect(new LineAckBuilder().build(Uint8Array.of(0x61, 0xff, 0x0a))).toBeUndefined();
+    expect(new LineAckBuilder().build(Uint8Array.of(0xf0, 0x9f, 0x98, 0x0a))).toBeUndefined();
+  });
+
+  test("a read larger than its buffer: it grows, up to its limit; past that, the string path", () => {
+    const lines = "x\n".repeat(20_000);
+    const builder = new LineAckBuilder(2 * 1024 * 1024);
+    expect(Buffer.from(builder.build(Buffer.from(lines))!).toString()).toBe(acksOf(...Array(20_000).fill("x")));
+    expect(builder.count).toBe(20_000);
+    expect(new LineAckBuilder(64 * 1024).build(Buffer.from(lines))).toBeUndefined();
   });
 });

@@ -117,9 +117,14 @@ beforeAll(() => {
 });
 afterAll(() => certs[Symbol.dispose]());
 
-/** How the fuzz connects: its server flags, its client's TLS options, and a well-behaved client's exchange. */
+/**
+ * How the fuzz connects: its server flags, its client's TLS options, and a well-behaved client's
+ * exchange. `quiet`: the server logs no messages (--quiet), so its acks are made from the bytes
+ * (LineAckBuilder) where they are valid UTF-8; only the replies can be checked.
+ */
 const transports = {
   tcp: {
+    quiet: false,
     listen: () => [],
     tls: () => undefined,
     wellBehaved: async (port: number, messages: string[]) => {
@@ -128,7 +133,18 @@ const transports = {
       return result.stdout;
     },
   },
+  "tcp --quiet": {
+    quiet: true,
+    listen: () => ["--quiet"],
+    tls: () => undefined,
+    wellBehaved: async (port: number, messages: string[]) => {
+      const result = await runClient(["--port", String(port), "--quiet", ...messages.flatMap((m) => ["-m", m])]);
+      expect(result.exitCode).toBe(0);
+      return result.stdout;
+    },
+  },
   tls: {
+    quiet: false,
     listen: () => ["--listen", "tls://127.0.0.1:0", "--tls-cert", certs.server.cert, "--tls-key", certs.server.key],
     tls: () => ({ ca: readPem(certs.ca) }),
     wellBehaved: async (port: number, messages: string[]) => {
@@ -172,6 +188,7 @@ test.each(Object.keys(transports) as Array<keyof typeof transports>)(
 
       // Nothing a client sent reaches the operator's terminal unescaped; every stdout line is a message.
       expect(server.stdout.text).not.toMatch(TERMINAL_CONTROLS);
+      if (via.quiet) expect(server.stdout.text).toBe("");
       // Messages by connection: each peer's lines belong to the connection it last named.
       const logged = new Map<string, string[]>();
       const current = new Map<string, string[]>();
@@ -203,6 +220,23 @@ test.each(Object.keys(transports) as Array<keyof typeof transports>)(
           continue;
         }
         tally[ending]++;
+        // Invalid UTF-8 in a message comes back as U+FFFD, never as the bytes it came as.
+        expect({ ...context, repliesWereUtf8: peer.repliesWereUtf8 }).toEqual({ ...context, repliesWereUtf8: true });
+        if (via.quiet) {
+          // Nothing logged to check against: the replies alone, whole for an orderly end, in
+          // order up to a reset.
+          if (ending === "reset") {
+            const modelled = model(bytes.subarray(0, peer.writtenBytes));
+            const upToReset = [...modelled.messages.map(ack), ...(modelled.refused ? [TOO_LONG] : [])];
+            const replies = peer.replies.lines;
+            expect({ ...context, replies }).toEqual({ ...context, replies: upToReset.slice(0, replies.length) });
+          } else {
+            const replies = [...expected.messages.map(ack), ...(expected.refused ? [TOO_LONG] : [])];
+            if (expected.refused) tally.tooLong++;
+            expect({ ...context, replies: peer.replies.lines }).toEqual({ ...context, replies });
+          }
+          continue;
+        }
         if (ending === "reset") {
           // Whatever the server read before the reset, it read in order. A reset usually drops a
           // partial line, but Bun now and then reports a reset as an orderly end (observed here:

@@ -36,6 +36,18 @@ function drainAll(outbox: Outbox): void {
 }
 
 describe("Outbox", () => {
+  test("bytes it keeps are its own copy: the sender may reuse its buffer at once (the server's acks do)", () => {
+    const socket = new StingySocket(() => 2);
+    const outbox = new Outbox(socket);
+    const scratch = Buffer.from("abcd");
+    outbox.send(scratch);
+    scratch.write("WXYZ");
+    outbox.send(scratch);
+    scratch.write("____");
+    drainAll(outbox);
+    expect(socket.text).toBe("abcdWXYZ");
+  });
+
   test.each([1, 3, 7, 64, 4096])("a socket taking %p bytes per write gets every byte once, in order", (perWrite) => {
     const socket = new StingySocket(() => perWrite);
     const outbox = new Outbox(socket);

@@ -31,11 +31,12 @@ export class Outbox {
     return this.queuedBytes === 0;
   }
 
+  /** Sends `data` or keeps it to send; what it keeps is a copy, so `data` may be reused at once. */
   send(data: string | Uint8Array): void {
     if (this.closed || data.length === 0) return;
     if (this.queuedBytes > 0) {
       // Order: older bytes go first, so new ones wait behind them.
-      this.enqueue(typeof data === "string" ? Buffer.from(data) : data);
+      this.enqueue(Buffer.from(data));
       return;
     }
     // A string goes to the socket as it is: Bun encodes it on the way, with no Buffer made per
@@ -48,7 +49,7 @@ export class Outbox {
     this.sent.sentBytes += written;
     const length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
     if (written === length) return;
-    this.enqueue((typeof data === "string" ? Buffer.from(data) : data).subarray(written));
+    this.enqueue(typeof data === "string" ? Buffer.from(data).subarray(written) : Buffer.from(data.subarray(written)));
   }
 
   /** Call from the socket's `drain` handler. Returns true when nothing is left to send. */

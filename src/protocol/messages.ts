@@ -1,5 +1,6 @@
 // The words on the wire, in one place: what an acknowledgement and a server notice look like.
 // Both programs (and the tests) build and recognise them only through this module.
+import { isUtf8 } from "node:buffer";
 
 export type Framing = "line" | "raw";
 export const FRAMINGS: readonly Framing[] = ["line", "raw"];
@@ -32,8 +33,72 @@ export type Reply =
   | { kind: "unexpected"; text: string };
 
 const ACK_PREFIX_BYTES = Buffer.from(ACK_PREFIX);
+/** The end of a line-framed ack, with its LF. */
+const ACK_SUFFIX_LINE_BYTES = Buffer.from(`${ACK_SUFFIX}\n`);
+/** What an ack adds to its message's bytes (the line's own LF is reused, a CR is dropped). */
+const ACK_OVERHEAD = ACK_PREFIX_BYTES.length + ACK_SUFFIX_LINE_BYTES.length - 1;
 const LF = 0x0a;
 const CR = 0x0d;
+
+/**
+ * The line-framed acks of one read, made from its bytes: for a server that needs no message as a
+ * string (nothing prints it), valid UTF-8 decodes and re-encodes to the very same bytes, so the
+ * ack is the prefix, the line's bytes and the suffix, copied into a buffer reused from read to
+ * read. No string per read or per message, and one write per read.
+ */
+export class LineAckBuilder {
+  private buffer = Buffer.allocUnsafe(16 * 1024);
+  /** Messages in what build() last returned. */
+  count = 0;
+
+  constructor(
+    /** The most bytes it keeps for acks; a read needing more is left to the string path. */
+    private readonly maxBytes = 1024 * 1024,
+  ) {}
+
+  /**
+   * `lines` (complete lines, each with its LF, as a LinesHandler gets them) as acks, or undefined
+   * when they do not end with an LF, when the bytes are not valid UTF-8 (their acks carry U+FFFD: the string path makes those) or
+   * the acks would need more than maxBytes. The result is a view of the reused buffer: write it
+   * (or copy it) before the next build().
+   */
+  build(lines: Uint8Array): Uint8Array | undefined {
+    // Every line ends with its LF (the inner loop below relies on it), and the bytes are UTF-8.
+    if (lines[lines.length - 1] !== LF || !isUtf8(lines)) return undefined;
+    // Byte by byte in plain loops: messages are short, and a native call per piece (copy, set,
+    // subarray) costs more than the copying itself, enough to lose to the string path when
+    // pipelined.
+    const prefix = ACK_PREFIX_BYTES;
+    const suffix = ACK_SUFFIX_LINE_BYTES;
+    const length = lines.length;
+    let out = this.buffer;
+    let size = 0;
+    let count = 0;
+    let i = 0;
+    while (i < length) {
+      // Room for the rest of the input as one more ack: this line fits whatever its length.
+      const needed = size + (length - i) + ACK_OVERHEAD;
+      if (needed > out.length) {
+        if (needed > this.maxBytes) return undefined;
+        const grown = Buffer.allocUnsafe(Math.min(this.maxBytes, Math.max(needed, out.length * 2)));
+        out.copy(grown, 0, 0, size);
+        this.buffer = out = grown;
+      }
+      for (let k = 0; k < prefix.length; k++) out[size++] = prefix[k]!;
+      const contentStart = size;
+      let byte = lines[i++]!;
+      while (byte !== LF) {
+        out[size++] = byte;
+        byte = lines[i++]!;
+      }
+      if (size > contentStart && out[size - 1] === CR) size--;
+      for (let k = 0; k < suffix.length; k++) out[size++] = suffix[k]!;
+      count++;
+    }
+    this.count = count;
+    return out.subarray(0, size);
+  }
+}
 
 /**
  * How many replies `lines` holds (complete lines, each with its LF, as a LinesHandler gets them)

@@ -2,8 +2,15 @@
 // that loses nothing. It sees the socket only through a few methods, so it does not care how
 // the connection arrived (TCP today; TLS, unix sockets or a PROXY header later).
 import { Outbox, type WritableSocket } from "../net/outbox.ts";
-import { createDeframer, type Deframer, frameMessage } from "../protocol/framing.ts";
-import { ackFor, type Framing, NOTICE_PREFIX, notices } from "../protocol/messages.ts";
+import {
+  createDeframer,
+  type Deframer,
+  decodeLines,
+  frameMessage,
+  type LinesHandler,
+  splitLines,
+} from "../protocol/framing.ts";
+import { ackFor, type Framing, LineAckBuilder, NOTICE_PREFIX, notices } from "../protocol/messages.ts";
 import type { LimitKind, ServerEvents, ServerStats } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
 
@@ -30,6 +37,9 @@ export interface ConnectionContext {
 
 type State = "open" | "closing" | "closed";
 
+/** One for the process: a read's acks are built and written before the next read is handled. */
+const lineAcks = new LineAckBuilder();
+
 export class Connection {
   state: State = "open";
   /** performance.now() of the last input, or of the client reading replies, for the idle timeout. */
@@ -54,6 +64,10 @@ export class Connection {
   ) {
     this.outbox = new Outbox(socket, context.stats);
     this.deframer = createDeframer(context.framing, context.limits.maxMessageBytes);
+    // When nothing needs a message as text (no `[peer] text` line: --quiet), line framing's acks
+    // are made from the bytes as they came.
+    this.acknowledgeLines =
+      context.framing === "line" && context.events.message === undefined ? this.acknowledgeBytes : undefined;
   }
 
   /** Bytes from the client: every complete message is acknowledged before this returns. */
@@ -64,7 +78,7 @@ export class Connection {
     if (this.state !== "open") return;
     this.lastActivityAt = performance.now();
     this.replies = "";
-    const withinLimit = this.deframer.push(chunk, this.acknowledge);
+    const withinLimit = this.deframer.push(chunk, this.acknowledge, this.acknowledgeLines);
     if (this.replies !== "") this.outbox.send(this.replies);
     if (!withinLimit) {
       const limit = this.context.limits.maxMessageBytes;
@@ -82,6 +96,21 @@ export class Connection {
     this.context.stats.messagesReceived++;
     this.context.events.message?.(this.peer, text);
     this.replies += frameMessage(this.context.framing, ackFor(text));
+  };
+
+  private readonly acknowledgeLines: LinesHandler | undefined;
+  /** Replies to a read's complete lines at once, from their bytes where they are valid UTF-8. */
+  private readonly acknowledgeBytes = (lines: Buffer): void => {
+    const acks = lineAcks.build(lines);
+    if (acks === undefined) {
+      splitLines(decodeLines(lines), this.acknowledge);
+      return;
+    }
+    this.context.stats.messagesReceived += lineAcks.count;
+    // The ack of a line begun in an earlier read goes first.
+    if (this.replies !== "") this.outbox.send(this.replies);
+    this.replies = "";
+    this.outbox.send(acks);
   };
 
   /** The socket can take more: send what waits, resume reading, finish a goodbye. */
