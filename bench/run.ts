@@ -20,6 +20,7 @@ import {
   ROOT,
   SERVERS,
   type ServerId,
+  type ServerKind,
   startServer,
 } from "./servers.ts";
 import {
@@ -86,7 +87,15 @@ try {
   const started = new Date();
   const loadBefore = loadAverage();
   const measurements: Measurement[] = [];
-  const lineServers: ServerId[] = ["socket-lab", "socket-lab-workers", "socket-lab-file", "bare-bun", "node", "redis"];
+  const lineServers: ServerId[] = [
+    "socket-lab",
+    "socket-lab-workers",
+    "socket-lab-proxy",
+    "socket-lab-file",
+    "bare-bun",
+    "node",
+    "redis",
+  ];
   if (wanted("one-at-a-time")) measurements.push(...(await throughputScenario("one-at-a-time", 50, 1, lineServers)));
   if (wanted("pipelined-16")) measurements.push(...(await throughputScenario("pipelined-16", 50, 16, lineServers)));
   if (wanted("raw-one-at-a-time"))
@@ -178,9 +187,8 @@ async function throughputScenario(
             server.port,
             connections,
             pipeline,
-            kind.message,
-            kind.framing,
-            kind.tls && certificates?.ca,
+            kind,
+            certificates,
           );
           const after = treeCpuSeconds(server.pid);
           const cpu = after.user + after.system - before.cpu.user - before.cpu.system;
@@ -240,14 +248,24 @@ async function generate(
   port: number,
   connections: number,
   pipeline: number,
-  message: string,
-  framing: string,
-  /** The CA to verify a TLS server with; false for plaintext. */
-  tlsCa: string | false | undefined,
+  kind: ServerKind,
+  certificates: BenchCertificates | undefined,
 ): Promise<{ result: BenchResult; generatorCpuSeconds: number }> {
   const args = ["bench", "--port", String(port), "-c", String(connections), "-P", String(pipeline)];
-  if (tlsCa) args.push("--tls", "--tls-ca", tlsCa);
-  args.push("-m", message, "--framing", framing, "-d", String(DURATION_S), "--json", "--quiet", "--timeout", "30");
+  if (kind.tls && certificates) args.push("--tls", "--tls-ca", certificates.ca);
+  if (kind.sendProxy) args.push("--send-proxy");
+  args.push(
+    "-m",
+    kind.message,
+    "--framing",
+    kind.framing,
+    "-d",
+    String(DURATION_S),
+    "--json",
+    "--quiet",
+    "--timeout",
+    "30",
+  );
   const proc = Bun.spawn(pinned(GENERATOR_CPU, [DIST_CLIENT, ...args]), { stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr] = await Promise.all([
     new Response(proc.stdout).text(),

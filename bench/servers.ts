@@ -19,6 +19,7 @@ export type ServerId =
   | "socket-lab-file"
   | "socket-lab-raw"
   | "socket-lab-tls"
+  | "socket-lab-proxy"
   | "bare-bun"
   | "node"
   | "redis"
@@ -47,6 +48,8 @@ export interface ServerKind {
   stdoutToFile?: boolean;
   /** Worker processes sharing the port (--workers): the suite also measures how evenly they share it. */
   workers?: number;
+  /** The generator starts each connection with a PROXY v1 header (--send-proxy). */
+  sendProxy?: true;
 }
 
 /** The tutorial's port, replaced so that the suite never depends on a fixed one. */
@@ -93,6 +96,15 @@ export const SERVERS: Record<ServerId, ServerKind> = {
     message: "ping",
     missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
     command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--framing", "raw"],
+  },
+  "socket-lab-proxy": {
+    id: "socket-lab-proxy",
+    label: "socket-lab --proxy-protocol --quiet",
+    framing: "line",
+    message: "ping",
+    sendProxy: true,
+    missing: () => (existsSync(DIST_SERVER) ? undefined : "dist/server not built"),
+    command: (port) => [DIST_SERVER, "--port", String(port), "--quiet", "--proxy-protocol"],
   },
   "socket-lab-tls": {
     id: "socket-lab-tls",

@@ -140,6 +140,24 @@ export function evaluateTargets(results: SuiteResults): Target[] {
       2,
     );
   }
+  for (const scenario of ["one-at-a-time", "pipelined-16"]) {
+    // The header is read once per connection; after it, each read goes straight to the connection.
+    faster(
+      `--proxy-protocol: throughput >= 0.95x without (${scenario})`,
+      scenario,
+      "socket-lab-proxy",
+      "socket-lab",
+      0.95,
+    );
+    atMost(
+      `--proxy-protocol: CPU per message <= 1.05x without (${scenario})`,
+      row(scenario, "socket-lab-proxy")?.serverCpuUsPerMessage,
+      row(scenario, "socket-lab")?.serverCpuUsPerMessage,
+      1.05,
+      "us",
+      2,
+    );
+  }
   faster("throughput >= 6x tutorial server.py (raw)", "raw-one-at-a-time", "socket-lab-raw", "python", 6);
   atMost("memory per connection <= redis-server (10,000 busy)", kib("socket-lab"), kib("redis"), 1, "KiB/conn");
   for (const scenario of ["one-at-a-time", "pipelined-16"]) {

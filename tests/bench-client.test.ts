@@ -1,6 +1,6 @@
 // `client bench` as a user runs it, against our server as a real process.
 import { describe, expect, test } from "bun:test";
-import { runClient, serverForThisFile } from "./helpers/processes.ts";
+import { runClient, serverForThisFile, startServerProcess } from "./helpers/processes.ts";
 import { freePort } from "./helpers/sockets.ts";
 
 const server = serverForThisFile(["--quiet"]);
@@ -67,5 +67,71 @@ describe("client bench", () => {
     } finally {
       silent.stop(true);
     }
+  });
+
+  describe("--send-proxy", () => {
+    test("each connection starts with a v1 header naming its own two endpoints, as HAProxy's send-proxy", async () => {
+      const firstLines: string[] = [];
+      const expected: string[] = [];
+      const recorder = Bun.listen<{ first?: string; rest: string }>({
+        hostname: "127.0.0.1",
+        port: 0,
+        socket: {
+          open(socket) {
+            socket.data = { rest: "" };
+            expected.push(`PROXY TCP4 127.0.0.1 127.0.0.1 ${socket.remotePort} ${socket.localPort}\r`);
+          },
+          data(socket, chunk) {
+            const lines = (socket.data.rest + chunk.toString()).split("\n");
+            socket.data.rest = lines.pop()!;
+            for (const line of lines) {
+              if (socket.data.first === undefined) {
+                socket.data.first = line;
+                firstLines.push(line);
+              } else socket.write(`Message '${line}' received successfully\n`);
+            }
+          },
+        },
+      });
+      try {
+        const args = ["bench", "--port", String(recorder.port), "--send-proxy", "-c", "3", "-n", "30", "--quiet"];
+        const result = await runClient(args);
+        expect(result.exitCode).toBe(0);
+        expect(firstLines.toSorted()).toEqual(expected.toSorted());
+      } finally {
+        recorder.stop(true);
+      }
+    });
+
+    test("our server with --proxy-protocol serves it without an error; without it, every connection is refused", async () => {
+      await using proxied = await startServerProcess(["--quiet", "--proxy-protocol"]);
+      const port = String(proxied.port);
+      const served = await runClient([
+        "bench",
+        "--port",
+        port,
+        "--send-proxy",
+        "-c",
+        "4",
+        "-n",
+        "400",
+        "--json",
+        "--quiet",
+      ]);
+      expect(served.exitCode).toBe(0);
+      expect(JSON.parse(served.stdout)).toMatchObject({ messages: 400, errors: 0 });
+      const refused = await runClient(["bench", "--port", port, "-c", "2", "-n", "10", "--json", "--quiet"]);
+      expect(refused.exitCode).toBe(1);
+      expect(JSON.parse(refused.stdout)).toMatchObject({ errors: 2 });
+    });
+
+    test.each<[string[]]>([[["--tls"]], [["--unix", "/tmp/none.sock"]]])(
+      "with %p it is a usage error",
+      async (flags) => {
+        const result = await runClient(["bench", "--send-proxy", ...flags, "-n", "1"]);
+        expect(result.exitCode).toBe(2);
+        expect(result.stderr).toContain("--send-proxy is for plain TCP connections");
+      },
+    );
   });
 });

@@ -73,6 +73,13 @@ const benchArgs = {
     default: false,
   },
   quiet: { type: "boolean", group: "output", description: "No progress line on stderr", default: false },
+  "send-proxy": {
+    type: "boolean",
+    group: "connection",
+    description:
+      "Start each connection with a PROXY protocol v1 header naming its own addresses, as HAProxy's send-proxy does (for a server run with --proxy-protocol)",
+    default: BENCH_DEFAULTS.sendProxyHeader,
+  },
 } as const satisfies HelpArgsDef;
 
 export const benchCommand = withHelp(
@@ -92,6 +99,10 @@ export const benchCommand = withHelp(
       if (durationMs <= 0 && args.requests === undefined)
         throw new UsageError("--duration must be more than 0 seconds");
       const { tls: tlsSettings, ...where } = parseClientNetworkFlags(args);
+      // The header goes before anything else on the connection: before TLS, which Bun's client
+      // starts itself; and a Unix socket has no addresses to name.
+      if (args["send-proxy"] && (tlsSettings || where.unix !== undefined))
+        throw new UsageError("--send-proxy is for plain TCP connections (not with --tls or --unix)");
       const [
         { runBench },
         { Histogram },
@@ -130,6 +141,7 @@ export const benchCommand = withHelp(
         requests: args.requests === undefined ? undefined : parseInteger("requests", args.requests, 1),
         connectTimeoutMs: parseSeconds("timeout", args.timeout),
         responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
+        sendProxyHeader: args["send-proxy"],
         onConnectFailure(failure) {
           const line = connectFailureOutcome(failure).error!;
           if (failuresShown.has(line)) return;

@@ -17,6 +17,7 @@ export const BENCH_DEFAULTS = {
   message: "ping",
   connectTimeoutMs: 10_000,
   responseTimeoutMs: 10_000,
+  sendProxyHeader: false,
 } as const satisfies Omit<
   Required<BenchOptions>,
   "requests" | "onProgress" | "histogram" | "unix" | "tls" | "onConnectFailure"

@@ -9,6 +9,7 @@ import type { Socket } from "bun";
 import { ConnectError, type ConnectFailure, type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
 import { describeTlsError, isTlsError } from "../net/tls-failure.ts";
 import type { Framing } from "../protocol/messages.ts";
+import { formatProxyV1 } from "../protocol/proxy-header.ts";
 import { BENCH_DEFAULTS } from "./defaults.ts";
 import { Histogram } from "./histogram.ts";
 
@@ -34,6 +35,8 @@ export interface BenchOptions extends ConnectTarget {
   onConnectFailure?(failure: ConnectFailure): void;
   /** Where the latencies are recorded, for a caller that draws their distribution. */
   histogram?: Histogram;
+  /** Start each connection with a PROXY protocol v1 header naming its own endpoints. */
+  sendProxyHeader?: boolean;
 }
 
 export interface BenchProgress {
@@ -308,6 +311,12 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
           },
         },
       });
+      if (options.sendProxyHeader) {
+        const { socket } = worker;
+        const local = { address: socket.localAddress, port: socket.localPort };
+        const remote = { address: socket.remoteAddress, port: socket.remotePort };
+        worker.write(Buffer.from(formatProxyV1(local, remote)));
+      }
       // Lost already (a TLS server refusing us right after the handshake), and counted then.
       if (!worker.closedByUs) run.workers.add(worker);
     } catch (error) {

@@ -33,6 +33,15 @@ export type ProxyHeaderResult =
   | { kind: "header"; header: ProxyHeader; rest: Uint8Array }
   | { kind: "invalid"; reason: string };
 
+/**
+ * A v1 header for a TCP connection from `source` to `destination`, as HAProxy's `send-proxy`
+ * writes it (`client bench --send-proxy` starts each connection with one).
+ */
+export function formatProxyV1(source: ProxyEndpoint, destination: ProxyEndpoint): string {
+  const family = source.address.includes(":") ? "TCP6" : "TCP4";
+  return `PROXY ${family} ${source.address} ${destination.address} ${source.port} ${destination.port}\r\n`;
+}
+
 /** The longest v1 line, CRLF included ("PROXY UNKNOWN" with two full IPv6 addresses and ports). */
 export const V1_MAX_BYTES = 107;
 export const V2_SIGNATURE = Uint8Array.of(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a);
