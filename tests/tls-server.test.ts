@@ -7,7 +7,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeCertificates, type TestCertificates } from "./helpers/certs.ts";
 import { opensslClient, servedSerial, startListeningServer } from "./helpers/listeners.ts";
-import { CHILD_ENV, runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
+import { CHILD_ENV, runClient, runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
 
@@ -76,22 +76,42 @@ describe.each([
   ],
 ])("mutual TLS%s", (_, env) => {
   test.each([
-    ["no client certificate", () => ({}), "the client sent no certificate"],
+    // The server checks the certificate after a TLS 1.3 handshake the client counts as done, so
+    // TLS has no alert left to say why: the notice says it.
+    ["no client certificate", () => ({}), "the client sent no certificate", "ERROR client certificate required"],
     [
       "a certificate from another CA",
       () => ({ cert: certs.untrusted.cert, key: certs.untrusted.key }),
       "the client certificate is not trusted",
+      "ERROR client certificate not accepted",
     ],
-  ])("%s: refused with one [TLS] line, never served", async (_case, identity, reason) => {
+  ])("%s: refused with one [TLS] line, never served", async (_case, identity, reason, notice) => {
     await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
     await using client = opensslClient(server.portOf("tls://"), { ca: certs.ca, ...identity() });
     client.send("let me in\n");
     await server.stderr.waitFor(`handshake failed: ${reason}`);
     await client.exited();
+    expect(client.stdout.text).toContain(`${notice}\n`);
     expect(client.stdout.text).not.toContain("received successfully");
     expect(server.stdout.text).toBe("");
     expect(count(server.stderr.text, /\[TLS\] 127\.0\.0\.1:\d+ handshake failed/g)).toBe(1);
     expect(server.stderr.text).not.toContain("[NEW CONNECTION]");
+    expect(await server.stop()).toBe(0);
+  });
+
+  test.each([
+    [[], "[TLS] The server requires a client certificate: give one with --tls-cert and --tls-key"],
+    [
+      ["--tls-cert", "untrusted.crt", "--tls-key", "untrusted.key"],
+      "[TLS] The server does not accept our client certificate (--tls-cert): not signed by a CA it trusts, or expired",
+    ],
+  ])("our client %p: exit 6 with the reason, as for any TLS failure", async (identity, line) => {
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
+    const files = identity.map((arg) => (arg.startsWith("--") ? arg : join(certs.dir, arg)));
+    const port = String(server.portOf("tls://"));
+    const result = await runClient(["--tls", "--tls-ca", certs.ca, ...files, "--port", port, "-m", "x"]);
+    expect(result.stderr).toContain(`${line} (1 of 1 message unacknowledged)\n`);
+    expect(result.exitCode).toBe(6);
     expect(await server.stop()).toBe(0);
   });
 

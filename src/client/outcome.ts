@@ -3,6 +3,7 @@ import { ClientExit } from "../cli/exit-codes.ts";
 import type { ConnectFailure } from "../net/connect.ts";
 import type { TlsFailure } from "../net/tls-failure.ts";
 import { escapeForTerminal } from "../output/escape.ts";
+import { notices } from "../protocol/messages.ts";
 import type { LinkEnd } from "./link.ts";
 
 export interface Outcome {
@@ -89,6 +90,8 @@ function tlsReason(failure: TlsFailure): string {
       return `The server's certificate is not valid yet${failure.validFrom ? ` (until ${readableDate(failure.validFrom)})` : ""}`;
     case "client-certificate-required":
       return "The server requires a client certificate: give one with --tls-cert and --tls-key";
+    case "client-certificate-rejected":
+      return "The server does not accept our client certificate (--tls-cert): not signed by a CA it trusts, or expired";
     case "no-handshake":
       return "The server did not complete the TLS handshake in time: is it speaking TLS?";
     case "alert":
@@ -160,6 +163,9 @@ const FINAL_NOTICES = ["message too long", "access denied"];
 
 /** The server sent `ERROR <text>`: it closes the connection after a notice. */
 export function noticeOutcome(text: string, tally: Tally): Outcome {
+  // Said after the handshake, but TLS failures all the same (exit 6), and final.
+  if (text === notices.clientCertificateRequired) return tlsOutcome({ kind: "client-certificate-required" }, tally);
+  if (text === notices.clientCertificateRejected) return tlsOutcome({ kind: "client-certificate-rejected" }, tally);
   const transient = !FINAL_NOTICES.some((notice) => text.startsWith(notice));
   return lostOutcome(escapeForTerminal(text), tally, transient);
 }

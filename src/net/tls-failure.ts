@@ -8,8 +8,10 @@ export type TlsFailure =
   | { kind: "name-mismatch"; serverName: string; names: string[] }
   | { kind: "expired"; validTo?: string }
   | { kind: "not-yet-valid"; validFrom?: string }
-  /** The server asked for a client certificate and we gave none (or one it refused). */
+  /** The server asked for a client certificate and we gave none. */
   | { kind: "client-certificate-required" }
+  /** The server did not accept the client certificate we gave (its `ERROR` notice says so). */
+  | { kind: "client-certificate-rejected" }
   /** The server never finished the handshake: most often a plaintext server waiting for a line. */
   | { kind: "no-handshake" }
   /** The server ended the handshake with an alert ("handshake failure", "unknown ca", ...). */

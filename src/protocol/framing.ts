@@ -6,7 +6,7 @@
 //       character split across reads is still decoded right. Invalid UTF-8 becomes U+FFFD.
 // raw:  the tutorial's protocol: every read is one message, decoded on its own (a character
 //       split across reads becomes U+FFFD in each part: raw framing has no better boundary).
-import type { Framing } from "./messages.ts";
+import { type Framing, NOTICE_PREFIX } from "./messages.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -37,6 +37,11 @@ export type LinesHandler = (lines: Buffer) => void;
 /** How one message is put on the wire in each framing. */
 export function frameMessage(framing: Framing, text: string): string {
   return framing === "line" ? `${text}\n` : text;
+}
+
+/** A server notice (`ERROR <notice>`) as it goes on the wire. */
+export function frameNotice(framing: Framing, notice: string): string {
+  return frameMessage(framing, NOTICE_PREFIX + notice);
 }
 
 export function createDeframer(framing: Framing, maxMessageBytes: number): Deframer {

@@ -25,6 +25,13 @@ export const notices = {
   tooManyFromAddress: "too many connections from your address",
   /** --proxy-protocol: the header was missing, malformed or too slow. */
   badProxyHeader: "bad PROXY protocol header",
+  /**
+   * mTLS: the client showed no certificate, or one not from --tls-client-ca (or expired). The
+   * server checks it after a TLS 1.3 handshake the client already counts as done, so TLS has no
+   * alert left to say it with; these lines do. The client exits 6 (a TLS failure) on either.
+   */
+  clientCertificateRequired: "client certificate required",
+  clientCertificateRejected: "client certificate not accepted",
 } as const;
 
 export type Reply =

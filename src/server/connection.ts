@@ -7,10 +7,11 @@ import {
   type Deframer,
   decodeLines,
   frameMessage,
+  frameNotice,
   type LinesHandler,
   splitLines,
 } from "../protocol/framing.ts";
-import { ackFor, type Framing, LineAckBuilder, NOTICE_PREFIX, notices } from "../protocol/messages.ts";
+import { ackFor, type Framing, LineAckBuilder, notices } from "../protocol/messages.ts";
 import type { LimitKind, ServerEvents, ServerStats } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
 
@@ -153,7 +154,7 @@ export class Connection {
   close(notice?: string): void {
     if (this.state !== "open") return;
     this.state = "closing";
-    if (notice !== undefined) this.outbox.send(frameMessage(this.context.framing, NOTICE_PREFIX + notice));
+    if (notice !== undefined) this.outbox.send(frameNotice(this.context.framing, notice));
     this.armCloseTimer();
     // Keep reading (and dropping) so the peer's writes cannot wedge the goodbye.
     this.waitingForPeer = false;

@@ -3,6 +3,7 @@
 // only composes those parts; each lives in its own module.
 import type { Socket } from "bun";
 import { parseCidr } from "../net/cidr.ts";
+import { frameNotice } from "../protocol/framing.ts";
 import { notices } from "../protocol/messages.ts";
 import {
   type AdmissionRule,
@@ -164,6 +165,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
       stats.tlsHandshakesFailed++;
       events.handshakeFailed?.(peer.name, reason);
     },
+    noticeLine: (notice) => frameNotice(context.framing, notice),
     unixMode: options.unixMode ?? SERVER_DEFAULTS.unixMode,
     reusePort: options.reusePort ?? SERVER_DEFAULTS.reusePort,
   });

@@ -20,6 +20,8 @@ export interface OpenListenersOptions {
   tlsHandshakeTimeoutMs: number;
   /** A TLS client was not served (its handshake failed or timed out). */
   tlsFailed(peer: Peer, reason: string): void;
+  /** An `ERROR <notice>` line in the server's framing, for a client turned away after its handshake. */
+  noticeLine(notice: string): string;
   unixMode: number;
   /** TCP and TLS listeners share their port with other processes (the --workers). */
   reusePort: boolean;
@@ -52,6 +54,7 @@ function open(address: ListenerAddress, options: OpenListenersOptions): Listener
         handshakeTimeoutMs: options.tlsHandshakeTimeoutMs,
         mutual: () => options.tlsCredentials()?.clientCa !== undefined,
         failed: options.tlsFailed,
+        noticeLine: options.noticeLine,
       });
       return listenTls(
         address,

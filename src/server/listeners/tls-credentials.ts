@@ -39,16 +39,20 @@ export function loadTlsCredentials(files: TlsFiles): TlsCredentials {
 }
 
 /**
- * What Bun.listen takes. With a client CA, the handshake asks for a client certificate; whether
- * it was good is checked again after the handshake (see tls-handshake.ts), because Bun lets an
- * environment variable switch the refusal off.
+ * What Bun.listen takes. With a client CA, the handshake asks for a client certificate, and the
+ * TLS stage decides after it (see tls-handshake.ts): it serves only a client whose certificate
+ * verified, and tells any other why with a notice before it closes. Bun's own refusal
+ * (rejectUnauthorized) is off because it closes the socket at once, without an alert for an
+ * untrusted certificate, so the client could only say "closed"; and an environment variable
+ * (NODE_TLS_REJECT_UNAUTHORIZED=0) could switch it off anyway. Nothing is served before the
+ * stage's check: it is the gate.
  */
 export function bunTlsOptions(credentials: TlsCredentials): TLSOptions {
   const mutual = credentials.clientCa !== undefined;
   return {
     cert: credentials.cert,
     key: credentials.key,
-    ...(mutual ? { ca: credentials.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+    ...(mutual ? { ca: credentials.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
   };
 }
 

@@ -27,8 +27,13 @@ export function handshakeFailure(
   if (!mutual || (socket.authorized && !error)) return undefined;
   const code = (error as NodeJS.ErrnoException | null | undefined)?.code;
   if (code === "CERT_HAS_EXPIRED") return "the client certificate has expired";
-  if (!socket.getPeerCertificate()?.subject) return "the client sent no certificate";
+  if (!certificatePresented(socket)) return "the client sent no certificate";
   return `the client certificate is not trusted${error?.message ? ` (${error.message})` : ""}`;
+}
+
+/** Whether the client showed a certificate at all. */
+export function certificatePresented(socket: HandshakenSocket): boolean {
+  return Boolean(socket.getPeerCertificate()?.subject);
 }
 
 /** The client certificate's common name, else its first subject alternative name. */

@@ -2,9 +2,10 @@
 // whether the client is served (see tls-handshake.ts), and name it by its certificate with
 // mutual TLS. A client that does not get through costs its connection and one log line.
 import type { Socket } from "bun";
+import { notices } from "../../protocol/messages.ts";
 import type { Peer } from "../peer.ts";
 import type { SocketData, SocketStage } from "../socket-handlers.ts";
-import { clientSubject, handshakeFailure } from "./tls-handshake.ts";
+import { certificatePresented, clientSubject, handshakeFailure } from "./tls-handshake.ts";
 
 export interface TlsStageOptions {
   handshakeTimeoutMs: number;
@@ -12,17 +13,20 @@ export interface TlsStageOptions {
   mutual(): boolean;
   /** A client was not served: its handshake failed, timed out, or it left during it. */
   failed(peer: Peer, reason: string): void;
+  /** An `ERROR <notice>` line in the server's framing. */
+  noticeLine(notice: string): string;
 }
 
-export function tlsHandshakeStage({ handshakeTimeoutMs, mutual, failed }: TlsStageOptions): SocketStage {
+export function tlsHandshakeStage({ handshakeTimeoutMs, mutual, failed, noticeLine }: TlsStageOptions): SocketStage {
   return {
     start(socket: Socket<SocketData>, peer, done) {
       let over = false;
-      const fail = (reason: string) => {
+      const fail = (reason: string, notice?: string) => {
         if (over) return;
         over = true;
         clearTimeout(deadline);
         failed(peer, reason);
+        if (notice !== undefined) socket.write(noticeLine(notice));
         socket.end();
       };
       const deadline = setTimeout(() => fail(`no handshake within ${handshakeTimeoutMs / 1000} s`), handshakeTimeoutMs);
@@ -33,11 +37,19 @@ export function tlsHandshakeStage({ handshakeTimeoutMs, mutual, failed }: TlsSta
           if (over) return;
           const required = mutual();
           const reason = handshakeFailure(socket, success, authorizationError, required);
-          if (reason !== undefined) return fail(reason);
-          over = true;
-          clearTimeout(deadline);
-          const subject = required ? clientSubject(socket) : undefined;
-          done({ peer: subject === undefined ? peer : { ...peer, subject } });
+          if (reason === undefined) {
+            over = true;
+            clearTimeout(deadline);
+            const subject = required ? clientSubject(socket) : undefined;
+            return done({ peer: subject === undefined ? peer : { ...peer, subject } });
+          }
+          if (!success) return fail(reason);
+          // The handshake went through but the client's certificate did not (none, or not from the
+          // client CA): the session is up, so the client is told why, in words.
+          const notice = certificatePresented(socket)
+            ? notices.clientCertificateRejected
+            : notices.clientCertificateRequired;
+          fail(reason, notice);
         },
         ended: () => fail("the client hung up during the handshake"),
         cancel(why) {
