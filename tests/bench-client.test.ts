@@ -69,6 +69,19 @@ describe("client bench", () => {
     }
   });
 
+  test("a server that turns connections away: its notice is said once, those are errors, not replies", async () => {
+    await using full = await startServerProcess(["--quiet", "--max-connections", "1"]);
+    const result = await runClient(["bench", "--port", String(full.port), "-c", "3", "-n", "50", "--json", "--quiet"]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe("[ERROR] server is full\n");
+    // Known as notices (before, each counted as a reply and then as a connection "closed").
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ connected: 3, errors: 2, errorKinds: { notice: 2 } });
+    // The admitted connection does the rest (a refused one may have taken a message with it).
+    expect(report.messages).toBeGreaterThanOrEqual(48);
+    expect(report.messages).toBeLessThanOrEqual(50);
+  });
+
   describe("--send-proxy", () => {
     test("each connection starts with a v1 header naming its own two endpoints, as HAProxy's send-proxy", async () => {
       const firstLines: string[] = [];

@@ -115,8 +115,24 @@ describe.each([
     expect(await server.stop()).toBe(0);
   });
 
-  test("with a client certificate: served, and its CN is on the NEW CONNECTION line", async () => {
+  test("client bench without a certificate: TLS errors, said once as the client says them, nothing counted", async () => {
     await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
+    const port = String(server.portOf("tls://"));
+    const args = ["bench", "--tls", "--tls-ca", certs.ca, "--port", port, "-c", "2", "-n", "10", "--json", "--quiet"];
+    const result = await runClient(args);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(
+      "[TLS] The server requires a client certificate: give one with --tls-cert and --tls-key\n",
+    );
+    expect(JSON.parse(result.stdout)).toMatchObject({ messages: 0, errors: 2, errorKinds: { tls: 2 } });
+    expect(await server.stop()).toBe(0);
+  });
+
+  test.each([
+    ["", []],
+    [" (--workers 2: the supervisor logs it)", ["--workers", "2"]],
+  ])("with a client certificate: served, and its CN is on the NEW CONNECTION line%s", async (_, workers) => {
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca, ...workers]), 1, env);
     await using client = opensslClient(server.portOf("tls://"), {
       ca: certs.ca,
       cert: certs.client.cert,

@@ -6,6 +6,7 @@ import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-networ
 import { BENCH_EXIT_CODES, ExitCode } from "../cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
 import { CLIENT_DEFAULTS } from "../client/options.ts";
+import { escapeForTerminal } from "../output/escape.ts";
 import { BENCH_DEFAULTS } from "./defaults.ts";
 
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
@@ -127,6 +128,11 @@ export const benchCommand = withHelp(
       if (tls && !tls.verify) process.stderr.write(`${INSECURE_WARNING}\n`);
       // One line per distinct reason, not one per connection: 50 connections fail the same way.
       const failuresShown = new Set<string>();
+      const showOnce = (line: string) => {
+        if (failuresShown.has(line)) return;
+        failuresShown.add(line);
+        process.stderr.write(`${progressOnTerminal ? "\r\x1b[K" : ""}${line}\n`);
+      };
       const progressOnTerminal = process.stderr.isTTY === true;
       const histogram = new Histogram();
       const result = await runBench({
@@ -142,12 +148,9 @@ export const benchCommand = withHelp(
         connectTimeoutMs: parseSeconds("timeout", args.timeout),
         responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
         sendProxyHeader: args["send-proxy"],
-        onConnectFailure(failure) {
-          const line = connectFailureOutcome(failure).error!;
-          if (failuresShown.has(line)) return;
-          failuresShown.add(line);
-          process.stderr.write(`${progressOnTerminal ? "\r\x1b[K" : ""}${line}\n`);
-        },
+        onConnectFailure: (failure) => showOnce(connectFailureOutcome(failure).error!),
+        // As the client says a notice, without its count of messages (each connection has its own).
+        onNotice: (text) => showOnce(`[ERROR] ${escapeForTerminal(text)}`),
         onProgress: args.quiet
           ? undefined
           : (progress) =>

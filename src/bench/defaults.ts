@@ -20,5 +20,5 @@ export const BENCH_DEFAULTS = {
   sendProxyHeader: false,
 } as const satisfies Omit<
   Required<BenchOptions>,
-  "requests" | "onProgress" | "histogram" | "unix" | "tls" | "onConnectFailure"
+  "requests" | "onProgress" | "histogram" | "unix" | "tls" | "onConnectFailure" | "onNotice"
 >;

@@ -8,7 +8,7 @@
 import type { Socket } from "bun";
 import { ConnectError, type ConnectFailure, type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
 import { describeTlsError, isTlsError } from "../net/tls-failure.ts";
-import type { Framing } from "../protocol/messages.ts";
+import { type Framing, NOTICE_PREFIX, notices } from "../protocol/messages.ts";
 import { formatProxyV1 } from "../protocol/proxy-header.ts";
 import { BENCH_DEFAULTS } from "./defaults.ts";
 import { Histogram } from "./histogram.ts";
@@ -37,6 +37,8 @@ export interface BenchOptions extends ConnectTarget {
   histogram?: Histogram;
   /** Start each connection with a PROXY protocol v1 header naming its own endpoints. */
   sendProxyHeader?: boolean;
+  /** Called for each `ERROR <notice>` a server sends (the connection ends), with its text. */
+  onNotice?(text: string): void;
 }
 
 export interface BenchProgress {
@@ -54,7 +56,9 @@ export type ErrorKind =
   | "closed"
   | "reset"
   | "socket-error"
-  | "no-response";
+  | "no-response"
+  /** The server sent `ERROR <notice>` (server is full, shutting down, ...) and closes. */
+  | "notice";
 
 export interface BenchResult {
   host: string;
@@ -92,10 +96,14 @@ class Worker {
   /** Bytes of the current batch the kernel has not taken yet (rare: batches are small). */
   unsent: Uint8Array | undefined;
   closedByUs = false;
+  /** The last read ended with a whole line: the next one starts a reply. */
+  private atLineStart = true;
 
   constructor(
     readonly socket: BenchSocket,
     private readonly run: Run,
+    /** The server sent a notice instead of a reply: the connection is over. */
+    private readonly noticed: (worker: Worker, text: string) => void,
   ) {}
 
   sendBatch(): void {
@@ -113,15 +121,44 @@ class Worker {
     this.unsent = written >= 0 && written < bytes.length ? bytes.subarray(written) : undefined;
   }
 
+  /**
+   * Counts reply lines without decoding them, but a line that starts with `ERROR ` (a notice; an
+   * ack starts with `Message '`, a redis reply with `+`) is not a reply: it ends the connection.
+   * (A notice split across reads at its first bytes is counted as a reply: notices come whole.)
+   */
   received(chunk: Buffer): void {
     let replies = 0;
-    if (this.run.framing === "raw") replies = 1;
-    else for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) replies++;
-    if (replies === 0 || !this.run.measuring) return;
-    this.run.recordReplies(replies, performance.now() - this.sentAt);
-    this.owed -= replies;
-    if (this.owed <= 0) this.sendBatch();
+    let notice: string | undefined;
+    if (this.run.framing === "raw") {
+      if (isNoticeAt(chunk, 0)) notice = chunk.toString("utf8", NOTICE_PREFIX_BYTES.length);
+      else replies = 1;
+    } else {
+      let start = this.atLineStart ? 0 : -1;
+      for (let lf = chunk.indexOf(LF); lf !== -1; lf = chunk.indexOf(LF, lf + 1)) {
+        if (start !== -1 && isNoticeAt(chunk, start)) {
+          notice = chunk.toString("utf8", start + NOTICE_PREFIX_BYTES.length, lf);
+          break;
+        }
+        replies++;
+        start = lf + 1;
+      }
+      this.atLineStart = chunk[chunk.length - 1] === LF;
+    }
+    if (replies > 0 && this.run.measuring) {
+      this.run.recordReplies(replies, performance.now() - this.sentAt);
+      this.owed -= replies;
+    }
+    if (notice !== undefined) return this.noticed(this, notice);
+    if (replies > 0 && this.run.measuring && this.owed <= 0) this.sendBatch();
   }
+}
+
+const NOTICE_PREFIX_BYTES = Buffer.from(NOTICE_PREFIX);
+
+function isNoticeAt(bytes: Uint8Array, start: number): boolean {
+  if (bytes[start] !== NOTICE_PREFIX_BYTES[0]) return false;
+  for (let i = 1; i < NOTICE_PREFIX_BYTES.length; i++) if (bytes[start + i] !== NOTICE_PREFIX_BYTES[i]) return false;
+  return true;
 }
 
 /** The state of one benchmark run, shared by its workers. */
@@ -287,7 +324,7 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
       const worker = await connectWithTimeout<Worker>({
         target: options,
         timeoutMs: options.connectTimeoutMs,
-        attach: (socket) => new Worker(socket, run),
+        attach: (socket) => new Worker(socket, run, noticed),
         handlers: {
           data: (socket, chunk) => socket.data?.received(chunk),
           drain(socket) {
@@ -325,6 +362,18 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
       options.onConnectFailure?.(failure);
       run.error(CONNECT_ERROR_KINDS[failure.kind]);
     }
+  };
+  /** A notice ends the connection; the mTLS ones are TLS failures, said as the client says them. */
+  const noticed = (worker: Worker, text: string) => {
+    const tls =
+      text === notices.clientCertificateRequired
+        ? ({ kind: "client-certificate-required" } as const)
+        : text === notices.clientCertificateRejected
+          ? ({ kind: "client-certificate-rejected" } as const)
+          : undefined;
+    if (tls) options.onConnectFailure?.({ kind: "tls", failure: tls });
+    else options.onNotice?.(text);
+    lost(worker.socket, tls ? "tls" : "notice");
   };
   const lost = (socket: BenchSocket, kind: ErrorKind) => {
     const worker = socket.data;

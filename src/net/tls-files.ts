@@ -25,6 +25,9 @@ export class TlsFileError extends Error {
 }
 
 export async function loadTlsFiles(settings: TlsSettings): Promise<TlsClientOptions> {
+  const { caFile, certFile, keyFile, serverName, verify } = settings;
+  // The system's CAs and no client certificate: no file to check, and no node:crypto to load.
+  if (caFile === undefined && certFile === undefined && keyFile === undefined) return { serverName, verify };
   const { createPrivateKey, X509Certificate } = await import("node:crypto");
   // The first certificate of a PEM file (a CA file may hold several).
   const certificate = (flag: string, path: string, pem: string): X509Certificate => {
@@ -34,22 +37,22 @@ export async function loadTlsFiles(settings: TlsSettings): Promise<TlsClientOpti
       throw new TlsFileError(`${flag} ${path} is not a PEM certificate`);
     }
   };
-  const ca = settings.caFile === undefined ? undefined : readPem("--tls-ca", settings.caFile);
-  const cert = settings.certFile === undefined ? undefined : readPem("--tls-cert", settings.certFile);
-  const key = settings.keyFile === undefined ? undefined : readPem("--tls-key", settings.keyFile);
-  if (ca !== undefined) certificate("--tls-ca", settings.caFile!, ca);
+  const ca = caFile === undefined ? undefined : readPem("--tls-ca", caFile);
+  const cert = certFile === undefined ? undefined : readPem("--tls-cert", certFile);
+  const key = keyFile === undefined ? undefined : readPem("--tls-key", keyFile);
+  if (ca !== undefined) certificate("--tls-ca", caFile!, ca);
   if (cert !== undefined && key !== undefined) {
-    const clientCertificate = certificate("--tls-cert", settings.certFile!, cert);
+    const clientCertificate = certificate("--tls-cert", certFile!, cert);
     let privateKey: ReturnType<typeof createPrivateKey>;
     try {
       privateKey = createPrivateKey(key);
     } catch {
-      throw new TlsFileError(`--tls-key ${settings.keyFile} is not a PEM private key (or it needs a passphrase)`);
+      throw new TlsFileError(`--tls-key ${keyFile} is not a PEM private key (or it needs a passphrase)`);
     }
     if (!clientCertificate.checkPrivateKey(privateKey))
-      throw new TlsFileError(`--tls-key ${settings.keyFile} is not the key of --tls-cert ${settings.certFile}`);
+      throw new TlsFileError(`--tls-key ${keyFile} is not the key of --tls-cert ${certFile}`);
   }
-  return { ca, cert, key, serverName: settings.serverName, verify: settings.verify };
+  return { ca, cert, key, serverName, verify };
 }
 
 function readPem(flag: string, path: string): string {

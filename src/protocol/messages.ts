@@ -76,6 +76,8 @@ export class LineAckBuilder {
   build(lines: Uint8Array): Uint8Array | undefined {
     // Every line ends with its LF (the inner loop below relies on it), and the bytes are UTF-8.
     if (lines[lines.length - 1] !== LF || !isUtf8(lines)) return undefined;
+    // Acks are longer than their lines: a read this large cannot fit, so do not start.
+    if (lines.length > this.maxBytes) return undefined;
     // Byte by byte in plain loops: messages are short, and a native call per piece (copy, set,
     // subarray) costs more than the copying itself, enough to lose to the string path when
     // pipelined.

@@ -295,8 +295,9 @@ class WorkerPool implements Supervisor {
         return;
       case "connected":
       case "disconnected":
+        // The worker's own count becomes the server's; the rest (a client's mTLS subject) goes on.
         slot.active = args[1] as number;
-        return events[name]?.(args[0], this.activeConnections);
+        return events[name]?.(args[0], this.activeConnections, ...args.slice(2));
       default:
         events[name]?.(...args);
     }
