@@ -14,8 +14,8 @@ import {
 } from "./src/cli/args.ts";
 import { clientNetworkArgs, parseClientNetworkFlags } from "./src/cli/client-network-args.ts";
 import { CLIENT_EXIT_CODES } from "./src/cli/exit-codes.ts";
+import { repeatedValues } from "./src/cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
-import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 import { CLIENT_DEFAULTS } from "./src/client/options.ts";
 
@@ -96,7 +96,7 @@ export const clientCommand = withHelp(
         framing: parseFraming(args.framing),
         connectTimeoutMs: parseSeconds("timeout", args.timeout),
         responseTimeoutMs: parseSeconds("response-timeout", args["response-timeout"]),
-        messages: collectRepeated(rawArgs, "message", "m"),
+        messages: repeatedValues(rawArgs, clientArgs, "message"),
         json: args.json,
         quiet: args.quiet,
         logLevel: parseLogLevel(args["log-level"]),

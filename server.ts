@@ -18,6 +18,7 @@ import {
   UsageError,
 } from "./src/cli/args.ts";
 import { SERVER_EXIT_CODES } from "./src/cli/exit-codes.ts";
+import { repeatedValues } from "./src/cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
 import {
   parseHandshakeTimeout,
@@ -26,7 +27,6 @@ import {
   tlsFilesFor,
   workersFor,
 } from "./src/cli/network-args.ts";
-import { collectRepeated } from "./src/cli/repeated.ts";
 import { runCli } from "./src/cli/run.ts";
 import { CidrError, parseCidr } from "./src/net/cidr.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
@@ -207,7 +207,7 @@ export const serverCommand = withHelp(
     args: serverArgs,
     // The program loads only when it runs: --help and --version start without it.
     run: async ({ args, rawArgs }) => {
-      const listen = parseListen(collectRepeated(rawArgs, "listen"));
+      const listen = parseListen(repeatedValues(rawArgs, serverArgs, "listen"));
       return (await import("./src/server/main.ts")).runServerProgram({
         host: args.host,
         port: parsePort(args.port, { allowZero: true }),
@@ -225,10 +225,10 @@ export const serverCommand = withHelp(
         },
         drainTimeoutMs: parseSeconds("drain-timeout", args["drain-timeout"]),
         closeTimeoutMs: parseSeconds("close-timeout", args["close-timeout"]),
-        allow: parseBlocks("allow", collectRepeated(rawArgs, "allow")),
-        deny: parseBlocks("deny", collectRepeated(rawArgs, "deny")),
+        allow: parseBlocks("allow", repeatedValues(rawArgs, serverArgs, "allow")),
+        deny: parseBlocks("deny", repeatedValues(rawArgs, serverArgs, "deny")),
         proxyProtocol: proxyProtocolFor(listen, args["proxy-protocol"]),
-        proxyFrom: parseProxyFrom(collectRepeated(rawArgs, "proxy-from"), args["proxy-protocol"]),
+        proxyFrom: parseProxyFrom(repeatedValues(rawArgs, serverArgs, "proxy-from"), args["proxy-protocol"]),
         proxyHeaderTimeoutMs: parsePositiveSeconds("proxy-header-timeout", args["proxy-header-timeout"]),
         workers: workersFor(listen, parseWorkers(args.workers)),
         json: args.json,

@@ -2,7 +2,7 @@
 // program, and the first thing wrong with it, which the programs print as a usage error (exit 2).
 import { describe, expect, test } from "bun:test";
 import type { ArgsDef } from "citty";
-import { parseFlags } from "../src/cli/flags.ts";
+import { parseFlags, repeatedValues } from "../src/cli/flags.ts";
 
 const DEFS = {
   port: { type: "string", default: "12345" },
@@ -75,5 +75,20 @@ describe("problems: the first one is told", () => {
 
   test("a problem does not hide --help: help is still shown", () => {
     expect(parseFlags(["--prot", "--help"], DEFS)).toMatchObject({ help: true, problem: "unknown option '--prot'" });
+  });
+});
+
+describe("repeated flags: every value, read as the flags are", () => {
+  test.each<[string[], string[]]>([
+    [
+      ["-m", "a", "-m", "b", "--message=c", "-m=d"],
+      ["a", "b", "c", "d"],
+    ],
+    [["-m", "-m"], ["-m"]],
+    [["--port", "-m", "-m", "x"], ["x"]],
+    [["-m", "a", "--", "-m", "b"], ["a"]],
+    [["--json"], []],
+  ])("%j: messages %j", (args, messages) => {
+    expect(repeatedValues(args, DEFS, "message")).toEqual(messages);
   });
 });

@@ -1,7 +1,7 @@
 // The --listen address syntax (a pure parser, in tables) and the server's flags around it: bad
 // values are usage errors (exit 2, one line) before anything listens.
 import { describe, expect, test } from "bun:test";
-import { collectRepeated } from "../src/cli/repeated.ts";
+import { repeatedValues } from "../src/cli/flags.ts";
 import { ListenAddressError, parseListenAddress } from "../src/server/listeners/address.ts";
 import { describeAddress } from "../src/server/listeners/listener.ts";
 import { runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
@@ -51,7 +51,8 @@ test.each([
   [["--listen", "a", "--", "--listen", "b"], ["a"]],
   [["--port", "0"], []],
 ])("--listen values collected from %p", (args, values) => {
-  expect(collectRepeated(args, "listen")).toEqual(values);
+  const defs = { listen: { type: "string" }, port: { type: "string" } } as const;
+  expect(repeatedValues(args, defs, "listen")).toEqual(values);
 });
 
 test.each([

@@ -11,6 +11,8 @@ export interface ParsedFlags {
   problem?: string;
   /** Every defined flag by its name: what was given (the last, if repeated), else its default. */
   values: Record<string, string | boolean | undefined>;
+  /** Every value given to each flag that takes one, in order (`-m a -m b`: message: [a, b]). */
+  repeated: Record<string, string[]>;
 }
 
 type Kind = "boolean" | "value";
@@ -32,7 +34,14 @@ export function parseFlags(rawArgs: readonly string[], argsDef: ArgsDef): Parsed
     if (kind === "boolean") byName.set(`no-${name}`, { name, kind, negated: true });
     values[name] = def.default as string | boolean | undefined;
   }
-  const parsed: ParsedFlags = { help: false, version: false, values };
+  const repeated: ParsedFlags["repeated"] = {};
+  const take = (name: string, value: string) => {
+    values[name] = value;
+    const list = repeated[name];
+    if (list) list.push(value);
+    else repeated[name] = [value];
+  };
+  const parsed: ParsedFlags = { help: false, version: false, values, repeated };
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i]!;
     if (arg === "--") break;
@@ -44,10 +53,19 @@ export function parseFlags(rawArgs: readonly string[], argsDef: ArgsDef): Parsed
       const flag = byName.get(spelling!);
       if (!flag) parsed.problem ??= `unknown option '${arg.split("=")[0]}'`;
       else if (flag.kind === "boolean") values[flag.name] = flag.negated ? false : inlineValue !== "false";
-      else if (inlineValue !== undefined) values[flag.name] = inlineValue;
-      else if (i + 1 < rawArgs.length) values[flag.name] = rawArgs[++i];
+      else if (inlineValue !== undefined) take(flag.name, inlineValue);
+      else if (i + 1 < rawArgs.length) take(flag.name, rawArgs[++i]!);
       else parsed.problem ??= `option '${arg}' needs a value`;
     }
   }
   return parsed;
+}
+
+/**
+ * Every value of a flag that may be given more than once (`-m a -m b`, `--listen A --listen B`),
+ * read exactly as parseFlags reads the line: `--host -m x` gives --host the value `-m`, and no
+ * message.
+ */
+export function repeatedValues(rawArgs: readonly string[], argsDef: ArgsDef, name: string): string[] {
+  return parseFlags(rawArgs, argsDef).repeated[name] ?? [];
 }
