@@ -198,6 +198,11 @@ class Run {
     return count;
   }
 
+  /** Messages a lost connection took and will never see acknowledged: another connection sends them. */
+  giveBack(count: number): void {
+    if (this.measuring && count > 0) this.budget += count;
+  }
+
   recordReplies(count: number, latencyMs: number): void {
     this.messages += count;
     const latencyUs = latencyMs * 1000;
@@ -380,6 +385,8 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
     if (!worker || worker.closedByUs) return;
     worker.closedByUs = true;
     run.error(kind);
+    // -n N means N acknowledged: what the lost connection still owed goes to the others.
+    run.giveBack(worker.owed);
     run.forget(worker);
   };
   const connector = async () => {
