@@ -1,9 +1,10 @@
 // bun bench/ab.ts A_SERVER B_SERVER [--pipeline 16] [--runs 8] [--duration 2] [--connections 50]
+// (a server may carry flags: bun bench/ab.ts dist/server "dist/server --workers 2")
 // An A/B of two server binaries (an old build against a new one), alternating A, B, A, B... so
 // that outside load hits both alike; each run starts its server afresh, pinned as in the suite
 // (server on CPU 0, `client bench` on CPU 1). Prints each run and the medians: throughput and the
 // server's user and kernel CPU per message, which tell a change in our code (user) from a change
-// in the machine's mood (both). Each binary is run as `BINARY --port P --quiet`.
+// in the machine's mood (both). Each server is run as `SERVER --port P --quiet`.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +42,7 @@ const kindOf = (binary: string): ServerKind => ({
   framing: "line",
   message: "ping",
   missing: () => undefined,
-  command: (port) => [binary, "--port", String(port), "--quiet"],
+  command: (port) => [...binary.split(/\s+/), "--port", String(port), "--quiet"],
 });
 
 const work = mkdtempSync(join(tmpdir(), "socket-lab-ab-"));
