@@ -2,7 +2,6 @@
 // one of those workers; each starts, reports, and shuts down on signals with the spec's exit codes.
 import { ExitCode } from "../cli/exit-codes.ts";
 import { createLogger, type Logger, type LogLevelName } from "../output/logger.ts";
-import { flushWithin } from "../output/sink.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerLimits } from "./limits.ts";
 import type { ListenerAddress } from "./listeners/listener.ts";
@@ -14,11 +13,10 @@ import {
   stdoutBehindWarning,
   warnConnectionsLowered,
   warnIfOpenToAnyone,
-  warnUnflushed,
 } from "./program-output.ts";
 import { createServerReporter } from "./reporter.ts";
 import { ListenError, type RunningServer, type ServerOptions, startServer, type TlsReload } from "./server.ts";
-import { stopOnSignals } from "./signals.ts";
+import { serveUntilStopped } from "./signals.ts";
 import { workerAssignment } from "./workers/protocol.ts";
 import { runSupervisor } from "./workers/supervisor.ts";
 import { runWorker } from "./workers/worker.ts";
@@ -86,20 +84,15 @@ async function runSingleServer(options: ServerProgramOptions): Promise<number> {
   warnIfOpenToAnyone(logger, server.listeners, options);
 
   const running = server;
-  // SIGHUP: the certificate was renewed (without TLS it is ignored, not a reason to exit).
-  process.on("SIGHUP", () => reportTlsReload(running.reloadTls(), logger));
-  const code = await stopOnSignals(
-    {
-      stop: () => {
-        metrics?.markDraining();
-        return running.stop();
-      },
-      kill: () => running.kill(),
-    },
+  const code = await serveUntilStopped({
+    target: running,
+    // Without a TLS listener the reload says so at debug level, not a reason to exit.
+    reloadTls: () => reportTlsReload(running.reloadTls(), logger),
+    metrics,
+    messages,
+    logger,
     options,
-  );
-  // The drain timeout bounds the wait for stdout too.
-  if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) warnUnflushed(logger);
+  });
   await metrics?.stop();
   return code;
 }

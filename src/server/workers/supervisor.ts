@@ -5,7 +5,7 @@
 import type { Subprocess } from "bun";
 import { ExitCode } from "../../cli/exit-codes.ts";
 import { createLogger, type Logger } from "../../output/logger.ts";
-import { createLineSink, flushWithin, type LineSink } from "../../output/sink.ts";
+import { createLineSink, type LineSink } from "../../output/sink.ts";
 import type { ServerEvents } from "../events.ts";
 import { ListenError } from "../listeners/listener.ts";
 import type { ServerProgramOptions } from "../main.ts";
@@ -17,10 +17,9 @@ import {
   stdoutBehindWarning,
   warnConnectionsLowered,
   warnIfOpenToAnyone,
-  warnUnflushed,
 } from "../program-output.ts";
 import { createServerReporter, MESSAGES_BACKLOG_LIMIT } from "../reporter.ts";
-import { type Stoppable, stopOnSignals } from "../signals.ts";
+import { type Stoppable, serveUntilStopped } from "../signals.ts";
 import { RestartBackoff } from "./backoff.ts";
 import { workerCommand } from "./command.ts";
 import { checkConnectionShares } from "./count.ts";
@@ -66,19 +65,15 @@ export async function runSupervisor(options: ServerProgramOptions): Promise<numb
   try {
     if (!(await supervisor.start())) return ExitCode.failure;
     metrics?.announce(logger);
-    // SIGHUP: a renewed certificate, for every worker (unhandled, it would end the supervisor).
-    process.on("SIGHUP", () => supervisor.reloadTls());
-    const code = await stopOnSignals(
-      {
-        stop: () => {
-          metrics?.markDraining();
-          return supervisor.stop();
-        },
-        kill: () => supervisor.kill(),
-      },
+    const code = await serveUntilStopped({
+      target: supervisor,
+      // A renewed certificate, for every worker.
+      reloadTls: () => supervisor.reloadTls(),
+      metrics,
+      messages,
+      logger,
       options,
-    );
-    if (messages && !(await flushWithin(messages, options.drainTimeoutMs))) warnUnflushed(logger);
+    });
     return code;
   } finally {
     await metrics?.stop();
