@@ -4,13 +4,7 @@
 // warning at start for a listener anyone can reach, the usage errors, and the counters by reason.
 import { describe, expect, test } from "bun:test";
 import { startServer } from "../src/server/server.ts";
-import {
-  runProgram,
-  type ServerProcess,
-  SOURCE_SERVER,
-  startServerProcess,
-  stopAfterEachTest,
-} from "./helpers/processes.ts";
+import { runProgram, SOURCE_SERVER, stopAfterEachTest } from "./helpers/processes.ts";
 import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
@@ -18,20 +12,7 @@ import { ackLine } from "./helpers/spec.ts";
 const DENIED = "ERROR access denied\n";
 const TOO_MANY = "ERROR too many connections from your address\n";
 
-const { servers, clients } = stopAfterEachTest();
-
-async function serve(args: string[]): Promise<ServerProcess> {
-  const server = await startServerProcess(args);
-  servers.push(server);
-  return server;
-}
-
-/** A client from `from` (a source address), connected to the server's port on `to`. */
-async function connectFrom(server: ServerProcess, from: string, to = "127.0.0.1"): Promise<RawClient> {
-  const client = await RawClient.connect(server.port, to, { localAddress: from });
-  clients.push(client);
-  return client;
-}
+const { clients, serve, connect: connectFrom } = stopAfterEachTest();
 
 /** Served: a message gets its ack. */
 async function expectServed(client: RawClient, message = "hello"): Promise<void> {

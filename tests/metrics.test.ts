@@ -11,26 +11,19 @@ import {
   runProgram,
   type ServerProcess,
   SOURCE_SERVER,
-  startServerProcess,
   stopAfterEachTest,
   withDeadline,
 } from "./helpers/processes.ts";
 import { connectClients, RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
-const { servers, clients } = stopAfterEachTest();
+const started = stopAfterEachTest();
+const { clients, connect } = started;
 
 /** A server with its metrics on a free loopback port; returns it and the URL it announced. */
 async function serve(args: string[] = [], metrics = "127.0.0.1:0"): Promise<{ server: ServerProcess; url: string }> {
-  const server = await startServerProcess(["--metrics", metrics, ...args]);
-  servers.push(server);
+  const server = await started.serve(["--metrics", metrics, ...args]);
   return { server, url: await metricsUrl(server) };
-}
-
-async function connect(server: ServerProcess): Promise<RawClient> {
-  const client = await RawClient.connect(server.port, server.host);
-  clients.push(client);
-  return client;
 }
 
 const bytes = (text: string) => Buffer.byteLength(text);
@@ -135,8 +128,7 @@ describe("/metrics", () => {
   });
 
   test("[::1]:0 listens on IPv6 and announces the URL in brackets; --json says it as a metrics event", async () => {
-    const server = await startServerProcess(["--json", "--metrics", "[::1]:0"]);
-    servers.push(server);
+    const server = await started.serve(["--json", "--metrics", "[::1]:0"]);
     const [line] = await server.stderr.waitFor(/\{[^\n]*"event":"metrics"[^\n]*\}/);
     const event = JSON.parse(line!);
     expect(event).toMatchObject({ event: "metrics", host: "::1", url: `http://[::1]:${event.port}/metrics` });

@@ -6,13 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { seededRandom } from "../harness/random.ts";
 import { startServer } from "../src/server/server.ts";
 import { family, metricsUrl, scrape } from "./helpers/metrics.ts";
-import {
-  runProgram,
-  type ServerProcess,
-  SOURCE_SERVER,
-  startServerProcess,
-  stopAfterEachTest,
-} from "./helpers/processes.ts";
+import { runProgram, SOURCE_SERVER, stopAfterEachTest } from "./helpers/processes.ts";
 import { PROXY_V2_LOCAL, proxyV1, proxyV2Tcp4 } from "./helpers/proxy.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
@@ -20,19 +14,9 @@ import { ackLine } from "./helpers/spec.ts";
 const ACCESS_DENIED = "ERROR access denied\n";
 const BAD_HEADER = "ERROR bad PROXY protocol header\n";
 
-const { servers, clients } = stopAfterEachTest();
-
-async function serve(args: string[] = []): Promise<ServerProcess> {
-  const server = await startServerProcess(["--proxy-protocol", ...args]);
-  servers.push(server);
-  return server;
-}
-
-async function connect(server: ServerProcess, from?: string): Promise<RawClient> {
-  const client = await RawClient.connect(server.port, "127.0.0.1", { localAddress: from });
-  clients.push(client);
-  return client;
-}
+const started = stopAfterEachTest();
+const { clients, connect } = started;
+const serve = (args: string[] = []) => started.serve(["--proxy-protocol", ...args]);
 
 /** The notice, nothing else, and a hang-up (not a reset, which could have destroyed the notice). */
 async function expectRefused(client: RawClient, notice: string): Promise<void> {

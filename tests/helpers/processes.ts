@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, expect } from "bun:test";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { CHILD_ENV } from "../../harness/child-env.ts";
-import type { RawClient } from "../../harness/raw-client.ts";
+import { RawClient } from "../../harness/raw-client.ts";
 import { TextCollector } from "../../harness/text-collector.ts";
 import { DEADLINE_MS, withDeadline } from "../../harness/wait.ts";
 
@@ -196,8 +196,33 @@ export function startClientProcess(args: string[], program: Program = SOURCE_CLI
  * The server processes and raw clients a test file starts, pushed here by its tests and stopped
  * after each test whatever it did: clients reset, servers killed and waited for.
  */
-export function stopAfterEachTest(): { servers: ServerProcess[]; clients: RawClient[] } {
-  const started = { servers: [] as ServerProcess[], clients: [] as RawClient[] };
+export interface StartedPerTest {
+  servers: ServerProcess[];
+  clients: RawClient[];
+  /** A server process (startServerProcess), killed after the test. */
+  serve(args?: string[]): Promise<ServerProcess>;
+  /**
+   * A raw client to the server's port on `to` (127.0.0.1 unless given), from the source address
+   * `from` (127.0.0.2, ...: the whole 127/8 range is this machine's), closed after the test.
+   */
+  connect(server: ServerProcess, from?: string, to?: string): Promise<RawClient>;
+}
+
+export function stopAfterEachTest(): StartedPerTest {
+  const started: StartedPerTest = {
+    servers: [],
+    clients: [],
+    async serve(args = []) {
+      const server = await startServerProcess(args);
+      started.servers.push(server);
+      return server;
+    },
+    async connect(server, from, to = "127.0.0.1") {
+      const client = await RawClient.connect(server.port, to, { localAddress: from });
+      started.clients.push(client);
+      return client;
+    },
+  };
   afterEach(async () => {
     for (const client of started.clients.splice(0)) client.terminate();
     for (const server of started.servers.splice(0)) {
