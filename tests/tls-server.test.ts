@@ -145,11 +145,16 @@ describe.each([
   });
 });
 
-test("SIGHUP: new clients get the renewed certificate, an older connection keeps its acks, a bad pair is refused", async () => {
-  // The files the server was started with, replaced in place as a renewal would.
-  const live = { cert: join(certs.dir, "live.crt"), key: join(certs.dir, "live.key") };
+/** The server's certificate and key copied to files a test then replaces in place, as a renewal would. */
+function liveCopy(name: string): { cert: string; key: string } {
+  const live = { cert: join(certs.dir, `${name}.crt`), key: join(certs.dir, `${name}.key`) };
   copyFileSync(certs.server.cert, live.cert);
   copyFileSync(certs.server.key, live.key);
+  return live;
+}
+
+test("SIGHUP: new clients get the renewed certificate, an older connection keeps its acks, a bad pair is refused", async () => {
+  const live = liveCopy("live");
   await using server = await startListeningServer(
     ["--listen", "tls://127.0.0.1:0", "--tls-cert", live.cert, "--tls-key", live.key],
     1,
@@ -241,9 +246,7 @@ test("a client that never starts its handshake is closed at --tls-handshake-time
 });
 
 test("--workers 2 on a TLS listener: both serve, SIGHUP reaches both, and every new client gets the renewed certificate", async () => {
-  const live = { cert: join(certs.dir, "workers.crt"), key: join(certs.dir, "workers.key") };
-  copyFileSync(certs.server.cert, live.cert);
-  copyFileSync(certs.server.key, live.key);
+  const live = liveCopy("workers");
   await using server = await startListeningServer(
     ["--workers", "2", "--listen", "tls://127.0.0.1:0", "--tls-cert", live.cert, "--tls-key", live.key],
     1,
