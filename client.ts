@@ -2,6 +2,7 @@
 // socket-lab client: entry point. Flags in, options out; the work is in src/client/.
 import { defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
+import { benchCommand } from "./src/bench/command.ts";
 import {
   connectArgs,
   formatBytes,
@@ -17,6 +18,7 @@ import { CLIENT_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { repeatedValues } from "./src/cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
 import { runCli } from "./src/cli/run.ts";
+import { runClientProgram } from "./src/client/main.ts";
 import { CLIENT_DEFAULTS } from "./src/client/options.ts";
 
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
@@ -88,10 +90,13 @@ export const clientCommand = withHelp(
       description: "socket-lab TCP message client: sends lines (stdin or -m), prints each reply.",
     },
     args: clientArgs,
-    // Subcommands and the program load only when they run: --help and --version start without them.
-    subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
-    run: async ({ args, rawArgs }) =>
-      (await import("./src/client/main.ts")).runClientProgram({
+    // The program's own modules are imported statically: in one compiled binary their code is
+    // there anyway, and import() would wrap each in a lazy initializer whose ~100 calls at start
+    // are enough to wake the JIT in a one-shot `client -m hi`. Costly built-ins stay import()ed
+    // where they are used (node:crypto for TLS files, node:readline for the terminal session).
+    subCommands: { bench: benchCommand },
+    run: ({ args, rawArgs }) =>
+      runClientProgram({
         ...parseClientNetworkFlags(args),
         framing: parseFraming(args.framing),
         connectTimeoutMs: parseSeconds("timeout", args.timeout),

@@ -6,8 +6,13 @@ import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-networ
 import { BENCH_EXIT_CODES, ExitCode } from "../cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
 import { CLIENT_DEFAULTS } from "../client/options.ts";
+import { connectFailureOutcome, INSECURE_WARNING } from "../client/outcome.ts";
+import { loadTlsFiles, TlsFileError } from "../net/tls-files.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import { BENCH_DEFAULTS } from "./defaults.ts";
+import { runBench } from "./generator.ts";
+import { Histogram } from "./histogram.ts";
+import { formatDistribution, formatProgress, formatSummary } from "./report.ts";
 
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const benchArgs = {
@@ -104,19 +109,6 @@ export const benchCommand = withHelp(
       // starts itself; and a Unix socket has no addresses to name.
       if (args["send-proxy"] && (tlsSettings || where.unix !== undefined))
         throw new UsageError("--send-proxy is for plain TCP connections (not with --tls or --unix)");
-      const [
-        { runBench },
-        { Histogram },
-        { formatDistribution, formatProgress, formatSummary },
-        { loadTlsFiles, TlsFileError },
-        { connectFailureOutcome, INSECURE_WARNING },
-      ] = await Promise.all([
-        import("./generator.ts"),
-        import("./histogram.ts"),
-        import("./report.ts"),
-        import("../net/tls-files.ts"),
-        import("../client/outcome.ts"),
-      ]);
       let tls: Awaited<ReturnType<typeof loadTlsFiles>> | undefined;
       try {
         tls = tlsSettings && (await loadTlsFiles(tlsSettings));

@@ -3,7 +3,7 @@
 import { UsageError } from "../cli/args.ts";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { isSameTerminal, isTerminal } from "../cli/terminal.ts";
-import type { TlsSettings } from "../net/tls-files.ts";
+import { loadTlsFiles, TlsFileError, type TlsSettings } from "../net/tls-files.ts";
 import { createLogger, flushLogs, type LogLevelName, toStderr } from "../output/logger.ts";
 import { createLineSink, flushWithin, type LineSink } from "../output/sink.ts";
 import { runInteractive } from "./interactive.ts";
@@ -74,8 +74,6 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
 
   let sessionOptions: SessionOptions = { ...options, tls: undefined };
   if (options.tls) {
-    // Loaded only for TLS: node:crypto (the files' checks) would slow every other start.
-    const { loadTlsFiles, TlsFileError } = await import("../net/tls-files.ts");
     try {
       sessionOptions = { ...options, tls: await loadTlsFiles(options.tls) };
     } catch (error) {
@@ -143,8 +141,8 @@ async function flushOutput(output: LineSink, outcome: Outcome): Promise<void> {
   else await output.flush();
 }
 
-function messagesAsInput(messages: string[]): ReadableStream<Uint8Array> {
-  return new Blob([messages.map((message) => `${message}\n`).join("")]).stream();
+function messagesAsInput(messages: string[]): Uint8Array {
+  return Buffer.from(messages.map((message) => `${message}\n`).join(""));
 }
 
 /** `[CONNECTED] ...` -> "connected": the JSON event name of a status line. */

@@ -1,6 +1,6 @@
 // What the server program says about its output, limits and listeners, the same whether one
 // process serves (main.ts) or a supervisor speaks for its workers (workers/supervisor.ts).
-import { findCidr, LOOPBACK, parseIp } from "../net/cidr.ts";
+import { isLoopback, parseIp } from "../net/cidr.ts";
 import type { Logger } from "../output/logger.ts";
 import { createLineSink, type LineSink } from "../output/sink.ts";
 import { describeAddress, type ListenerAddress, type NetworkAddress } from "./listeners/listener.ts";
@@ -75,5 +75,5 @@ export function warnIfOpenToAnyone(
 function reachableFromOtherMachines(listener: ListenerAddress): listener is NetworkAddress {
   if (listener.transport !== "tcp" || listener.host === "localhost") return false;
   const address = parseIp(listener.host);
-  return !(address && findCidr(LOOPBACK, address));
+  return !(address && isLoopback(address));
 }
