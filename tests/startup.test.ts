@@ -1,25 +1,61 @@
-// What the client loads before it does anything: a bundler hoists a static import of a built-in
-// to the start of the binary, even from a module only import()ed later, and some built-ins cost a
+// What a program loads before it does anything: a bundler hoists a static import of a built-in
+// to the start of its chunk, even from a module only import()ed later, and some built-ins cost a
 // one-shot `client -m hi` more than its whole round trip (node:crypto ~7 ms, node:util ~3 ms,
 // node:fs ~2 ms, node:tty ~7 ms). Not a timing test (bun run bench measures the time): the
-// bundle's own import lines say what every start pays for.
+// chunks' own import lines say what every start pays for.
 import { expect, test } from "bun:test";
-import { join } from "node:path";
-import { ENTRY_POINTS } from "../scripts/compile.ts";
+import { basename, join } from "node:path";
+import { CODE_SPLITTING, ENTRY_POINTS, MULTICALL_ENTRY } from "../scripts/compile.ts";
 
 const ROOT = join(import.meta.dir, "..");
+const COSTLY = ["crypto", "fs", "util", "tty", "net", "stream", "tls", "readline", "os", "dns/promises"];
 
-/** The built-ins a bundle imports at its top (`import ... from "fs"`), not the ones it import()s. */
-async function hoistedBuiltins(entry: string): Promise<string[]> {
-  const build = await Bun.build({ entrypoints: [join(ROOT, entry)], target: "bun", format: "esm" });
+/**
+ * The built-ins a start loads, bundled as scripts/compile.ts builds the binaries (with its code splitting):
+ * those imported at the top of the entry's chunk and of every chunk it imports statically, and of
+ * the chunks it import()s whose names start with one of `picked` (a program the run picks).
+ */
+async function builtinsLoaded(entry: string, picked: string[] = []): Promise<string[]> {
+  const build = await Bun.build({
+    entrypoints: [join(ROOT, entry)],
+    target: "bun",
+    format: "esm",
+    splitting: CODE_SPLITTING,
+    // As `bun build` names chunks: after the module that starts each (client-XXXX.js).
+    naming: { chunk: "[name]-[hash].[ext]" },
+  });
   expect(build.success).toBe(true);
-  const code = await build.outputs[0]!.text();
-  return [...code.matchAll(/^import\s.*?\sfrom\s*"(?:node:)?([a-z_/]+)";?$/gm)].map((match) => match[1]!).toSorted();
+  const chunks = new Map<string, string>();
+  for (const output of build.outputs) chunks.set(basename(output.path), await output.text());
+  const start = build.outputs.find((output) => output.kind === "entry-point")!;
+  const builtins = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const code = chunks.get(name);
+    expect({ chunk: name, found: code !== undefined }).toEqual({ chunk: name, found: true });
+    for (const [, from] of code!.matchAll(/^import\s(?:[^;"]*?\sfrom\s*)?"([^"]+)";?$/gm)) {
+      if (from!.startsWith("./")) visit(basename(from!));
+      else builtins.add(from!.replace(/^node:/, ""));
+    }
+    for (const [, from] of code!.matchAll(/\bimport\("\.\/([^"]+)"\)/g)) {
+      if (picked.some((prefix) => from!.startsWith(prefix))) visit(basename(from!));
+    }
+  };
+  visit(basename(start.path));
+  return [...builtins].toSorted();
 }
 
+const costlyIn = (builtins: string[]) => COSTLY.filter((costly) => builtins.includes(costly));
+
 test("the client's start loads no costly built-in: node:crypto, fs, util, tty, net, stream come only when used", async () => {
-  const builtins = await hoistedBuiltins(ENTRY_POINTS.client);
-  for (const costly of ["crypto", "fs", "util", "tty", "net", "stream", "tls", "readline"]) {
-    expect({ costly, hoisted: builtins.includes(costly) }).toEqual({ costly, hoisted: false });
-  }
+  expect(costlyIn(await builtinsLoaded(ENTRY_POINTS.client))).toEqual([]);
+});
+
+test("the multi-call binary's `socket-lab client` loads none either: not the server's node:fs, os, net, dns", async () => {
+  const loaded = await builtinsLoaded(MULTICALL_ENTRY, ["client-"]);
+  expect(costlyIn(loaded)).toEqual([]);
+  // The check can fail: `socket-lab server` loads them, from the server's chunks.
+  expect(costlyIn(await builtinsLoaded(MULTICALL_ENTRY, ["server-", "main-"]))).toContain("fs");
 });
