@@ -333,7 +333,17 @@ test("an address in use, for clients or metrics: exit 1 with the plain reason, o
 });
 
 test("--metrics with two workers: the supervisor serves it, a series per worker, each exact; /healthz drains", async () => {
-  const server = await startWorkers(["--metrics", "127.0.0.1:0", "--log-level", "debug"]);
+  // The drain waits up to 30 s for the clients below, which stop reading: long enough for /healthz.
+  const server = await startWorkers([
+    "--metrics",
+    "127.0.0.1:0",
+    "--log-level",
+    "debug",
+    "--drain-timeout",
+    "30",
+    "--close-timeout",
+    "30",
+  ]);
   const clients = await connectClients(10, server.port);
   try {
     const url = await metricsUrl(server);
@@ -360,8 +370,11 @@ test("--metrics with two workers: the supervisor serves it, a series per worker,
     }
 
     // A client that neither reads nor hangs up holds the drain open: /healthz says draining meanwhile.
+    // Were they to read, they would close at the server's FIN, and the drain could end (and the
+    // endpoint with it) before the fetch below: it did once, under load.
     const health = `${endpointBase(url)}healthz`;
     expect((await fetch(health)).status).toBe(200);
+    for (const client of clients) client.pause();
     server.proc.kill("SIGTERM");
     await server.stderr.waitFor("[SHUTTING DOWN]");
     expect((await fetch(health)).status).toBe(503);
