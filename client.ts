@@ -91,7 +91,7 @@ export const clientCommand = withHelp(
     },
     args: clientArgs,
     // The program's own modules are imported statically: in one compiled binary their code is
-    // there anyway, and import() would wrap each in a lazy initializer whose ~100 calls at start
+    // there anyway, and import() would wrap each in a lazy initializer whose calls at start (dozens, one per module)
     // are enough to wake the JIT in a one-shot `client -m hi`. Costly built-ins stay import()ed
     // where they are used (node:crypto for TLS files, node:readline for the terminal session).
     subCommands: { bench: benchCommand },

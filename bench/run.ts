@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadAverage, machineDescription, memoryKiB, openFileLimit, treeCpuSeconds } from "../harness/procfs.ts";
-import { buildBinary } from "../scripts/compile.ts";
+import { buildBinary, MULTICALL_ENTRY } from "../scripts/compile.ts";
 import type { BenchResult } from "../src/bench/generator.ts";
 import { formatRate } from "../src/bench/report.ts";
 import { makeCertificates } from "../tests/helpers/certs.ts";
@@ -295,11 +295,28 @@ async function oneShotScenario(): Promise<CommandTiming[]> {
   const floorSource = join(work, "floor.ts");
   writeFileSync(floorSource, "console.log(\"Message 'hi' received successfully\");\n");
   const floor = await buildBinary({ entry: floorSource, outfile: join(work, "floor") });
+  // The floor under any Bun client: Bun.connect, send the line, print the first reply, exit.
+  const connectSource = join(work, "connect-floor.ts");
+  writeFileSync(
+    connectSource,
+    `await new Promise<void>((done) => {
+  Bun.connect({ hostname: "127.0.0.1", port: Number(process.argv[2]), socket: {
+    open(socket) { socket.write("hi\\n"); },
+    data(socket, chunk) { console.log(chunk.toString().trimEnd()); socket.end(); done(); },
+  } });
+});
+`,
+  );
+  const connectFloor = await buildBinary({ entry: connectSource, outfile: join(work, "connect-floor") });
+  const multicall = await buildBinary({ entry: MULTICALL_ENTRY, outfile: join(work, "socket-lab") });
   const commands: Record<string, (port: number) => string[]> = {
     "client -m hi": (port) => [DIST_CLIENT, "--port", String(port), "-m", "hi"],
+    // The release's multi-call binary, as a user who downloads it runs it.
+    "socket-lab client -m hi": (port) => [multicall, "client", "--port", String(port), "-m", "hi"],
     "nc -N": (port) => ["nc", "-N", "127.0.0.1", String(port)],
     // The floor under any compiled Bun program: start the runtime, print a line, exit.
     "bun floor (compiled console.log)": () => [floor],
+    "bun connect floor (compiled Bun.connect, send, print)": (port) => [connectFloor, String(port)],
   };
   return timeCommands("one-shot", commands, input, 1, ONE_SHOT_RUNS);
 }

@@ -190,6 +190,21 @@ export function evaluateTargets(results: SuiteResults): Target[] {
     1.3,
     "ms",
   );
+  atMost(
+    "one-shot: socket-lab client -m hi (the release binary) <= 1.3x a compiled console.log",
+    time("one-shot", "socket-lab client -m hi"),
+    time("one-shot", "bun floor (compiled console.log)"),
+    1.3,
+    "ms",
+  );
+  // Not a target: what bounds the one above. Any Bun program that connects, sends and prints pays this.
+  atMost(
+    "(bound) a bare compiled Bun.connect one-shot <= 1.3x a compiled console.log",
+    time("one-shot", "bun connect floor (compiled Bun.connect, send, print)"),
+    time("one-shot", "bun floor (compiled console.log)"),
+    1.3,
+    "ms",
+  );
   return targets;
 }
 

@@ -51,7 +51,7 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
  * Through Bun's writer, not process.stdout: creating that Node stream costs a compiled binary
  * ~8 ms, which would be most of `client --version` (see logger.ts for stderr).
  */
-async function printAndExit(text: string): Promise<never> {
+export async function printAndExit(text: string): Promise<never> {
   const stdout = createLineSink("stdout");
   stdout.write(`${text}\n`);
   await stdout.flush();
