@@ -117,6 +117,28 @@ describe("acks made from bytes (a server that logs no messages)", () => {
   test("invalid UTF-8 is left to the string path, which answers it with U+FFFD", () => {
     expect(new LineAckBuilder().build(Uint8Array.of(0x61, 0xff, 0x0a))).toBeUndefined();
     expect(new LineAckBuilder().build(Uint8Array.of(0xf0, 0x9f, 0x98, 0x0a))).toBeUndefined();
+    // Past the short ASCII check, the full UTF-8 check.
+    expect(
+      new LineAckBuilder().build(Buffer.concat([Buffer.alloc(100, "a"), Uint8Array.of(0xff, 0x0a)])),
+    ).toBeUndefined();
+  });
+
+  test("the deframer hands over a read that is only complete lines whole, one line too (a lockstep read)", () => {
+    const deframer = new LineDeframer(1024);
+    const got: Array<[string, string]> = [];
+    const onMessage = (text: string) => got.push(["message", text]);
+    const onLines = (lines: Uint8Array) => got.push(["lines", Buffer.from(lines).toString()]);
+    deframer.push(Buffer.from("ping\n"), onMessage, onLines);
+    deframer.push(Buffer.from("a\nb\n"), onMessage, onLines);
+    // A line begun in an earlier read is joined and decoded; a single line after it, too.
+    deframer.push(Buffer.from("par"), onMessage, onLines);
+    deframer.push(Buffer.from("t\nnext\n"), onMessage, onLines);
+    expect(got).toEqual([
+      ["lines", "ping\n"],
+      ["lines", "a\nb\n"],
+      ["message", "part"],
+      ["message", "next"],
+    ]);
   });
 
   test("a read larger than its buffer: it grows, up to its limit; past that, the string path", () => {

@@ -28,8 +28,8 @@ export interface Deframer {
 
 /**
  * Optional fast path for a reader that can use several lines at once (line framing): the complete
- * lines of one read as they came, undecoded, each with its LF and any CR still in (two or more:
- * a read of one line goes to onMessage). A reader that
+ * lines of one read as they came, undecoded, each with its LF and any CR still in (all of a read
+ * that is only complete lines; else two or more, and a single line goes to onMessage). A reader that
  * only checks and passes them on (the client's acks into a pipe) needs no string per read.
  * `splitLines(decodeLines(lines), onMessage)` turns it into what onMessage would have received.
  */
@@ -77,8 +77,10 @@ export class LineDeframer implements Deframer {
         // No line here can be over the limit: decode every complete line in one call (one native
         // call per read, not per message) and cut the text at its LFs. Same result as decoding line
         // by line: LF is never part of a multi-byte character, so it also ends any invalid sequence.
-        // One line (a lockstep read) is cheaper as a string than as a view of the read.
-        if (onLines && lf !== lastLf) onLines(chunk.subarray(start, lastLf + 1));
+        // A read that is just its lines (a lockstep read is one) goes to onLines as it came. A
+        // single line after a piece of an earlier read is cheaper as a string than as a view.
+        if (onLines && start === 0 && lastLf === chunk.length - 1) onLines(chunk);
+        else if (onLines && lf !== lastLf) onLines(chunk.subarray(start, lastLf + 1));
         else splitLines(chunk.toString("utf8", start, lastLf), onMessage);
         start = lastLf + 1;
       } else {
