@@ -16,10 +16,14 @@ class StingySocket implements WritableSocket {
 
   constructor(private readonly takes: () => number) {}
 
-  write(data: string | Uint8Array): number {
+  write(data: string | Uint8Array, byteOffset = 0, byteLength?: number): number {
     this.writes++;
     if (this.closed) return -1;
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    // As Bun's: of bytes, byteLength of them from byteOffset.
+    const bytes =
+      typeof data === "string"
+        ? Buffer.from(data)
+        : data.subarray(byteOffset, byteLength === undefined ? undefined : byteOffset + byteLength);
     const count = Math.min(bytes.length, Math.max(0, this.takes()));
     for (const byte of bytes.subarray(0, count)) this.taken.push(byte);
     return count;
@@ -46,6 +50,19 @@ describe("Outbox", () => {
     scratch.write("____");
     drainAll(outbox);
     expect(socket.text).toBe("abcdWXYZ");
+  });
+
+  test("of a buffer given with a length, only that many bytes go, and only those are kept (a reused ack buffer)", () => {
+    const socket = new StingySocket(() => 3);
+    const outbox = new Outbox(socket);
+    const scratch = Buffer.from("abcdefgh-unused-tail");
+    outbox.send(scratch, 8);
+    expect(outbox.queuedBytes).toBe(5);
+    scratch.write("XYZ-unused-tail");
+    outbox.send(scratch, 3);
+    expect(outbox.queuedBytes).toBe(8);
+    drainAll(outbox);
+    expect(socket.text).toBe("abcdefghXYZ");
   });
 
   test.each([1, 3, 7, 64, 4096])("a socket taking %p bytes per write gets every byte once, in order", (perWrite) => {

@@ -5,8 +5,11 @@
 
 /** The part of Bun's socket that the outbox writes to. */
 export interface WritableSocket {
-  /** Returns the bytes the kernel took (a string is written as UTF-8), or -1 when closed. */
-  write(data: string | Uint8Array): number;
+  /**
+   * Returns the bytes the kernel took (a string is written as UTF-8), or -1 when closed. Of bytes,
+   * byteLength from byteOffset only.
+   */
+  write(data: string | Uint8Array, byteOffset?: number, byteLength?: number): number;
 }
 
 /** Where an outbox adds up the bytes the kernel took (ServerStats is one). */
@@ -31,25 +34,39 @@ export class Outbox {
     return this.queuedBytes === 0;
   }
 
-  /** Sends `data` or keeps it to send; what it keeps is a copy, so `data` may be reused at once. */
-  send(data: string | Uint8Array): void {
-    if (this.closed || data.length === 0) return;
-    if (this.queuedBytes > 0) {
-      // Order: older bytes go first, so new ones wait behind them.
-      this.enqueue(Buffer.from(data));
-      return;
-    }
+  /**
+   * Sends `data` (of bytes, the first `byteLength`: a reused buffer needs no view made per send) or
+   * keeps it to send; what it keeps is a copy, so `data` may be reused at once.
+   */
+  send(data: string | Uint8Array, byteLength?: number): void {
+    if (typeof data === "string") return this.sendText(data);
+    const length = byteLength ?? data.length;
+    if (this.closed || length === 0) return;
+    // Order: older bytes go first, so new ones wait behind them.
+    if (this.queuedBytes > 0) return this.enqueue(Buffer.from(data.subarray(0, length)));
+    const written = this.socket.write(data, 0, length);
+    if (this.tookAll(written, length)) return;
+    this.enqueue(Buffer.from(data.subarray(written, length)));
+  }
+
+  private sendText(text: string): void {
+    if (this.closed || text.length === 0) return;
+    if (this.queuedBytes > 0) return this.enqueue(Buffer.from(text));
     // A string goes to the socket as it is: Bun encodes it on the way, with no Buffer made per
     // send. Only the rare unsent rest is encoded here, to be kept as bytes.
-    const written = this.socket.write(data);
+    const written = this.socket.write(text);
+    if (this.tookAll(written, Buffer.byteLength(text))) return;
+    this.enqueue(Buffer.from(text).subarray(written));
+  }
+
+  /** Counts what a write took; false when a rest of `length` is left to keep. */
+  private tookAll(written: number, length: number): boolean {
     if (written < 0) {
       this.closed = true;
-      return;
+      return true;
     }
     this.sent.sentBytes += written;
-    const length = typeof data === "string" ? Buffer.byteLength(data) : data.length;
-    if (written === length) return;
-    this.enqueue(typeof data === "string" ? Buffer.from(data).subarray(written) : Buffer.from(data.subarray(written)));
+    return written === length;
   }
 
   /** Call from the socket's `drain` handler. Returns true when nothing is left to send. */

@@ -57,6 +57,13 @@ export class LineDeframer implements Deframer {
   constructor(private readonly maxMessageBytes: number) {}
 
   push(chunk: Buffer, onMessage: (message: string) => void, onLines?: LinesHandler): boolean {
+    // The common read, lockstep or pipelined: nothing held, only complete lines, none of which can
+    // be over the limit. It goes to onLines as it came, with two native searches fewer than the
+    // general path below (user CPU per message 0.69 -> 0.65 us lockstep, `bun bench/ab.ts`).
+    if (onLines && this.heldBytes === 0 && chunk[chunk.length - 1] === LF && chunk.length - 1 <= this.maxMessageBytes) {
+      onLines(chunk);
+      return true;
+    }
     let start = 0;
     let lf = chunk.indexOf(LF);
     if (lf !== -1 && this.heldBytes > 0) {
@@ -77,10 +84,9 @@ export class LineDeframer implements Deframer {
         // No line here can be over the limit: decode every complete line in one call (one native
         // call per read, not per message) and cut the text at its LFs. Same result as decoding line
         // by line: LF is never part of a multi-byte character, so it also ends any invalid sequence.
-        // A read that is just its lines (a lockstep read is one) goes to onLines as it came. A
-        // single line after a piece of an earlier read is cheaper as a string than as a view.
-        if (onLines && start === 0 && lastLf === chunk.length - 1) onLines(chunk);
-        else if (onLines && lf !== lastLf) onLines(chunk.subarray(start, lastLf + 1));
+        // (A read that is only its lines went to onLines whole, above.) A single line after a
+        // piece of an earlier read is cheaper as a string than as a view.
+        if (onLines && lf !== lastLf) onLines(chunk.subarray(start, lastLf + 1));
         else splitLines(chunk.toString("utf8", start, lastLf), onMessage);
         start = lastLf + 1;
       } else {

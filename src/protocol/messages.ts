@@ -70,10 +70,10 @@ export class LineAckBuilder {
   /**
    * `lines` (complete lines, each with its LF, as a LinesHandler gets them) as acks, or undefined
    * when they do not end with an LF, when the bytes are not valid UTF-8 (their acks carry U+FFFD: the string path makes those) or
-   * the acks would need more than maxBytes. The result is a view of the reused buffer: write it
-   * (or copy it) before the next build().
+   * the acks would need more than maxBytes. The result is their length: they are the first that
+   * many bytes of `bytes`, a buffer reused from call to call (write or copy them before the next).
    */
-  build(lines: Uint8Array): Uint8Array | undefined {
+  build(lines: Uint8Array): number | undefined {
     // Every line ends with its LF (the inner loop below relies on it), and the bytes are UTF-8.
     if (lines[lines.length - 1] !== LF || !(isAscii(lines) || isUtf8(lines))) return undefined;
     // Acks are longer than their lines: a read this large cannot fit, so do not start.
@@ -109,7 +109,12 @@ export class LineAckBuilder {
       count++;
     }
     this.count = count;
-    return out.subarray(0, size);
+    return size;
+  }
+
+  /** Where build() puts the acks. */
+  get bytes(): Buffer {
+    return this.buffer;
   }
 }
 

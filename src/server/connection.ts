@@ -102,8 +102,8 @@ export class Connection {
   private readonly acknowledgeLines: LinesHandler | undefined;
   /** Replies to a read's complete lines at once, from their bytes where they are valid UTF-8. */
   private readonly acknowledgeBytes = (lines: Buffer): void => {
-    const acks = lineAcks.build(lines);
-    if (acks === undefined) {
+    const acksLength = lineAcks.build(lines);
+    if (acksLength === undefined) {
       splitLines(decodeLines(lines), this.acknowledge);
       return;
     }
@@ -111,7 +111,7 @@ export class Connection {
     // The ack of a line begun in an earlier read goes first.
     if (this.replies !== "") this.outbox.send(this.replies);
     this.replies = "";
-    this.outbox.send(acks);
+    this.outbox.send(lineAcks.bytes, acksLength);
   };
 
   /** The socket can take more: send what waits, resume reading, finish a goodbye. */
