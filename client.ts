@@ -2,7 +2,6 @@
 // socket-lab client: entry point. Flags in, options out; the work is in src/client/.
 import { defineCommand } from "citty";
 import pkg from "./package.json" with { type: "json" };
-import { benchCommand } from "./src/bench/command.ts";
 import {
   connectArgs,
   formatBytes,
@@ -90,11 +89,11 @@ export const clientCommand = withHelp(
       description: "socket-lab TCP message client: sends lines (stdin or -m), prints each reply.",
     },
     args: clientArgs,
-    // The program's own modules are imported statically: in one compiled binary their code is
-    // there anyway, and import() would wrap each in a lazy initializer whose calls at start (dozens, one per module)
-    // are enough to wake the JIT in a one-shot `client -m hi`. Costly built-ins stay import()ed
-    // where they are used (node:crypto for TLS files, node:readline for the terminal session).
-    subCommands: { bench: benchCommand },
+    // The program's modules are static imports: they are what every run needs. The bench
+    // subcommand is import()ed: binaries are built with code splitting (scripts/compile.ts), so it
+    // is a chunk of its own that a one-shot never loads. (Without splitting, import() wraps every
+    // module in a lazy initializer, and their calls at start wake the JIT: docs/bun-notes.md.)
+    subCommands: { bench: () => import("./src/bench/command.ts").then((module) => module.benchCommand) },
     run: ({ args, rawArgs }) =>
       runClientProgram({
         ...parseClientNetworkFlags(args),
