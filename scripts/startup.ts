@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBinary, ENTRY_POINTS } from "./compile.ts";
+import { buildBinary, ENTRY_POINTS, MULTICALL_ENTRY } from "./compile.ts";
 
 const RUNS = Number(process.env.RUNS ?? 200);
 
@@ -28,6 +28,8 @@ try {
   const hello = await buildBinary({ entry: join(dir, "hello.ts"), outfile: join(dir, "hello") });
   const client = await buildBinary({ entry: ENTRY_POINTS.client, outfile: join(dir, "client") });
   const serverBinary = await buildBinary({ entry: ENTRY_POINTS.server, outfile: join(dir, "server") });
+  // The one binary a release ships.
+  const multicall = await buildBinary({ entry: MULTICALL_ENTRY, outfile: join(dir, "socket-lab") });
 
   // A server for the one-shot round trip. Its log goes to a file, not a pipe: nothing reads a pipe
   // while hyperfine runs. The STARTING line tells the port.
@@ -41,6 +43,8 @@ try {
     ["`server --version`", `${serverBinary} --version`],
     ["`client --help`", `${client} --help`],
     ["`client -m hi` (connect, send, ack, exit)", `${client} --port ${port} --quiet -m hi`],
+    ["`socket-lab --version` (the release binary)", `${multicall} --version`],
+    ["`socket-lab client -m hi`", `${multicall} client --port ${port} --quiet -m hi`],
   ];
   const jsonPath = join(dir, "hyperfine.json");
   const run = Bun.spawnSync(
@@ -69,7 +73,9 @@ try {
     );
   });
   const mib = (path: string) => (Bun.file(path).size / 1024 / 1024).toFixed(1);
-  console.log(`\nsizes: hello ${mib(hello)} MiB, client ${mib(client)} MiB, server ${mib(serverBinary)} MiB`);
+  console.log(
+    `\nsizes: hello ${mib(hello)} MiB, client ${mib(client)} MiB, server ${mib(serverBinary)} MiB, socket-lab ${mib(multicall)} MiB`,
+  );
 } finally {
   server?.kill("SIGKILL");
   await server?.exited;
