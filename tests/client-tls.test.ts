@@ -162,15 +162,18 @@ describe("verification failures exit 6 with a plain reason", () => {
     expect(result.exitCode).toBe(TLS_FAILURE);
   });
 
-  test("--tls-insecure connects anyway, and says once that nothing is verified", async () => {
-    const result = await tlsClient(terminators.untrusted.port, ["--tls-insecure", "-m", "risky"]);
-    expect(result.stdout).toBe("Message 'risky' received successfully\n");
-    const warnings = result.stderr.split("\n").filter((line) => line.startsWith("[WARNING]"));
-    expect(warnings).toEqual([
-      "[WARNING] The server's certificate is not verified (--tls-insecure): anyone on the way can read and change messages",
-    ]);
-    expect(result.exitCode).toBe(0);
-  });
+  test.each(["untrusted", "selfSigned", "expired", "wrongName"] as const)(
+    "--tls-insecure connects anyway (%s), and says once that nothing is verified",
+    async (terminator) => {
+      const result = await tlsClient(terminators[terminator].port, ["--tls-insecure", "-m", "risky"]);
+      expect(result.stdout).toBe("Message 'risky' received successfully\n");
+      const warnings = result.stderr.split("\n").filter((line) => line.startsWith("[WARNING]"));
+      expect(warnings).toEqual([
+        "[WARNING] The server's certificate is not verified (--tls-insecure): anyone on the way can read and change messages",
+      ]);
+      expect(result.exitCode).toBe(0);
+    },
+  );
 });
 
 describe("--reconnect does not retry what would fail the same way again", () => {

@@ -5,7 +5,7 @@
 // timeout covers a server that never answers the handshake. A connection that opens after we
 // gave up is closed at once.
 import type { Socket, SocketHandler } from "bun";
-import { describeTlsError, type TlsFailure } from "./tls-failure.ts";
+import { describeTlsError, isVerificationError, type TlsFailure } from "./tls-failure.ts";
 
 /** What a client connects to, and how. */
 export interface ConnectTarget {
@@ -110,8 +110,12 @@ export async function connectWithTimeout<Data>(options: ConnectOptions<Data>): P
     handshake(socket, success, error) {
       handshaking = undefined;
       // Our own check as well as Bun's: with verification on, any verification error fails,
-      // whatever the environment says.
-      const failed = !success || (tls?.verify === true && (error || !socket.authorized));
+      // whatever the environment says. With it off (--tls-insecure) a certificate that does not
+      // verify is let through: Bun reports some of those (self-signed, for another name) as an
+      // unsuccessful handshake, though the connection is up and carries data.
+      const failed = tls?.verify
+        ? !success || error || !socket.authorized
+        : !success && !isVerificationError(error ?? undefined);
       if (!failed) return becomeReady(socket);
       const failure = describeTlsError(error ?? undefined, tls!.serverName, socket);
       ready.reject(new ConnectError({ kind: "tls", failure }));

@@ -28,6 +28,18 @@ const UNTRUSTED = new Set([
 ]);
 const SELF_SIGNED = new Set(["DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN"]);
 
+/**
+ * OpenSSL's verification codes (the certificate did not verify: the handshake itself went
+ * through), as against handshake failures (`ERR_SSL_...`, alerts) and errors of the connection.
+ */
+const VERIFICATION_CODE =
+  /^(?:CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|INVALID_|PATH_LENGTH_|AKID_|KEYUSAGE_|HOSTNAME_MISMATCH$|IP_ADDRESS_MISMATCH$|EMAIL_MISMATCH$|SUBJECT_ISSUER_MISMATCH$|ERR_TLS_CERT_ALTNAME_INVALID$)/;
+
+/** The server's certificate did not verify (untrusted, self-signed, for another name, out of date, ...). */
+export function isVerificationError(error: Error | undefined): boolean {
+  return VERIFICATION_CODE.test((error as NodeJS.ErrnoException | undefined)?.code ?? "");
+}
+
 /** Errors that come from TLS rather than from the connection under it. */
 export function isTlsError(error: Error | undefined): boolean {
   if (!error) return false;
