@@ -37,6 +37,16 @@ describe("client bench", () => {
     expect(result.stdout).not.toContain("\x1b[");
   });
 
+  test("a timed run (-d) ends its connections cleanly: the server logs a disconnect for each, no reset", async () => {
+    // Its own server, logging the connections (status lines on stderr; --quiet would hide them).
+    await using logging = await startServerProcess(["--log-level", "info"]);
+    const args = ["bench", "--port", String(logging.port), "-c", "8", "-P", "16", "-d", "0.5", "--quiet"];
+    const result = await runClient(args);
+    expect(result.exitCode).toBe(0);
+    await logging.stderr.waitFor(/(\[DISCONNECTED\][\s\S]*){8}/);
+    expect(logging.stderr.text).not.toContain("reset");
+  });
+
   test("a refused connection is an error in the summary and exit 1", async () => {
     const result = await runClient(["bench", "--port", String(freePort()), "-c", "2", "-n", "10", "--quiet"]);
     expect(result.exitCode).toBe(1);

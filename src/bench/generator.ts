@@ -144,12 +144,15 @@ class Worker {
       }
       this.atLineStart = chunk[chunk.length - 1] === LF;
     }
-    if (replies > 0 && this.run.measuring) {
-      this.run.recordReplies(replies, performance.now() - this.sentAt);
+    if (replies > 0) {
+      if (this.run.measuring) this.run.recordReplies(replies, performance.now() - this.sentAt);
       this.owed -= replies;
     }
     if (notice !== undefined) return this.noticed(this, notice);
-    if (replies > 0 && this.run.measuring && this.owed <= 0) this.sendBatch();
+    if (replies > 0 && this.owed <= 0) {
+      if (this.run.measuring) this.sendBatch();
+      else this.run.closeStopped(this);
+    }
   }
 }
 
@@ -227,15 +230,45 @@ class Run {
     if (this.workers.delete(worker) && this.workers.size === 0 && this.measuring) this.allDone.resolve();
   }
 
-  /** Ends the run: every connection is closed and nothing more is counted. */
-  stop(): void {
+  /**
+   * Ends the run: nothing more is counted or sent. A connection still owed replies is closed once
+   * they are in (closeStopped) or by closeAll(): closing it with replies on their way would make the
+   * close a reset, which the server would log as one for every connection of the run.
+   */
+  stop({ waitForReplies = true } = {}): void {
     this.measuring = false;
     for (const worker of this.workers) {
       worker.closedByUs = true;
-      worker.socket.end();
+      if (waitForReplies && worker.owed > 0) this.stopped.add(worker);
+      else worker.socket.end();
     }
     this.workers.clear();
     this.allDone.resolve();
+  }
+
+  /** Stopped connections still owed replies. */
+  private readonly stopped = new Set<Worker>();
+  private allStoppedClosed = Promise.withResolvers<void>();
+
+  /** A stopped connection has its replies (or is gone): close it. */
+  closeStopped(worker: Worker): void {
+    if (!this.stopped.delete(worker)) return;
+    worker.socket.end();
+    if (this.stopped.size === 0) this.allStoppedClosed.resolve();
+  }
+
+  /** After stop(): waits up to `graceMs` for the replies still on their way, then closes every connection. */
+  async closeAll(graceMs: number): Promise<void> {
+    if (this.stopped.size > 0) {
+      let timer: Timer | undefined;
+      await Promise.race([
+        this.allStoppedClosed.promise,
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const worker of this.stopped) worker.socket.end();
+    this.stopped.clear();
   }
 }
 
@@ -259,7 +292,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     } else if (responseTimeoutMs > 0 && now - lastProgressAt >= responseTimeoutMs) {
       // Every connection is waiting on a server that stopped answering: each is an error.
       for (let i = 0; i < run.workers.size; i++) run.error("no-response");
-      run.stop();
+      run.stop({ waitForReplies: false });
     }
   }, 1000);
   const deadline =
@@ -273,6 +306,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   clearInterval(progress);
   clearTimeout(deadline);
   run.stop();
+  // Replies to the last batches are a round trip away (a server that stopped answering was given
+  // up on without waiting: no-response). They are not counted: the clock has stopped.
+  await run.closeAll(STOP_GRACE_MS);
 
   const h = run.histogram;
   const ms = (us: number) => us / 1000;
@@ -303,6 +339,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     },
   };
 }
+
+/** How long the end of a run waits for the replies to its last batches before closing anyway. */
+const STOP_GRACE_MS = 1000;
 
 const CONNECT_ERROR_KINDS: Record<ConnectFailure["kind"], ErrorKind> = {
   refused: "refused",
@@ -382,7 +421,9 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
   };
   const lost = (socket: BenchSocket, kind: ErrorKind) => {
     const worker = socket.data;
-    if (!worker || worker.closedByUs) return;
+    if (!worker) return;
+    // Gone after the run: not an error, and nothing to wait for.
+    if (worker.closedByUs) return run.closeStopped(worker);
     worker.closedByUs = true;
     run.error(kind);
     // -n N means N acknowledged: what the lost connection still owed goes to the others.
