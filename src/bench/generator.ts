@@ -248,7 +248,7 @@ class Run {
 
   /** Stopped connections still owed replies. */
   private readonly stopped = new Set<Worker>();
-  private allStoppedClosed = Promise.withResolvers<void>();
+  private readonly allStoppedClosed = Promise.withResolvers<void>();
 
   /** A stopped connection has its replies (or is gone): close it. */
   closeStopped(worker: Worker): void {
