@@ -16,6 +16,11 @@ const COSTLY = ["crypto", "fs", "util", "tty", "net", "stream", "tls", "readline
  * the chunks it import()s whose names start with one of `picked` (a program the run picks).
  */
 async function builtinsLoaded(entry: string, picked: string[] = []): Promise<string[]> {
+  return (await startOf(entry, picked)).builtins;
+}
+
+/** What a start loads (see builtinsLoaded): the built-ins, and the text of the chunks. */
+async function startOf(entry: string, picked: string[] = []): Promise<{ builtins: string[]; code: string }> {
   const build = await Bun.build({
     entrypoints: [join(ROOT, entry)],
     target: "bun",
@@ -44,17 +49,28 @@ async function builtinsLoaded(entry: string, picked: string[] = []): Promise<str
     }
   };
   visit(basename(start.path));
-  return [...builtins].toSorted();
+  const code = [...seen].map((name) => chunks.get(name)).join("\n");
+  return { builtins: [...builtins].toSorted(), code };
 }
 
 const costlyIn = (builtins: string[]) => COSTLY.filter((costly) => builtins.includes(costly));
 
 test("the client's start loads no costly built-in: node:crypto, fs, util, tty, net, stream come only when used", async () => {
+  // A one-shot (client -m hi), and any other run (which loads the command line's chunk, cli-*).
   expect(costlyIn(await builtinsLoaded(ENTRY_POINTS.client))).toEqual([]);
+  expect(costlyIn(await builtinsLoaded(ENTRY_POINTS.client, ["cli-", "run-"]))).toEqual([]);
+});
+
+// The session's "[RECONNECTING]" stands for the whole program: src/client/one-shot.ts says why a
+// one-shot is spared it.
+test("a one-shot's start does not load the whole client program (session, pipeline, citty); any other run does", async () => {
+  expect((await startOf(ENTRY_POINTS.client)).code).not.toContain("[RECONNECTING]");
+  expect((await startOf(ENTRY_POINTS.client, ["cli-"])).code).toContain("[RECONNECTING]");
+  expect((await startOf(MULTICALL_ENTRY)).code).not.toContain("[RECONNECTING]");
 });
 
 test("the multi-call binary's `socket-lab client` loads none either: not the server's node:fs, os, net, dns", async () => {
-  const loaded = await builtinsLoaded(MULTICALL_ENTRY, ["client-"]);
+  const loaded = await builtinsLoaded(MULTICALL_ENTRY, ["cli-", "run-"]);
   expect(costlyIn(loaded)).toEqual([]);
   // The check can fail: `socket-lab server` loads them, from the server's chunks.
   expect(costlyIn(await builtinsLoaded(MULTICALL_ENTRY, ["server-", "main-"]))).toContain("fs");

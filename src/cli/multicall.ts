@@ -2,12 +2,12 @@
 // socket-lab: the one binary a release ships. `socket-lab server ...` and `socket-lab client ...`
 // (with `client bench`) run those programs; invoked under the name `server` or `client` (a link
 // or a copy of the binary), it is that program directly, as busybox is `ls` when called `ls`.
-// The client is imported statically (as an import()ed chunk its one-shot was slower: 5.3 against
-// 4.9 ms in one hyperfine run). The server is import()ed: its chunk holds the built-ins only it
-// uses (node:fs, os, net, dns, crypto), which would slow every client start.
+// The client starts as client.ts starts it (client-entry.ts: a one-shot loads only its own small
+// program). The server is import()ed: its chunk holds the built-ins only it uses (node:fs, os,
+// net, dns, crypto), which would slow every client start.
 
-import { clientCommand } from "../../client.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { runClientCli } from "./client-entry.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { printAndExit, runCli } from "./run.ts";
 
@@ -41,7 +41,7 @@ USAGE
 async function main(): Promise<never> {
   const { program, args } = pickProgram(process.argv0, process.argv.slice(2));
   if (program === "server") return runCli((await import("../../server.ts")).serverCommand, args);
-  if (program === "client") return runCli(clientCommand, args);
+  if (program === "client") return runClientCli(args);
   const [first] = args;
   if (first === "--version" || first === "-v") return printAndExit(pkg.version);
   if (first === "--help" || first === "-h") return printAndExit(USAGE.trimEnd());

@@ -18,6 +18,11 @@ interface TtyBinding {
 
 let ttyBinding: TtyBinding | null | undefined;
 
+/** The answer that needs no wait (the native isatty), or undefined where there is none. */
+export function terminalNow(stream: Stream): boolean | undefined {
+  return nativeIsTTY(FDS[stream]);
+}
+
 function nativeIsTTY(fd: number): boolean | undefined {
   if (ttyBinding === undefined) {
     try {

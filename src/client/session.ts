@@ -180,7 +180,14 @@ export class Session {
     return ServerLink.open(this.options, {
       reply: (text) => this.replied(text),
       replies: this.listeners.onAckLines && ((lines) => this.repliedLines(lines)),
-      ended: (how) => this.connectionFailed(linkEndOutcome(how, this.tally)),
+      ended: (how) => {
+        const outcome = linkEndOutcome(how, this.tally);
+        // With nothing owed the run may be over: a server that sends its last ack (even without
+        // its LF) and closes ends the connection in the same turn, before the run has closed the
+        // session. A turn later, a run that is over has; one that goes on hears of the end then.
+        if (this.owed === 0) setImmediate(() => this.connectionFailed(outcome));
+        else this.connectionFailed(outcome);
+      },
     });
   }
 

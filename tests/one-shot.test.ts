@@ -1,0 +1,196 @@
+// The one-shot (`client -m TEXT` into a pipe) is its own small program (src/client/one-shot.ts says
+// why). These tests hold it to the whole program: each runs the same command line both ways, the
+// second with `--framing line` added (the default, so the same run, but a flag the one-shot does
+// not take), against the same server or server fault, and compares stdout (as bytes), stderr and
+// the exit code.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Socket } from "bun";
+import { oneShotPlan } from "../src/client/one-shot.ts";
+import { CHILD_ENV, DEADLINE_MS, type ServerProcess, SOURCE_CLIENT, startServerProcess } from "./helpers/processes.ts";
+
+interface Run {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(args: string[]): Promise<Run> {
+  const proc = Bun.spawn([...SOURCE_CLIENT, ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: CHILD_ENV,
+  });
+  const deadline = setTimeout(() => proc.kill("SIGKILL"), DEADLINE_MS);
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(proc.stdout).bytes(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  clearTimeout(deadline);
+  return { exitCode, stdout: Buffer.from(stdout).toString("hex"), stderr };
+}
+
+/** Runs `args` as a one-shot and through the whole program; expects the same; returns it. */
+async function bothWays(args: string[]): Promise<Run> {
+  expect(oneShotPlan(args, pipes)).toBeDefined();
+  const whole = [...args, "--framing", "line"];
+  expect(oneShotPlan(whole, pipes)).toBeUndefined();
+  const [oneShot, wholeProgram] = await Promise.all([run(args), run(whole)]);
+  expect(oneShot).toEqual(wholeProgram);
+  return oneShot;
+}
+
+/** What the spawned clients have: stdout and stderr are pipes. */
+const pipes = () => false;
+
+const hex = (text: string | Uint8Array) => Buffer.from(text).toString("hex");
+
+/** A server that answers every connection's first read with `answer`. */
+function scripted(answer: (socket: Socket<undefined>, chunk: Buffer) => void) {
+  return Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: answer } });
+}
+
+describe("a one-shot does what the whole program does", () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startServerProcess([]);
+  });
+  afterAll(async () => {
+    expect(await server.stop()).toBe(0);
+  });
+
+  test("against the server: one message, several, --quiet, an empty one, one with a line break", async () => {
+    const port = String(server.port);
+    const one = await bothWays(["--port", port, "-m", "hi"]);
+    expect(one.stdout).toBe(hex("Message 'hi' received successfully\n"));
+    expect(one.stderr).toContain("[CONNECTED] Connected to server");
+    expect(one.exitCode).toBe(0);
+    const many = await bothWays(["--port", port, "-m", "a", "--message=b", "-m", "ünï"]);
+    expect(many.stdout).toBe(
+      hex(
+        "Message 'a' received successfully\nMessage 'b' received successfully\nMessage 'ünï' received successfully\n",
+      ),
+    );
+    const quiet = await bothWays(["--quiet", "--host", "127.0.0.1", "--port", port, "-m", "hi"]);
+    expect(quiet.stderr).toBe("");
+    expect((await bothWays(["--port", port, "-m", ""])).stdout).toBe(hex("Message '' received successfully\n"));
+    expect((await bothWays(["--port", port, "-m", "a\nb"])).stdout).toBe(
+      hex("Message 'a' received successfully\nMessage 'b' received successfully\n"),
+    );
+  });
+
+  test("refused, and a name that does not resolve", async () => {
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = String(listener.port);
+    listener.stop(true);
+    const refused = await bothWays(["--port", port, "-m", "hi"]);
+    expect(refused.exitCode).toBe(3);
+    expect(refused.stderr).toContain("[REFUSED]");
+    const unresolved = await bothWays(["--host", "no-such-host.invalid", "--port", port, "-m", "hi", "--quiet"]);
+    expect(unresolved.exitCode).toBe(1);
+    expect(unresolved.stderr).toContain("Cannot resolve host no-such-host.invalid");
+  });
+
+  const faults: Array<[string, (socket: Socket<undefined>, chunk: Buffer) => void, number]> = [
+    ["a notice", (socket) => void (socket.write("ERROR server is full\n"), socket.end()), 5],
+    ["a close without a reply", (socket) => void socket.end(), 5],
+    ["a reply that is not an ack", (socket) => void (socket.write("hello\n"), socket.end()), 5],
+    [
+      "an ack, then more in the same read",
+      (socket) => void socket.write("Message 'hi' received successfully\nmore\n"),
+      5,
+    ],
+    ["an ack with CRLF", (socket) => void socket.write("Message 'hi' received successfully\r\n"), 0],
+    ["an ack without its LF, then a close", (socket) => void socket.end("Message 'hi' received successfully"), 0],
+    [
+      "acks that are not UTF-8",
+      (socket) => void socket.write(Buffer.from("Message 'h\xff' received successfully\n", "latin1")),
+      0,
+    ],
+    ["two acks in one read", (socket) => void socket.write("Message 'a' received successfully\n".repeat(2)), 0],
+    ["one ack for two messages, then a close", (socket) => void socket.end("Message 'a' received successfully\n"), 5],
+  ];
+  for (const [fault, answer, exitCode] of faults) {
+    test(`a server that answers with ${fault} (exit ${exitCode})`, async () => {
+      const listener = scripted(answer);
+      try {
+        const messages = fault.includes("two") ? ["-m", "a", "-m", "b"] : ["-m", "hi"];
+        const result = await bothWays(["--port", String(listener.port), ...messages]);
+        expect(result.exitCode).toBe(exitCode);
+      } finally {
+        listener.stop(true);
+      }
+    });
+  }
+
+  test("Ctrl+C while the ack is owed: interrupted (exit 130), as the whole program", async () => {
+    const silent = scripted(() => {});
+    try {
+      const interrupted = async (args: string[]) => {
+        const proc = Bun.spawn([...SOURCE_CLIENT, ...args], { stdout: "pipe", stderr: "pipe", env: CHILD_ENV });
+        const stderr = new Response(proc.stderr).text();
+        // Connected (the server saw the message) before the signal; the status line says so.
+        await Bun.sleep(700);
+        proc.kill("SIGINT");
+        return { exitCode: await proc.exited, stderr: await stderr };
+      };
+      const args = ["--port", String(silent.port), "-m", "hi"];
+      const [oneShot, whole] = await Promise.all([interrupted(args), interrupted([...args, "--framing", "line"])]);
+      expect(oneShot).toEqual(whole);
+      expect(oneShot.exitCode).toBe(130);
+      expect(oneShot.stderr).toContain("[INTERRUPT] Client shutting down...");
+    } finally {
+      silent.stop(true);
+    }
+  });
+});
+
+describe("which command lines are one-shots", () => {
+  test("-m and --message, --host, --port and --quiet, spelt as the whole program reads them", () => {
+    expect(oneShotPlan(["-m", "hi"], pipes)).toEqual({
+      host: "127.0.0.1",
+      port: 12345,
+      messages: ["hi"],
+      quiet: false,
+    });
+    expect(
+      oneShotPlan(["--host=::1", "--port", "80", "-m=a", "--message", "-v", "--quiet", "--port=81"], pipes),
+    ).toEqual({
+      host: "::1",
+      port: 81,
+      messages: ["a", "-v"],
+      quiet: true,
+    });
+  });
+
+  test("output to a terminal is the whole program's (acks escaped, a progress line), as is stderr's unless --quiet", () => {
+    expect(oneShotPlan(["-m", "hi"], (stream) => stream === "stdout")).toBeUndefined();
+    expect(oneShotPlan(["-m", "hi"], (stream) => stream === "stderr")).toBeUndefined();
+    expect(oneShotPlan(["-m", "hi", "--quiet"], (stream) => stream === "stderr")).toBeDefined();
+    // Not known at once (no native isatty): the whole program finds out.
+    expect(oneShotPlan(["-m", "hi"], () => undefined)).toBeUndefined();
+  });
+
+  test("anything else is the whole program's: no message, another flag, a bad port, --help, a missing value", () => {
+    for (const args of [
+      [],
+      ["-m", "hi", "--json"],
+      ["-m", "hi", "--port", "0"],
+      ["-m", "hi", "--port", "x"],
+      ["-m", "hi", "--port", "65536"],
+      ["-m", "hi", "--help"],
+      ["-m", "hi", "--version"],
+      ["-m", "hi", "extra"],
+      ["-m"],
+      ["-m", "hi", "--tls"],
+      ["bench", "-m", "hi"],
+      ["-m", "x".repeat(70 * 1024)],
+    ]) {
+      expect({ args: args.map((arg) => arg.slice(0, 20)), plan: oneShotPlan(args, pipes) }).toEqual({
+        args: args.map((arg) => arg.slice(0, 20)),
+        plan: undefined,
+      });
+    }
+  });
+});
