@@ -2,11 +2,14 @@
 // into a pipe) runs its small program; any other command line loads the whole one. That is an
 // import()ed chunk (binaries are built with code splitting, scripts/compile.ts), so a one-shot
 // never loads citty, the flag definitions, the session or the terminal modes.
+import pkg from "../../package.json" with { type: "json" };
 import { oneShotPlan, runOneShot } from "../client/one-shot.ts";
+import { printAndExit } from "../output/sink.ts";
 
 export async function runClientCli(args: string[]): Promise<never> {
   const oneShot = oneShotPlan(args);
   if (oneShot) process.exit(await runOneShot(oneShot));
-  const [{ clientCommand }, { runCli }] = await Promise.all([import("../client/cli.ts"), import("./run.ts")]);
-  return runCli(clientCommand, args);
+  // `client --version` alone needs nothing else either (anywhere else on the line, runCli finds it).
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) return printAndExit(pkg.version);
+  return (await import("../client/cli.ts")).runClientCommand(args);
 }

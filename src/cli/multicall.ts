@@ -7,9 +7,10 @@
 // net, dns, crypto), which would slow every client start.
 
 import pkg from "../../package.json" with { type: "json" };
+import { printAndExit } from "../output/sink.ts";
 import { runClientCli } from "./client-entry.ts";
 import { ExitCode } from "./exit-codes.ts";
-import { printAndExit, runCli } from "./run.ts";
+import { runCli } from "./run.ts";
 
 export const PROGRAMS = ["server", "client"] as const;
 export type ProgramName = (typeof PROGRAMS)[number];

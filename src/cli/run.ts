@@ -3,7 +3,7 @@
 // is the process's exit code. citty's runMain exits 1 on a usage error and ignores unknown flags.
 import type { CommandDef, ParsedArgs } from "citty";
 import { flushLogs } from "../output/logger.ts";
-import { createLineSink } from "../output/sink.ts";
+import { printAndExit } from "../output/sink.ts";
 import { UsageError } from "./args.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { parseFlags } from "./flags.ts";
@@ -45,17 +45,6 @@ export async function runCli(command: AnyCommand, rawArgs = process.argv.slice(2
   }
   await flushLogs();
   process.exit(typeof exitCode === "number" ? exitCode : 0);
-}
-
-/**
- * Through Bun's writer, not process.stdout: creating that Node stream costs a compiled binary
- * ~8 ms, which would be most of `client --version` (see logger.ts for stderr).
- */
-export async function printAndExit(text: string): Promise<never> {
-  const stdout = createLineSink("stdout");
-  stdout.write(`${text}\n`);
-  await stdout.flush();
-  process.exit(0);
 }
 
 async function pickSubCommand(

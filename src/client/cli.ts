@@ -16,6 +16,7 @@ import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-networ
 import { CLIENT_EXIT_CODES } from "../cli/exit-codes.ts";
 import { repeatedValues } from "../cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
+import { runCli } from "../cli/run.ts";
 import { runClientProgram } from "./main.ts";
 import { CLIENT_DEFAULTS } from "./options.ts";
 
@@ -124,3 +125,8 @@ export const clientCommand = withHelp(
     exitCodes: CLIENT_EXIT_CODES,
   },
 );
+
+/** The whole program, for any command line but a one-shot's (client-entry.ts). */
+export function runClientCommand(args: string[]): Promise<never> {
+  return runCli(clientCommand, args);
+}

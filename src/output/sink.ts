@@ -145,3 +145,14 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
     },
   };
 }
+
+/**
+ * Through Bun's writer, not process.stdout: creating that Node stream costs a compiled binary
+ * ~8 ms, which would be most of `client --version` (see logger.ts for stderr). For --help, --version and the like..
+ */
+export async function printAndExit(text: string): Promise<never> {
+  const stdout = createLineSink("stdout");
+  stdout.write(`${text}\n`);
+  await stdout.flush();
+  process.exit(0);
+}
