@@ -17,7 +17,6 @@ import { CLIENT_EXIT_CODES } from "../cli/exit-codes.ts";
 import { repeatedValues } from "../cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
 import { runCli } from "../cli/run.ts";
-import { runClientProgram } from "./main.ts";
 import { CLIENT_DEFAULTS } from "./options.ts";
 
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
@@ -94,8 +93,9 @@ export const clientCommand = withHelp(
     // is a chunk of its own that a plain run never loads. (Without splitting, import() wraps every
     // module in a lazy initializer, and their calls at start wake the JIT: docs/bun-notes.md.)
     subCommands: { bench: () => import("../bench/command.ts").then((module) => module.benchCommand) },
-    run: ({ args, rawArgs }) =>
-      runClientProgram({
+    // The program itself is import()ed too: --help needs only the flags.
+    run: async ({ args, rawArgs }) =>
+      (await import("./main.ts")).runClientProgram({
         ...parseClientNetworkFlags(args),
         framing: parseFraming(args.framing),
         connectTimeoutMs: parseSeconds("timeout", args.timeout),
