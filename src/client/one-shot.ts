@@ -1,6 +1,6 @@
 // The one-shot: `client -m TEXT` with its output going to a pipe or a file, as a script runs it to
 // send a message and check the ack (exit 0) or the failure (exit 3, 4, 5 ...). It runs here, not
-// through the whole program (command.ts, main.ts, pipeline.ts, session.ts): loading and first
+// through the whole program (cli.ts, main.ts, pipeline.ts, session.ts): loading and first
 // running those costs a compiled binary ~1.3 ms, a fifth of a whole one-shot (BENCHMARKS.md,
 // "one-shot"). So this is a small program for exactly the command lines it can take, made of the
 // same parts: the ServerLink, the Outcomes, the reply checks, the status lines and the sinks. Any
@@ -18,7 +18,7 @@ import { terminalNow } from "../cli/terminal.ts";
 import { ConnectError } from "../net/connect.ts";
 import { flushLogs, toStderr } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
-import { decodeLines, splitLines } from "../protocol/framing.ts";
+import { countLineBreaks, decodeLines, splitLines } from "../protocol/framing.ts";
 import { classifyReply, countAcks } from "../protocol/messages.ts";
 import { ServerLink } from "./link.ts";
 import { CLIENT_DEFAULTS } from "./options.ts";
@@ -190,7 +190,7 @@ export async function runOneShot(plan: OneShot): Promise<number> {
         link = opened;
         status("[CONNECTED] Connected to server");
         const bytes = Buffer.from(plan.messages.map((message) => `${message}\n`).join(""));
-        for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) tally.sent++;
+        tally.sent = countLineBreaks(bytes);
         lastProgressAt = performance.now();
         link.send(bytes);
         if (timeoutMs > 0) responseTimer = setTimeout(checkSilence, timeoutMs);

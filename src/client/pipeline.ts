@@ -5,7 +5,7 @@ import { isUtf8 } from "node:buffer";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
-import { LineDeframer } from "../protocol/framing.ts";
+import { countLineBreaks, LineDeframer } from "../protocol/framing.ts";
 import type { Outcome } from "./outcome.ts";
 import type { ProgressLine } from "./progress.ts";
 import type { ReconnectOptions } from "./reconnect.ts";
@@ -210,10 +210,4 @@ async function* readUntil(input: Input, stopped: Promise<unknown>): AsyncGenerat
   } finally {
     void reader.cancel().catch(() => {});
   }
-}
-
-function countLineBreaks(bytes: Uint8Array): number {
-  let count = 0;
-  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) count++;
-  return count;
 }

@@ -147,8 +147,9 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
 }
 
 /**
- * Through Bun's writer, not process.stdout: creating that Node stream costs a compiled binary
- * ~8 ms, which would be most of `client --version` (see logger.ts for stderr). For --help, --version and the like..
+ * For --help, --version and the like. Through Bun's writer, not process.stdout: creating that
+ * Node stream costs a compiled binary ~8 ms, which would be most of `client --version` (see
+ * logger.ts for stderr).
  */
 export async function printAndExit(text: string): Promise<never> {
   const stdout = createLineSink("stdout");
