@@ -110,17 +110,44 @@ describe("acks made from bytes (a server that logs no messages)", () => {
   });
 
   test("bytes that do not end a line are refused, not read past", () => {
-    expect(new LineAckBuilder().build(Buffer.from("no LF"))).toBeUndefined();
-    expect(new LineAckBuilder().build(Buffer.from(""))).toBeUndefined();
+    expect(LineAckBuilder.takes(Buffer.from("no LF"))).toBe(false);
+    expect(LineAckBuilder.takes(Buffer.from(""))).toBe(false);
+    expect(LineAckBuilder.takes(Buffer.from("a line\n"))).toBe(true);
   });
 
   test("invalid UTF-8 is left to the string path, which answers it with U+FFFD", () => {
-    expect(new LineAckBuilder().build(Uint8Array.of(0x61, 0xff, 0x0a))).toBeUndefined();
-    expect(new LineAckBuilder().build(Uint8Array.of(0xf0, 0x9f, 0x98, 0x0a))).toBeUndefined();
+    expect(LineAckBuilder.takes(Uint8Array.of(0x61, 0xff, 0x0a))).toBe(false);
+    expect(LineAckBuilder.takes(Uint8Array.of(0xf0, 0x9f, 0x98, 0x0a))).toBe(false);
     // Past the short ASCII check, the full UTF-8 check.
-    expect(
-      new LineAckBuilder().build(Buffer.concat([Buffer.alloc(100, "a"), Uint8Array.of(0xff, 0x0a)])),
-    ).toBeUndefined();
+    expect(LineAckBuilder.takes(Buffer.concat([Buffer.alloc(100, "a"), Uint8Array.of(0xff, 0x0a)]))).toBe(false);
+    expect(LineAckBuilder.takes(Buffer.concat([Buffer.alloc(100, "é"), Uint8Array.of(0x0a)]))).toBe(true);
+  });
+
+  test("acks that do not fit one buffer come a buffer at a time, the same bytes in all, none over it", () => {
+    const maxBytes = 1000;
+    // Tiny messages (each ack 30 times its line), longer ones, CRLF, and a line whose ack alone
+    // is over the buffer.
+    const messages = [...Array.from({ length: 200 }, (_, i) => (i % 7 === 0 ? "" : `m${i}`)), "x".repeat(300), "é\r"];
+    const input = Buffer.from(messages.map((message) => `${message}\n`).join(""));
+    const builder = new LineAckBuilder(maxBytes);
+    const pieces: Buffer[] = [];
+    let count = 0;
+    for (let from = 0; from < input.length; from = builder.next) {
+      const length = builder.build(input, from);
+      expect(length).toBeLessThanOrEqual(maxBytes);
+      expect(builder.count).toBeGreaterThan(0);
+      pieces.push(Buffer.from(builder.bytes.subarray(0, length)));
+      count += builder.count;
+    }
+    expect(pieces.length).toBeGreaterThan(5);
+    expect(Buffer.concat(pieces).toString()).toBe(acksOf(...messages.map((message) => message.replace(/\r$/, ""))));
+    expect(count).toBe(messages.length);
+
+    const long = Buffer.from(`${"y".repeat(2000)}\nafter\n`);
+    expect(builder.build(long, 0)).toBe(0);
+    expect({ count: builder.count, next: builder.next }).toEqual({ count: 0, next: 0 });
+    const afterLong = 2001;
+    expect(builder.bytes.toString("utf8", 0, builder.build(long, afterLong))).toBe(acksOf("after"));
   });
 
   test("the deframer hands over a read that is only complete lines whole, one line too (a lockstep read)", () => {
@@ -141,12 +168,18 @@ describe("acks made from bytes (a server that logs no messages)", () => {
     ]);
   });
 
-  test("a read larger than its buffer: it grows, up to its limit; past that, the string path", () => {
+  test("a read larger than its buffer: it grows, up to its limit; past that, it stops at a line", () => {
     const lines = "x\n".repeat(20_000);
     const builder = new LineAckBuilder(2 * 1024 * 1024);
     const length = builder.build(Buffer.from(lines));
     expect(builder.bytes.toString("utf8", 0, length)).toBe(acksOf(...Array(20_000).fill("x")));
     expect(builder.count).toBe(20_000);
-    expect(new LineAckBuilder(64 * 1024).build(Buffer.from(lines))).toBeUndefined();
+    expect(builder.next).toBe(lines.length);
+    const small = new LineAckBuilder(64 * 1024);
+    const part = small.build(Buffer.from(lines));
+    const ack = acksOf("x");
+    expect(small.count).toBe(Math.floor((64 * 1024) / ack.length));
+    expect(part).toBe(small.count * ack.length);
+    expect(small.next).toBe(small.count * 2);
   });
 });

@@ -93,9 +93,23 @@ describe("a one-shot does what the whole program does", () => {
   });
 
   const faults: Array<[string, (socket: Socket<undefined>, chunk: Buffer) => void, number]> = [
-    ["a notice", (socket) => void (socket.write("ERROR server is full\n"), socket.end()), 5],
+    [
+      "a notice",
+      (socket) => {
+        socket.write("ERROR server is full\n");
+        socket.end();
+      },
+      5,
+    ],
     ["a close without a reply", (socket) => void socket.end(), 5],
-    ["a reply that is not an ack", (socket) => void (socket.write("hello\n"), socket.end()), 5],
+    [
+      "a reply that is not an ack",
+      (socket) => {
+        socket.write("hello\n");
+        socket.end();
+      },
+      5,
+    ],
     [
       "an ack, then more in the same read",
       (socket) => void socket.write("Message 'hi' received successfully\nmore\n"),

@@ -61,6 +61,11 @@ test("the client's start loads no costly built-in: node:crypto, fs, util, tty, n
   expect(costlyIn(await builtinsLoaded(ENTRY_POINTS.client, ["cli-", "main-"]))).toEqual([]);
 });
 
+test("a one-shot's start loads no built-in at all: even node:buffer costs it 0.4 ms (src/protocol/utf8.ts)", async () => {
+  // (Round four's one-shot loaded node:buffer for isUtf8, which is now required on first use.)
+  expect(await builtinsLoaded(ENTRY_POINTS.client)).toEqual([]);
+});
+
 // The session's "[RECONNECTING]" stands for the whole program: src/client/one-shot.ts says why a
 // one-shot is spared it.
 test("a one-shot's start does not load the whole client program (session, pipeline, citty); any other run does", async () => {

@@ -60,7 +60,9 @@ export const BENCH_EXIT_CODES = {
 export const ClientExit = codesOf(CLIENT_EXIT_CODES);
 
 function codesOf<Table extends ExitCodeTable>(table: Table): { readonly [Name in keyof Table]: Table[Name]["code"] } {
-  return Object.fromEntries(Object.entries(table).map(([name, entry]) => [name, entry.code])) as {
-    [Name in keyof Table]: Table[Name]["code"];
-  };
+  // A plain loop: Object.fromEntries/entries and Array.map, first used here at start-up, cost a
+  // one-shot `client -m hi` 0.35 ms of compiling Bun's built-ins.
+  const codes: Record<string, number> = {};
+  for (const name in table) codes[name] = table[name]!.code;
+  return codes as { [Name in keyof Table]: Table[Name]["code"] };
 }

@@ -12,7 +12,6 @@
 // always); acks on stdout as they came; exit 0 once every message is acknowledged, else the
 // Outcome's code and line; Ctrl+C ends the run as interrupted, a second one exits at once.
 
-import { isUtf8 } from "node:buffer";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { terminalNow } from "../cli/terminal.ts";
 import { ConnectError } from "../net/connect.ts";
@@ -20,6 +19,7 @@ import { flushLogs, toStderr } from "../output/logger.ts";
 import { createLineSink, flushWithin } from "../output/sink.ts";
 import { countLineBreaks, decodeLines, splitLines } from "../protocol/framing.ts";
 import { classifyReply, countAcks } from "../protocol/messages.ts";
+import { isAscii, isUtf8, utf8Length } from "../protocol/utf8.ts";
 import { ServerLink } from "./link.ts";
 import { CLIENT_DEFAULTS } from "./options.ts";
 import {
@@ -81,10 +81,11 @@ export function oneShotPlan(
     else return undefined;
     if (name === "--host") plan.host = value;
     else if (name === "--port") {
-      if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) return undefined;
-      plan.port = Number(value);
+      const port = portNumber(value);
+      if (port === undefined) return undefined;
+      plan.port = port;
     } else {
-      bytes += Buffer.byteLength(value) + 1;
+      bytes += utf8Length(value) + 1;
       if (bytes > MAX_ONE_SHOT_BYTES) return undefined;
       plan.messages.push(value);
     }
@@ -173,7 +174,7 @@ export async function runOneShot(plan: OneShot): Promise<number> {
           if (count < 0 || count > owed) splitLines(decodeLines(lines), replied);
           else {
             // As they came, into a pipe; bytes that are not UTF-8 are printed as U+FFFD.
-            if (isUtf8(lines)) output.writeBytes(lines);
+            if (isAscii(lines) || isUtf8(lines)) output.writeBytes(lines);
             else output.write(lines.toString("utf8"));
             acknowledged(count);
           }
@@ -189,7 +190,9 @@ export async function runOneShot(plan: OneShot): Promise<number> {
         if (over) return opened.close();
         link = opened;
         status("[CONNECTED] Connected to server");
-        const bytes = Buffer.from(plan.messages.map((message) => `${message}\n`).join(""));
+        let text = "";
+        for (const message of plan.messages) text += `${message}\n`;
+        const bytes = new TextEncoder().encode(text);
         tally.sent = countLineBreaks(bytes);
         lastProgressAt = performance.now();
         link.send(bytes);
@@ -210,4 +213,16 @@ export async function runOneShot(plan: OneShot): Promise<number> {
   status("[DISCONNECTED] Disconnected from server");
   await flushLogs();
   return outcome.exitCode;
+}
+
+/** A port as the whole program takes it (1 to 65535, digits only), or undefined. */
+function portNumber(text: string): number | undefined {
+  if (text.length === 0 || text.length > 5) return undefined;
+  let port = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    port = port * 10 + digit;
+  }
+  return port >= 1 && port <= 65535 ? port : undefined;
 }

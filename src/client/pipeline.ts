@@ -1,11 +1,11 @@
 // Pipeline mode: every input line (or -m) is a message. In line framing, messages are pipelined:
 // input bytes go to the server as they come (no round trip each) and acks are printed as they
 // return, in order. In raw framing there is no delimiter, so each message waits for its reply.
-import { isUtf8 } from "node:buffer";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
 import { countLineBreaks, LineDeframer } from "../protocol/framing.ts";
+import { isUtf8 } from "../protocol/utf8.ts";
 import type { Outcome } from "./outcome.ts";
 import type { ProgressLine } from "./progress.ts";
 import type { ReconnectOptions } from "./reconnect.ts";

@@ -1,6 +1,6 @@
 // The words on the wire, in one place: what an acknowledgement and a server notice look like.
 // Both programs (and the tests) build and recognise them only through this module.
-import { isUtf8 } from "node:buffer";
+import { isAscii, isUtf8 } from "./utf8.ts";
 
 export type Framing = "line" | "raw";
 export const FRAMINGS: readonly Framing[] = ["line", "raw"];
@@ -39,45 +39,65 @@ export type Reply =
   | { kind: "notice"; text: string }
   | { kind: "unexpected"; text: string };
 
-const ACK_PREFIX_BYTES = Buffer.from(ACK_PREFIX);
+// Bytes made without Buffer: a one-shot client that loads this module never pays for Buffer's
+// first use (utf8.ts says why).
+const ACK_PREFIX_BYTES = asciiBytes(ACK_PREFIX);
 /** The end of a line-framed ack, with its LF. */
-const ACK_SUFFIX_LINE_BYTES = Buffer.from(`${ACK_SUFFIX}\n`);
+const ACK_SUFFIX_LINE_BYTES = asciiBytes(`${ACK_SUFFIX}\n`);
 /** What an ack adds to its message's bytes (the line's own LF is reused, a CR is dropped). */
 const ACK_OVERHEAD = ACK_PREFIX_BYTES.length + ACK_SUFFIX_LINE_BYTES.length - 1;
 const LF = 0x0a;
 const CR = 0x0d;
 
+function asciiBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
 /**
  * The line-framed acks of one read, made from its bytes: for a server that needs no message as a
  * string (nothing prints it), valid UTF-8 decodes and re-encodes to the very same bytes, so the
  * ack is the prefix, the line's bytes and the suffix, copied into a buffer reused from read to
- * read. No string per read or per message, and one write per read.
+ * read. No string per read or per message. A read whose acks do not fit is acknowledged a buffer at
+ * a time (build() from where the last one stopped), so a flood of tiny messages, each ack 30 times
+ * its line, makes no garbage and lets the caller stop between buffers (backpressure).
  */
 export class LineAckBuilder {
-  private buffer = Buffer.allocUnsafe(16 * 1024);
+  private buffer: Buffer;
   /** Messages in what build() last returned. */
   count = 0;
+  /** Where in its input build() stopped: the start of the first line it did not acknowledge. */
+  next = 0;
 
   constructor(
     /**
-     * The most bytes it keeps for acks; a read needing more is left to the string path. Small
-     * reads are where a string per read costs most; a buffer much larger stays in RSS and, as the
-     * backpressure test shows, makes the server's memory under a flood less steady.
+     * The most bytes it keeps for acks. Small reads are where a string per read costs most; a
+     * buffer much larger stays in RSS and, as the backpressure test shows, makes the server's
+     * memory under a flood less steady.
      */
     private readonly maxBytes = 64 * 1024,
-  ) {}
+  ) {
+    this.buffer = Buffer.allocUnsafe(Math.min(16 * 1024, maxBytes));
+  }
 
   /**
-   * `lines` (complete lines, each with its LF, as a LinesHandler gets them) as acks, or undefined
-   * when they do not end with an LF, when the bytes are not valid UTF-8 (their acks carry U+FFFD: the string path makes those) or
-   * the acks would need more than maxBytes. The result is their length: they are the first that
-   * many bytes of `bytes`, a buffer reused from call to call (write or copy them before the next).
+   * Whether build() can take `lines` (complete lines, each with its LF, as a LinesHandler gets
+   * them): they end with an LF, and they are valid UTF-8 (else their acks carry U+FFFD, which the
+   * string path makes).
    */
-  build(lines: Uint8Array): number | undefined {
-    // Every line ends with its LF (the inner loop below relies on it), and the bytes are UTF-8.
-    if (lines[lines.length - 1] !== LF || !(isAscii(lines) || isUtf8(lines))) return undefined;
-    // Acks are longer than their lines: a read this large cannot fit, so do not start.
-    if (lines.length > this.maxBytes) return undefined;
+  static takes(lines: Uint8Array): boolean {
+    return lines[lines.length - 1] === LF && (isAscii(lines) || isUtf8(lines));
+  }
+
+  /**
+   * The acks of the lines of `lines` from `from` on (the input must be one build() takes), as many
+   * as fit in maxBytes. The result is their length: they are the first that many bytes of `bytes`,
+   * a buffer reused from call to call (write or copy them before the next). `count` says how many
+   * acks that is and `next` where the rest begins; a count of 0 is a single line whose ack alone
+   * is larger than maxBytes.
+   */
+  build(lines: Uint8Array, from = 0): number {
     // Byte by byte in plain loops: messages are short, and a native call per piece (copy, set,
     // subarray) costs more than the copying itself, enough to lose to the string path when
     // pipelined.
@@ -87,15 +107,19 @@ export class LineAckBuilder {
     let out = this.buffer;
     let size = 0;
     let count = 0;
-    let i = 0;
+    let i = from;
     while (i < length) {
       // Room for the rest of the input as one more ack: this line fits whatever its length.
       const needed = size + (length - i) + ACK_OVERHEAD;
       if (needed > out.length) {
-        if (needed > this.maxBytes) return undefined;
-        const grown = Buffer.allocUnsafe(Math.min(this.maxBytes, Math.max(needed, out.length * 2)));
-        out.copy(grown, 0, 0, size);
-        this.buffer = out = grown;
+        if (out.length < this.maxBytes) {
+          const grown = Buffer.allocUnsafe(Math.min(this.maxBytes, Math.max(needed, out.length * 2)));
+          out.copy(grown, 0, 0, size);
+          this.buffer = out = grown;
+          continue;
+        }
+        // The buffer is full size: this line goes in only if its own ack fits.
+        if (size + (lines.indexOf(LF, i) - i + 1) + ACK_OVERHEAD > out.length) break;
       }
       for (let k = 0; k < prefix.length; k++) out[size++] = prefix[k]!;
       const contentStart = size;
@@ -109,6 +133,7 @@ export class LineAckBuilder {
       count++;
     }
     this.count = count;
+    this.next = i;
     return size;
   }
 
@@ -116,17 +141,6 @@ export class LineAckBuilder {
   get bytes(): Buffer {
     return this.buffer;
   }
-}
-
-/**
- * Short input that is all ASCII, so valid UTF-8: checked in a loop, which for a lockstep read's few
- * bytes costs less than the native isUtf8 call (user CPU per message 0.86 -> 0.68 us with the
- * whole-read path in framing.ts, `bun bench/ab.ts`). Longer input goes to isUtf8 at once.
- */
-function isAscii(bytes: Uint8Array): boolean {
-  if (bytes.length > 64) return false;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
-  return true;
 }
 
 /**

@@ -78,6 +78,8 @@ export class Connection {
     // which can destroy the goodbye and the last acknowledgements before the peer reads them.
     if (this.state !== "open") return;
     this.lastActivityAt = performance.now();
+    // Reading is paused while lines are held; should a read come anyway, they keep their place.
+    if (this.heldLines !== undefined) this.releaseHeldLines(true);
     this.replies = "";
     const withinLimit = this.deframer.push(chunk, this.acknowledge, this.acknowledgeLines);
     if (this.replies !== "") this.outbox.send(this.replies);
@@ -102,17 +104,58 @@ export class Connection {
   private readonly acknowledgeLines: LinesHandler | undefined;
   /** Replies to a read's complete lines at once, from their bytes where they are valid UTF-8. */
   private readonly acknowledgeBytes = (lines: Buffer): void => {
-    const acksLength = lineAcks.build(lines);
-    if (acksLength === undefined) {
+    if (!LineAckBuilder.takes(lines)) {
       splitLines(decodeLines(lines), this.acknowledge);
       return;
     }
-    this.context.stats.messagesReceived += lineAcks.count;
     // The ack of a line begun in an earlier read goes first.
     if (this.replies !== "") this.outbox.send(this.replies);
     this.replies = "";
-    this.outbox.send(lineAcks.bytes, acksLength);
+    this.acknowledgeFrom(lines, 0, true);
   };
+
+  /**
+   * Complete lines of a read that wait for their acks: the client stopped reading them mid-read.
+   * They are acknowledged, before anything read after them, once it catches up (or at the goodbye).
+   */
+  private heldLines: Buffer | undefined;
+
+  /**
+   * Acknowledges `lines` (ones LineAckBuilder takes) from `from` on, a buffer of acks at a time.
+   * With `untilBehind`, it stops at the first buffer that finds more than --max-output-bytes
+   * waiting and keeps the rest in heldLines: one read of tiny messages can owe 30 times its size in
+   * acks, and the output limit holds for those too.
+   */
+  private acknowledgeFrom(lines: Buffer, from: number, untilBehind: boolean): void {
+    while (from < lines.length) {
+      if (untilBehind && this.outbox.queuedBytes > this.context.limits.maxOutputBytes) {
+        this.heldLines = lines.subarray(from);
+        return;
+      }
+      const acksLength = lineAcks.build(lines, from);
+      if (lineAcks.count === 0) {
+        // One line whose ack is larger than the builder's buffer: that one goes as a string.
+        const lf = lines.indexOf(0x0a, from);
+        this.replies = "";
+        splitLines(lines.toString("utf8", from, lf), this.acknowledge);
+        this.outbox.send(this.replies);
+        this.replies = "";
+        from = lf + 1;
+        continue;
+      }
+      this.context.stats.messagesReceived += lineAcks.count;
+      this.outbox.send(lineAcks.bytes, acksLength);
+      from = lineAcks.next;
+    }
+  }
+
+  /** Acknowledges the held lines: as far as the client keeps up, or (`all`) every one of them. */
+  private releaseHeldLines(all: boolean): void {
+    const held = this.heldLines;
+    if (held === undefined) return;
+    this.heldLines = undefined;
+    this.acknowledgeFrom(held, 0, !all);
+  }
 
   /** The socket can take more: send what waits, resume reading, finish a goodbye. */
   drained(): void {
@@ -123,6 +166,10 @@ export class Connection {
     if (progressed && this.state === "open") this.lastActivityAt = performance.now();
     if (this.waitingForPeer && this.outbox.queuedBytes <= this.context.limits.maxOutputBytes / 2) {
       this.waitingForPeer = false;
+      if (this.state === "open") {
+        this.releaseHeldLines(false);
+        this.applyBackpressure();
+      }
       this.updateReading();
     }
     if (this.state !== "closing") return;
@@ -134,6 +181,7 @@ export class Connection {
   ended(): void {
     this.peerEnded = true;
     if (this.state === "open") {
+      this.releaseHeldLines(true);
       const rest = this.deframer.takeRest();
       if (rest !== undefined) {
         this.replies = "";
@@ -153,6 +201,8 @@ export class Connection {
    */
   close(notice?: string): void {
     if (this.state !== "open") return;
+    // Every message read is acknowledged before the goodbye, held ones too.
+    this.releaseHeldLines(true);
     this.state = "closing";
     if (notice !== undefined) this.outbox.send(frameNotice(this.context.framing, notice));
     this.armCloseTimer();
