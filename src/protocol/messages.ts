@@ -48,6 +48,11 @@ const ACK_SUFFIX_LINE_BYTES = asciiBytes(`${ACK_SUFFIX}\n`);
 const ACK_OVERHEAD = ACK_PREFIX_BYTES.length + ACK_SUFFIX_LINE_BYTES.length - 1;
 const LF = 0x0a;
 const CR = 0x0d;
+/**
+ * Uint8Array's own indexOf: Buffer's adds a layer of argument handling that costs more than the
+ * search itself for a reply line (`client --quiet < 1M lines`: 106 -> 98 ms of CPU).
+ */
+const typedIndexOf = Uint8Array.prototype.indexOf;
 
 function asciiBytes(text: string): Uint8Array {
   const bytes = new Uint8Array(text.length);
@@ -156,7 +161,7 @@ export function countAcks(lines: Uint8Array): number {
   let count = 0;
   for (let start = 0; start < lines.length; count++) {
     for (let i = 0; i < prefixLength; i++) if (lines[start + i] !== ACK_PREFIX_BYTES[i]) return -1;
-    const lf = lines.indexOf(LF, start + prefixLength);
+    const lf = typedIndexOf.call(lines, LF, start + prefixLength);
     if (lf === -1) return -1;
     start = lf + 1;
   }
