@@ -1,0 +1,54 @@
+// bun bench/alternate.ts [--runs N] [--stdin FILE] 'CMD A' 'CMD B' ...
+// Times whole commands, alternating A, B, A, B... so that a busy machine slows all of them alike,
+// and prints the median wall time and the median CPU time (user + system, all threads, from the
+// child's rusage) of each, with their ratios to the first command. This is how start-up changes
+// are weighed (BENCHMARKS.md, round five): on a shared VM the medians of a few hundred alternating
+// runs tell apart 0.2 ms, and CPU time moves less than wall time when other load comes and goes.
+// Each command is split on spaces and spawned directly (no shell), with stdout and stderr to
+// /dev/null (not a terminal, as in a pipeline) and stdin from --stdin or /dev/null; the first 5
+// rounds are not counted. A command that exits non-zero stops the run.
+import { parseArgs } from "node:util";
+
+const { values, positionals: commands } = parseArgs({
+  args: process.argv.slice(2),
+  allowPositionals: true,
+  options: { runs: { type: "string", default: "200" }, stdin: { type: "string" } },
+});
+if (commands.length === 0) {
+  process.stderr.write("usage: bun bench/alternate.ts [--runs N] [--stdin FILE] 'CMD A' 'CMD B' ...\n");
+  process.exit(2);
+}
+const WARM_UP_ROUNDS = 5;
+const runs = Number(values.runs);
+const wall: number[][] = commands.map(() => []);
+const cpu: number[][] = commands.map(() => []);
+for (let round = 0; round < runs + WARM_UP_ROUNDS; round++) {
+  for (const [i, command] of commands.entries()) {
+    const start = performance.now();
+    const child = Bun.spawnSync(command.split(" "), {
+      stdin: values.stdin ? Bun.file(values.stdin) : "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    const ms = performance.now() - start;
+    if (child.exitCode !== 0) {
+      process.stderr.write(`${command}: exit code ${child.exitCode}\n`);
+      process.exit(1);
+    }
+    if (round < WARM_UP_ROUNDS) continue;
+    wall[i]!.push(ms);
+    cpu[i]!.push(Number(child.resourceUsage.cpuTime.total) / 1000);
+  }
+}
+
+const median = (list: number[]) => list.toSorted((a, b) => a - b)[Math.floor(list.length / 2)]!;
+const [wall0, cpu0] = [median(wall[0]!), median(cpu[0]!)];
+console.log(`medians of ${runs} alternating runs (ms, and the ratio to the first command)`);
+for (const [i, command] of commands.entries()) {
+  const [w, c] = [median(wall[i]!), median(cpu[i]!)];
+  const cells = [
+    `wall ${w.toFixed(2).padStart(7)} ${(w / wall0).toFixed(2)}x`,
+    `cpu ${c.toFixed(2).padStart(7)} ${(c / cpu0).toFixed(2)}x`,
+  ];
+  console.log(`  ${cells.join("   ")}   ${command}`);
+}
