@@ -265,6 +265,30 @@ describe("idle timeout", () => {
 });
 
 describe("output backpressure", () => {
+  test("a client that resets while its lines wait for their acks: every line read counts as received", async () => {
+    // No message events: the acks come from the bytes, a buffer at a time, and the lines of a read
+    // beyond --max-output-bytes wait in the connection, unacknowledged, until it is gone.
+    await using served = serveWithLimits({ events: {}, limits: { maxOutputBytes: 64 * 1024 } });
+    const { server } = served;
+    const greedy = await RawClient.connect(server.port);
+    greedy.keepReplies = false;
+    greedy.pause();
+    greedy.write("a\n".repeat(1_000_000));
+    // Until the server stops reading (1M one-byte messages owe 33 MB of acks, far past the
+    // output limit and the socket buffers).
+    let lastReceived = -1;
+    while (server.stats.receivedBytes !== lastReceived) {
+      lastReceived = server.stats.receivedBytes;
+      await Bun.sleep(200);
+    }
+    expect(server.stats.receivedBytes).toBeGreaterThan(0);
+    expect(server.stats.receivedBytes).toBeLessThan(2_000_000);
+    greedy.terminate();
+    await eventually(() => server.activeConnections === 0, 5000, "the connection was not closed");
+    expect(server.stats.receivedBytes % 2).toBe(0);
+    expect(server.stats.messagesReceived).toBe(server.stats.receivedBytes / 2);
+  });
+
   test("a client that sends fast and never reads is paused, memory bounded, others unaffected", async () => {
     await using server = await startServerProcess(["--quiet"]);
     const pid = server.proc.pid;

@@ -3,6 +3,7 @@
 // the connection arrived (TCP today; TLS, unix sockets or a PROXY header later).
 import { Outbox, type WritableSocket } from "../net/outbox.ts";
 import {
+  countLineBreaks,
   createDeframer,
   type Deframer,
   decodeLines,
@@ -238,6 +239,10 @@ export class Connection {
   released(): void {
     this.state = "closed";
     clearTimeout(this.closeTimer);
+    // Lines held for their acks when the connection died (a reset, a second Ctrl+C) were still
+    // received: they count, unacknowledged.
+    if (this.heldLines !== undefined) this.context.stats.messagesReceived += countLineBreaks(this.heldLines);
+    this.heldLines = undefined;
   }
 
   /** Logs and counts a limit once per connection. */
