@@ -4,7 +4,8 @@
 import { ClientExit } from "../cli/exit-codes.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
-import { countLineBreaks, LineDeframer } from "../protocol/framing.ts";
+import { LineDeframer } from "../protocol/framing.ts";
+import { countLineBreaks } from "../protocol/line-scan.ts";
 import { isUtf8 } from "../protocol/utf8.ts";
 import type { Outcome } from "./outcome.ts";
 import type { ProgressLine } from "./progress.ts";
