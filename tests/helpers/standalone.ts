@@ -121,6 +121,27 @@ export function describeStandalonePair(title: string, pair: () => StandalonePair
     );
 
     test(
+      // Reads this large take the bulk line scan (line-scan.ts), which the in-process tests check
+      // against a reference; here it runs in the binary, on its CPU.
+      "a piped file of 20,000 lines: every one acknowledged, in order",
+      async () => {
+        const { server, client } = pair();
+        const running = await startServerProcess(["--port", "0", "--quiet"], server, { cwd: folder, env, deadlineMs });
+        try {
+          const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i + 1}`);
+          const result = await run(client, ["--port", String(running.port), "--quiet"], `${lines.join("\n")}\n`);
+          expect(result.stderr).toBe("");
+          expect(result.exitCode).toBe(0);
+          expect(result.stdout).toBe(lines.map((line) => `${ack(line)}\n`).join(""));
+          expect(await running.stop()).toBe(0);
+        } finally {
+          running.proc.kill("SIGKILL");
+        }
+      },
+      testTimeoutMs,
+    );
+
+    test(
       "exit codes: refused is 3",
       async () => {
         const result = await run(pair().client, ["--port", String(freePort()), "-m", "x"]);
