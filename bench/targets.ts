@@ -159,6 +159,7 @@ export function evaluateTargets(results: SuiteResults): Target[] {
     );
   }
   faster("throughput >= 6x tutorial server.py (raw)", "raw-one-at-a-time", "socket-lab-raw", "python", 6);
+  faster("throughput >= redis-server (10,000 busy)", "10k-connections", "socket-lab", "redis", 1);
   atMost("memory per connection <= redis-server (10,000 busy)", kib("socket-lab"), kib("redis"), 1, "KiB/conn");
   for (const scenario of ["one-at-a-time", "pipelined-16"]) {
     const quiet = rate(scenario, "socket-lab");

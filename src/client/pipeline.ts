@@ -5,7 +5,7 @@ import { ClientExit } from "../cli/exit-codes.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
 import { LineDeframer } from "../protocol/framing.ts";
-import { countLineBreaks } from "../protocol/line-scan.ts";
+import { countLineBreaksInBulk } from "../protocol/line-scan.ts";
 import { isUtf8 } from "../protocol/utf8.ts";
 import type { Outcome } from "./outcome.ts";
 import type { ProgressLine } from "./progress.ts";
@@ -152,7 +152,7 @@ async function sendPipelined(
   for await (const chunk of readUntil(input, stopped)) {
     if (chunk.length === 0) continue;
     splitter?.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), track!);
-    session.sendFramed(chunk, countLineBreaks(chunk));
+    session.sendFramed(chunk, countLineBreaksInBulk(chunk));
     endsWithLineBreak = chunk[chunk.length - 1] === LF;
     if (session.mustWait) await Promise.race([session.whenRoom(), stopped]);
     if (session.hasFailed) return;

@@ -8,7 +8,8 @@
 // counted twice (a message whose ack was lost in flight is sent, and acknowledged, again).
 import { ConnectError, type ConnectTarget } from "../net/connect.ts";
 import { decodeLines, splitLines } from "../protocol/framing.ts";
-import { classifyReply, countAcks, type Framing } from "../protocol/messages.ts";
+import { countAcksInBulk } from "../protocol/line-scan.ts";
+import { classifyReply, type Framing } from "../protocol/messages.ts";
 import { ServerLink } from "./link.ts";
 import {
   connectFailureOutcome,
@@ -262,7 +263,7 @@ export class Session {
   /** Several reply lines of one read: taken whole when all are acks we are owed (the usual case). */
   private repliedLines(lines: Buffer): void {
     if (this.failed) return;
-    const count = countAcks(lines);
+    const count = countAcksInBulk(lines);
     if (count < 0 || count > this.owed) return splitLines(decodeLines(lines), (text) => this.replied(text));
     this.listeners.onAckLines!(lines, count);
     this.acknowledged(count);

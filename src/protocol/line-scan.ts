@@ -1,22 +1,24 @@
-// Counting lines in bulk: the LFs of the bytes a client sends, and the lines of the acks it gets
-// back (each must start with the ack's prefix). Small inputs (a one-shot, an interactive line) are
-// scanned here with indexOf, one native call per line; large ones (a piped file) by line-scan.wat,
-// which tests 16 bytes at a time and costs one call and one copy per read instead. At 1M short
-// lines these calls were the client's largest cost: about half of the CPU of
-// `client --quiet < 1M lines`. A runtime without WebAssembly SIMD scans everything here.
+// Counting lines in bulk, for the whole client program: the LFs of the input it sends, and the
+// acks that come back. framing.ts's countLineBreaks and messages.ts's countAcks make one native
+// indexOf call per line; at 1M short lines those calls were the client's largest cost, about half
+// the CPU of `client --quiet < 1M lines`. Here a large read goes to line-scan.wat instead, which
+// tests 16 bytes at a time (SIMD), for one call and one copy per read. Small reads (an
+// interactive line) keep the plain functions, which need no module. The one-shot does not load
+// this file: in a compiled one-shot, loading it cost 0.3-0.4 ms (300 alternating runs).
+// A runtime without WebAssembly SIMD scans everything with the plain functions.
+import { countLineBreaks } from "./framing.ts";
 import { LINE_SCAN_WASM_BASE64 } from "./line-scan-wasm.ts";
+import { ACK_PREFIX_BYTES, countAcks } from "./messages.ts";
 
 const LF = 0x0a;
+const CR = 0x0d;
 /**
- * Inputs shorter than this are scanned in JavaScript: a few lines cost less as calls than as a
- * copy, and a run that never scans this much never instantiates the module.
+ * Inputs shorter than this take the plain functions: a few lines cost less as calls than as a
+ * copy, and a run that never reads this much never instantiates the module.
  */
 const WASM_MIN_BYTES = 4096;
 /** Where the scanned bytes start in the module's memory; the prefix is described below. */
 const DATA = 64;
-/** The prefixes the module checks: two words, the second under a mask (line-scan.wat). */
-const WASM_PREFIX_MIN_BYTES = 8;
-const WASM_PREFIX_MAX_BYTES = 16;
 /** The scans read whole words, up to this far past the data's end. */
 const SLACK = 16;
 const PAGE_BYTES = 64 * 1024;
@@ -33,10 +35,8 @@ interface Scanner {
   countPrefixedLines(start: number, end: number): number;
 }
 
-/** Made on first use; null once the module would not compile (no SIMD): then JavaScript scans. */
+/** Made on first use; null when the module would not compile (no SIMD): the plain functions scan. */
 let scanner: Scanner | null | undefined;
-/** The prefix the module's memory describes now. */
-let prefixInMemory: Uint8Array | undefined;
 
 /** The module, with room for `length` bytes of data; undefined when it is not available. */
 function scannerFor(length: number): Scanner | undefined {
@@ -54,7 +54,9 @@ function instantiate(): Scanner | null {
   try {
     const module = new WebAssembly.Module(Uint8Array.fromBase64(LINE_SCAN_WASM_BASE64));
     const exports = new WebAssembly.Instance(module).exports as unknown as Omit<Scanner, "bytes">;
-    return { ...exports, bytes: new Uint8Array(exports.memory.buffer) };
+    const scanner = { ...exports, bytes: new Uint8Array(exports.memory.buffer) };
+    describePrefix(scanner, ACK_PREFIX_BYTES);
+    return scanner;
   } catch {
     return null;
   }
@@ -65,24 +67,22 @@ export function lineScanUsesWasm(): boolean {
   return scannerFor(0) !== undefined;
 }
 
-/** Writes what line-scan.wat's $startsWithPrefix compares with: the prefix, zero-padded, and a mask. */
+/**
+ * Writes what line-scan.wat's $startsWithPrefix compares with: the prefix (8 to 16 bytes; the
+ * ack's is 9), zero-padded to two words, and the second word's mask.
+ */
 function describePrefix(wasm: Scanner, prefix: Uint8Array): void {
-  if (prefixInMemory === prefix) return;
+  if (prefix.length < 8 || prefix.length > 16) throw new Error(`line-scan.wat takes prefixes of 8 to 16 bytes`);
   const memory = wasm.bytes;
   for (let i = 0; i < 16; i++) memory[i] = prefix[i] ?? 0;
-  // The mask of the second word: 0xff for each prefix byte past the first eight.
   for (let i = 8; i < 16; i++) memory[8 + i] = i < prefix.length ? 0xff : 0;
-  prefixInMemory = prefix;
 }
 
-/** How many LFs `bytes` holds (a client counts the line-framed messages it sends so). */
-export function countLineBreaks(bytes: Uint8Array): number {
-  let count = 0;
+/** countLineBreaks(bytes), by the module when `bytes` is large. */
+export function countLineBreaksInBulk(bytes: Uint8Array): number {
   const wasm = bytes.length >= WASM_MIN_BYTES ? scannerFor(Math.min(bytes.length, WINDOW_BYTES)) : undefined;
-  if (wasm === undefined) {
-    for (let i = typedIndexOf.call(bytes, LF); i !== -1; i = typedIndexOf.call(bytes, LF, i + 1)) count++;
-    return count;
-  }
+  if (wasm === undefined) return countLineBreaks(bytes);
+  let count = 0;
   for (let start = 0; start < bytes.length; start += WINDOW_BYTES) {
     const piece = bytes.subarray(start, start + WINDOW_BYTES);
     wasm.bytes.set(piece, DATA);
@@ -91,47 +91,29 @@ export function countLineBreaks(bytes: Uint8Array): number {
   return count;
 }
 
-/**
- * How many lines `lines` holds when it is only complete lines (it ends with an LF) and each one
- * starts with `prefix` (which holds no LF); else -1 (also for no bytes at all). The module takes
- * prefixes of 8 to 16 bytes (the ack's is 9), JavaScript any other.
- */
-export function countPrefixedLines(lines: Uint8Array, prefix: Uint8Array): number {
-  if (lines.length === 0 || lines[lines.length - 1] !== LF) return -1;
-  const wasm =
-    lines.length >= WASM_MIN_BYTES && prefix.length >= WASM_PREFIX_MIN_BYTES && prefix.length <= WASM_PREFIX_MAX_BYTES
-      ? scannerFor(Math.min(lines.length, WINDOW_BYTES))
-      : undefined;
-  if (wasm === undefined) return countPrefixedLinesInJs(lines, prefix, 0);
+/** countAcks(lines), by the module when `lines` is large. */
+export function countAcksInBulk(lines: Uint8Array): number {
+  const wasm = lines.length >= WASM_MIN_BYTES ? scannerFor(Math.min(lines.length, WINDOW_BYTES)) : undefined;
+  if (wasm === undefined) return countAcks(lines);
+  // As countAcks: lines with a CR take the line-by-line path, and so does a read not made of
+  // whole lines (the module checks that too, for each window).
+  if (typedIndexOf.call(lines, CR) !== -1 || lines[lines.length - 1] !== LF) return -1;
   let count = 0;
   for (let start = 0; start < lines.length; ) {
-    // A window ends at a line's end: its last LF. A line longer than the window is left to JS.
+    // A window ends at a line's end: its last LF. A line longer than the window takes countAcks.
     let end = lines.length;
     if (end - start > WINDOW_BYTES) {
       end = typedLastIndexOf.call(lines, LF, start + WINDOW_BYTES - 1) + 1;
       if (end <= start) {
-        const rest = countPrefixedLinesInJs(lines, prefix, start);
+        const rest = countAcks(lines.subarray(start));
         return rest < 0 ? -1 : count + rest;
       }
     }
-    describePrefix(wasm, prefix);
     wasm.bytes.set(lines.subarray(start, end), DATA);
     const counted = wasm.countPrefixedLines(DATA, DATA + end - start);
     if (counted < 0) return -1;
     count += counted;
     start = end;
-  }
-  return count;
-}
-
-/** countPrefixedLines for the lines from `start` on (which end with an LF), a search per line. */
-function countPrefixedLinesInJs(lines: Uint8Array, prefix: Uint8Array, start: number): number {
-  let count = 0;
-  while (start < lines.length) {
-    for (let i = 0; i < prefix.length; i++) if (lines[start + i] !== prefix[i]) return -1;
-    start = typedIndexOf.call(lines, LF, start + prefix.length) + 1;
-    if (start === 0) return -1;
-    count++;
   }
   return count;
 }

@@ -1,6 +1,5 @@
 // The words on the wire, in one place: what an acknowledgement and a server notice look like.
 // Both programs (and the tests) build and recognise them only through this module.
-import { countPrefixedLines } from "./line-scan.ts";
 import { isAscii, isUtf8 } from "./utf8.ts";
 
 export type Framing = "line" | "raw";
@@ -42,7 +41,7 @@ export type Reply =
 
 // Bytes made without Buffer: a one-shot client that loads this module never pays for Buffer's
 // first use (utf8.ts says why).
-const ACK_PREFIX_BYTES = asciiBytes(ACK_PREFIX);
+export const ACK_PREFIX_BYTES = asciiBytes(ACK_PREFIX);
 /** The end of a line-framed ack, with its LF. */
 const ACK_SUFFIX_LINE_BYTES = asciiBytes(`${ACK_SUFFIX}\n`);
 /** What an ack adds to its message's bytes (the line's own LF is reused, a CR is dropped). */
@@ -159,7 +158,15 @@ export class LineAckBuilder {
 export function countAcks(lines: Uint8Array): number {
   // A line ending in CR must lose it (line framing), so such lines take the line-by-line path.
   if (lines.indexOf(CR) !== -1) return -1;
-  return countPrefixedLines(lines, ACK_PREFIX_BYTES);
+  const prefixLength = ACK_PREFIX_BYTES.length;
+  let count = 0;
+  for (let start = 0; start < lines.length; count++) {
+    for (let i = 0; i < prefixLength; i++) if (lines[start + i] !== ACK_PREFIX_BYTES[i]) return -1;
+    const lf = typedIndexOf.call(lines, LF, start + prefixLength);
+    if (lf === -1) return -1;
+    start = lf + 1;
+  }
+  return count === 0 ? -1 : count;
 }
 
 /** Classifies one reply line from a server (line framing). */

@@ -3,6 +3,7 @@
 // the connection arrived (TCP today; TLS, unix sockets or a PROXY header later).
 import { Outbox, type WritableSocket } from "../net/outbox.ts";
 import {
+  countLineBreaks,
   createDeframer,
   type Deframer,
   decodeLines,
@@ -11,7 +12,6 @@ import {
   type LinesHandler,
   splitLines,
 } from "../protocol/framing.ts";
-import { countLineBreaks } from "../protocol/line-scan.ts";
 import { ackFor, type Framing, LineAckBuilder, notices } from "../protocol/messages.ts";
 import type { LimitKind, ServerEvents, ServerStats } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
