@@ -1,5 +1,6 @@
 // bun bench/ab.ts A_SERVER B_SERVER [--pipeline 16] [--runs 8] [--duration 2] [--connections 50]
-// (a server may carry flags: bun bench/ab.ts dist/server "dist/server --workers 2")
+// (a server may carry flags: bun bench/ab.ts dist/server "dist/server --workers 2"; one with
+// --proxy-protocol is sent a PROXY header at the start of each connection, as in the suite)
 // An A/B of two server binaries (an old build against a new one), alternating A, B, A, B... so
 // that outside load hits both alike; each run starts its server afresh, pinned as in the suite
 // (server on CPU 0, `client bench` on CPU 1). Prints each run and the medians: throughput and the
@@ -56,6 +57,7 @@ try {
         const before = treeCpuSeconds(server.pid);
         const args = ["bench", "--port", String(server.port), "-c", values.connections!, "-P", values.pipeline!];
         args.push("-d", values.duration!, "--json", "--quiet");
+        if (binary.split(/\s+/).includes("--proxy-protocol")) args.push("--send-proxy");
         const command = pinning ? ["taskset", "-c", "1", DIST_CLIENT, ...args] : [DIST_CLIENT, ...args];
         const proc = Bun.spawn(command, { stdout: "pipe", stderr: "inherit" });
         const result = JSON.parse(await new Response(proc.stdout).text()) as BenchResult;
