@@ -49,8 +49,8 @@ const TLS_SCENARIOS = ["tls-one-at-a-time", "tls-pipelined-16"];
 const MANY_CONNECTIONS = 10_000;
 const PIPED_LINES = 1_000_000;
 /** Timed commands are short: more runs of them cost little and steady the medians. */
-const PIPED_LINES_RUNS = 9;
-const ONE_SHOT_RUNS = 15;
+const PIPED_LINES_RUNS = 15;
+const ONE_SHOT_RUNS = 25;
 
 const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 const notes: string[] = [];
