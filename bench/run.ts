@@ -1,4 +1,4 @@
-// bun run bench [-- --duration 2 --repeat 5 --only pipelined-16,one-shot --no-build]
+// bun run bench [-- --duration 2 --repeat 7 --only pipelined-16,one-shot --no-build]
 // Starts each server in turn on loopback, drives it with `client bench` (the same generator for
 // every server, in the same run), and writes bench/results.json, bench/results.md and the chart
 // bench/results.svg, with each target's status. Benchmarks are programs, not tests: nothing here
@@ -36,7 +36,7 @@ const { values: flags } = parseArgs({
   args: process.argv.slice(2),
   options: {
     duration: { type: "string", default: "2" },
-    repeat: { type: "string", default: "5" },
+    repeat: { type: "string", default: "7" },
     only: { type: "string" },
     "no-build": { type: "boolean", default: false },
   },
