@@ -4,6 +4,9 @@
 // a run that hangs (an ack it thinks is still owed) or exits 0 with acks missing, so each must
 // agree with an obvious reference at every length, alignment and window edge.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { lineScanModuleSource, WASM_TS_PATH } from "../scripts/wasm.ts";
 import { countLineBreaks } from "../src/protocol/framing.ts";
 import { countAcksInBulk, countLineBreaksInBulk, lineScanUsesWasm } from "../src/protocol/line-scan.ts";
@@ -148,6 +151,13 @@ for (const [way, count] of Object.entries(ackCounters)) {
       expect(count(new Uint8Array(0))).toBe(-1);
     });
 
+    test("counts lines of exactly the prefix, several to a 16-byte word", () => {
+      for (const repeat of [1, 7, 1000]) {
+        const bare = bytesOf(`${ACK_PREFIX}\n`.repeat(repeat));
+        expect({ repeat, count: count(bare) }).toEqual({ repeat, count: repeat });
+      }
+    });
+
     test("takes reads larger than the window, and a single line longer than it", () => {
       const acks = ackStream(random(31), 2.5 * MIB);
       expect(count(acks)).toBe(referenceAcks(acks));
@@ -158,3 +168,30 @@ for (const [way, count] of Object.entries(ackCounters)) {
     });
   });
 }
+
+test("the module reads nothing past its memory: reads that end at its edge, in a fresh process", async () => {
+  // The module starts with 2 pages (128 KiB) and grows as reads need; what lies past a read's end
+  // depends on what came before, so this starts from a fresh process and walks the edge upwards.
+  const script = join(mkdtempSync(join(tmpdir(), "line-scan-")), "edge.ts");
+  const src = resolve(import.meta.dir, "../src/protocol");
+  writeFileSync(
+    script,
+    `import { countAcksInBulk } from ${JSON.stringify(join(src, "line-scan.ts"))};
+import { ackFor, countAcks } from ${JSON.stringify(join(src, "messages.ts"))};
+const line = (length: number) => \`\${ackFor("x".repeat(length - 33))}\\n\`;
+const results = [];
+for (let length = 130_960; length <= 131_040; length++) {
+  for (const text of [line(length), line(length - 5) + "nope\\n"]) {
+    const bytes = Buffer.from(text);
+    results.push([bytes.length, countAcksInBulk(bytes), countAcks(bytes)]);
+  }
+}
+console.log(JSON.stringify(results));
+`,
+  );
+  const run = Bun.spawnSync([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+  expect(run.stderr.toString()).toBe("");
+  const results = JSON.parse(run.stdout.toString()) as Array<[number, number, number]>;
+  expect(results.length).toBe(162);
+  for (const [length, bulk, plain] of results) expect({ length, bulk }).toEqual({ length, bulk: plain });
+});

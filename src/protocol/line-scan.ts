@@ -19,7 +19,11 @@ const CR = 0x0d;
 const WASM_MIN_BYTES = 4096;
 /** Where the scanned bytes start in the module's memory; the prefix is described below. */
 const DATA = 64;
-/** The scans read whole words, up to this far past the data's end. */
+/**
+ * The scans read whole words, up to this far past the data's end. These bytes are set to LF
+ * before each scan, so what a scan sees past the end never depends on an earlier read (and a
+ * scan that strayed past it would miscount, which the tests would see).
+ */
 const SLACK = 16;
 const PAGE_BYTES = 64 * 1024;
 /** The most bytes copied in at once, so memory stays small whatever one input holds. */
@@ -78,6 +82,12 @@ function describePrefix(wasm: Scanner, prefix: Uint8Array): void {
   for (let i = 8; i < 16; i++) memory[8 + i] = i < prefix.length ? 0xff : 0;
 }
 
+/** Puts `data` where the scans read it, and LFs in the slack after it. */
+function copyIn(wasm: Scanner, data: Uint8Array): void {
+  wasm.bytes.set(data, DATA);
+  wasm.bytes.fill(LF, DATA + data.length, DATA + data.length + SLACK);
+}
+
 /** countLineBreaks(bytes), by the module when `bytes` is large. */
 export function countLineBreaksInBulk(bytes: Uint8Array): number {
   const wasm = bytes.length >= WASM_MIN_BYTES ? scannerFor(Math.min(bytes.length, WINDOW_BYTES)) : undefined;
@@ -85,7 +95,7 @@ export function countLineBreaksInBulk(bytes: Uint8Array): number {
   let count = 0;
   for (let start = 0; start < bytes.length; start += WINDOW_BYTES) {
     const piece = bytes.subarray(start, start + WINDOW_BYTES);
-    wasm.bytes.set(piece, DATA);
+    copyIn(wasm, piece);
     count += wasm.countLf(DATA, DATA + piece.length);
   }
   return count;
@@ -109,7 +119,7 @@ export function countAcksInBulk(lines: Uint8Array): number {
         return rest < 0 ? -1 : count + rest;
       }
     }
-    wasm.bytes.set(lines.subarray(start, end), DATA);
+    copyIn(wasm, lines.subarray(start, end));
     const counted = wasm.countPrefixedLines(DATA, DATA + end - start);
     if (counted < 0) return -1;
     count += counted;
