@@ -158,6 +158,17 @@ export function evaluateTargets(results: SuiteResults): Target[] {
       2,
     );
   }
+  for (const scenario of ["one-at-a-time", "pipelined-16"]) {
+    // Against the same server in plain text, in the same run (the TLS scenarios run both).
+    atMost(
+      `TLS: CPU per message <= 2x plain text (${scenario})`,
+      row(`tls-${scenario}`, "socket-lab-tls")?.serverCpuUsPerMessage,
+      row(`tls-${scenario}`, "socket-lab")?.serverCpuUsPerMessage,
+      2,
+      "us",
+      2,
+    );
+  }
   faster("throughput >= 6x tutorial server.py (raw)", "raw-one-at-a-time", "socket-lab-raw", "python", 6);
   faster("throughput >= redis-server (10,000 busy)", "10k-connections", "socket-lab", "redis", 1);
   atMost("memory per connection <= redis-server (10,000 busy)", kib("socket-lab"), kib("redis"), 1, "KiB/conn");
