@@ -10,7 +10,6 @@ import pkg from "../../package.json" with { type: "json" };
 import { printAndExit } from "../output/sink.ts";
 import { runClientCli } from "./client-entry.ts";
 import { ExitCode } from "./exit-codes.ts";
-import { runCli } from "./run.ts";
 
 export const PROGRAMS = ["server", "client"] as const;
 export type ProgramName = (typeof PROGRAMS)[number];
@@ -41,7 +40,11 @@ USAGE
 
 async function main(): Promise<never> {
   const { program, args } = pickProgram(process.argv0, process.argv.slice(2));
-  if (program === "server") return runCli((await import("../../server.ts")).serverCommand, args);
+  // The CLI runner (flags, help) is the server's to load: a client one-shot never needs it.
+  if (program === "server") {
+    const [{ runCli }, { serverCommand }] = await Promise.all([import("./run.ts"), import("../../server.ts")]);
+    return runCli(serverCommand, args);
+  }
   if (program === "client") return runClientCli(args);
   const [first] = args;
   if (first === "--version" || first === "-v") return printAndExit(pkg.version);
