@@ -1,11 +1,13 @@
-// bun bench/ab.ts A_SERVER B_SERVER [--pipeline 16] [--runs 8] [--duration 2] [--connections 50]
+// bun bench/ab.ts A_SERVER B_SERVER [--pipeline 16] [--runs 8] [--duration 2] [--connections 50] [--messages]
 // (a server may carry flags: bun bench/ab.ts dist/server "dist/server --workers 2"; one with
 // --proxy-protocol is sent a PROXY header at the start of each connection, as in the suite)
 // An A/B of two server binaries (an old build against a new one), alternating A, B, A, B... so
 // that outside load hits both alike; each run starts its server afresh, pinned as in the suite
 // (server on CPU 0, `client bench` on CPU 1). Prints each run and the medians: throughput and the
 // server's user and kernel CPU per message, which tell a change in our code (user) from a change
-// in the machine's mood (both). Each server is run as `SERVER --port P --quiet`.
+// in the machine's mood (both). Each server is run as `SERVER --port P --quiet`, or with
+// --messages as `SERVER --port P` with its per-message lines going to a file (the suite's
+// `socket-lab > file`).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,10 +25,13 @@ const { values, positionals } = parseArgs({
     runs: { type: "string", default: "8" },
     duration: { type: "string", default: "2" },
     connections: { type: "string", default: "50" },
+    messages: { type: "boolean", default: false },
   },
 });
 if (positionals.length !== 2) {
-  process.stderr.write("usage: bun bench/ab.ts A_SERVER B_SERVER [--pipeline N] [--runs N] [--duration S]\n");
+  process.stderr.write(
+    "usage: bun bench/ab.ts A_SERVER B_SERVER [--pipeline N] [--runs N] [--duration S] [--messages]\n",
+  );
   process.exit(2);
 }
 const pinning = Bun.which("taskset") !== null && navigator.hardwareConcurrency >= 2;
@@ -43,7 +48,8 @@ const kindOf = (binary: string): ServerKind => ({
   framing: "line",
   message: "ping",
   missing: () => undefined,
-  command: (port) => [...binary.split(/\s+/), "--port", String(port), "--quiet"],
+  stdoutToFile: values.messages,
+  command: (port) => [...binary.split(/\s+/), "--port", String(port), ...(values.messages ? [] : ["--quiet"])],
 });
 
 const work = mkdtempSync(join(tmpdir(), "socket-lab-ab-"));
