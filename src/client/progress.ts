@@ -80,6 +80,10 @@ export class ProgressLine {
         this.erase();
         sink.writeBytes(lines);
       },
+      writeBytesWith: (size, fill) => {
+        this.erase();
+        sink.writeBytesWith(size, fill);
+      },
       flush: () => sink.flush(),
       get backlog() {
         return sink.backlog;

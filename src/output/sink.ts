@@ -15,9 +15,15 @@ export interface LineSink {
   write(text: string): void;
   /** Lines that are already UTF-8 bytes (each with its LF), after everything written before. */
   writeBytes(lines: Uint8Array): void;
+  /**
+   * Lines made a byte at a time (the server's per-message lines), after everything written
+   * before: `fill` puts exactly `size` bytes into `into` from `at` on. They wait, like text, for
+   * the end of the event-loop turn, in a buffer the sink reuses; no string is made.
+   */
+  writeBytesWith(size: number, fill: (into: Uint8Array, at: number) => void): void;
   /** Writes out everything buffered; resolves when the OS has it (or writing failed). */
   flush(): Promise<void>;
-  /** Characters written to the sink (bytes, for writeBytes) that the OS has not taken yet. */
+  /** Characters written to the sink (bytes, for writeBytes and writeBytesWith) that the OS has not taken yet. */
   readonly backlog: number;
 }
 
@@ -40,13 +46,19 @@ export async function flushWithin(sink: LineSink, ms: number): Promise<boolean> 
   return done;
 }
 
-/** Characters joined before they are handed to the writer mid-turn. */
+/** Characters joined (or bytes, for writeBytesWith) before they are handed to the writer mid-turn. */
 const BATCH_CHARS = 64 * 1024;
 
 export function createLineSink(target: "stdout" | "stderr", options: LineSinkOptions = {}): LineSink {
   const file = target === "stdout" ? Bun.stdout : Bun.stderr;
   const writer: FileSink = file.writer({ highWaterMark: 64 * 1024 });
   let batch = "";
+  /**
+   * Bytes from writeBytesWith waiting in the sink's own buffer (made on first use, reused). Either
+   * they or `batch` wait, never both: each hands the other over first, so that the order holds.
+   */
+  let bytes: Buffer | undefined;
+  let bytesWaiting = 0;
   /** Characters handed to the writer, ever, and how many of those it is known to have written. */
   let handedOver = 0;
   let written = 0;
@@ -58,6 +70,7 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
     if (failed) return;
     failed = true;
     batch = "";
+    bytesWaiting = 0;
     written = handedOver;
     options.onFailure?.(error as NodeJS.ErrnoException);
   };
@@ -81,6 +94,19 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
     const text = batch;
     batch = "";
     handOver(text);
+  };
+  const handOverBytes = () => {
+    // The writer copies what the OS does not take at once (tests/sink.test.ts, a slow reader),
+    // so the buffer is free again as soon as this returns.
+    const waiting = bytesWaiting;
+    bytesWaiting = 0;
+    handOver(bytes!.subarray(0, waiting));
+  };
+  const backlog = () => handedOver - written + batch.length + bytesWaiting;
+  /** Whatever waits, text or bytes (only one of them does). */
+  const handOverWaiting = () => {
+    if (batch !== "") handOverBatch();
+    else if (bytesWaiting > 0) handOverBytes();
   };
   /** Flushes until the writer says it is empty. */
   const flushUntilEmpty = async (): Promise<void> => {
@@ -110,13 +136,13 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
   };
   const flushNow = async () => {
     if (failed) return;
-    if (batch !== "") handOverBatch();
+    handOverWaiting();
     await drain();
   };
   const flushSoon = () => {
     scheduled = false;
     // handOver() flushes, and starts the draining loop itself if the OS did not take everything.
-    if (!failed && batch !== "") handOverBatch();
+    if (!failed) handOverWaiting();
   };
   const flushLater = () => {
     if (scheduled) return;
@@ -127,21 +153,43 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
     write(text) {
       if (failed) return;
       const limit = options.dropWhenBehind?.limit;
-      if (limit !== undefined && handedOver - written + batch.length > limit) return;
+      if (limit !== undefined && backlog() > limit) return;
+      if (bytesWaiting > 0) handOverBytes();
       batch += text;
       if (batch.length >= BATCH_CHARS) handOverBatch();
       flushLater();
     },
     writeBytes(lines) {
       if (failed) return;
-      // In order: text written before goes first. The bytes go as they are, with no string made.
-      if (batch !== "") handOverBatch();
+      // In order: what was written before goes first. The bytes go as they are, with no string made.
+      handOverWaiting();
       handOver(lines);
+      flushLater();
+    },
+    writeBytesWith(size, fill) {
+      if (failed) return;
+      const limit = options.dropWhenBehind?.limit;
+      if (limit !== undefined && backlog() > limit) return;
+      // Text written before goes first, and so do waiting bytes these would not fit beside.
+      if (batch !== "" || bytesWaiting + size > BATCH_CHARS) {
+        handOverWaiting();
+        if (failed) return;
+      }
+      if (size > BATCH_CHARS) {
+        // Larger than a batch: made in a buffer of its own, so the sink's stays small.
+        const own = Buffer.allocUnsafe(size);
+        fill(own, 0);
+        handOver(own);
+      } else {
+        bytes ??= Buffer.allocUnsafe(BATCH_CHARS);
+        fill(bytes, bytesWaiting);
+        bytesWaiting += size;
+      }
       flushLater();
     },
     flush: flushNow,
     get backlog() {
-      return handedOver - written + batch.length;
+      return backlog();
     },
   };
 }
