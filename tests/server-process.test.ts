@@ -56,6 +56,32 @@ describe("output", () => {
     ]);
   });
 
+  test("a read of many messages is logged line for line as one message at a time would be, in order", async () => {
+    // Reads of plain lines are logged from their bytes; a read with anything escaping changes goes
+    // the string way. The reads below take turns, and each must read as the other would.
+    await using server = await startServerProcess();
+    const client = await connect(server);
+    const reads = [
+      ["plain", "", "with CRLF\r", "\r", "  spaces, [brackets] and ~!@#$%^&*()_+-={}|:\"<>?,./;'  ", "x".repeat(3000)],
+      ["plain again", "back\\slash"],
+      ["tab\there", "ünï"],
+      Array.from({ length: 500 }, (_, i) => `message ${i}`),
+    ];
+    const expected: string[] = [];
+    const peer = peerOf(client);
+    for (const messages of reads) {
+      client.write(messages.map((m) => `${m}\n`).join(""));
+      const texts = messages.map((m) => m.replace(/\r$/, ""));
+      await client.waitFor([...expected, ...texts].map(ackLine).join(""));
+      expected.push(...texts);
+    }
+    client.end();
+    await server.stderr.waitFor(`[DISCONNECTED] ${peer} disconnected\n`);
+    expect(await server.stop("SIGINT")).toBe(0);
+    const escaped = (text: string) => text.replace("\\", "\\\\").replace("\t", "\\t");
+    expect(server.stdout.lines).toEqual(expected.map((text) => `[${peer}] ${escaped(text)}`));
+  });
+
   test("--port 0: the STARTING line shows the port really listened on", async () => {
     await using server = await startServerProcess(["--port", "0"]);
     expect(server.port).toBeGreaterThan(0);

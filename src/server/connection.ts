@@ -66,10 +66,13 @@ export class Connection {
   ) {
     this.outbox = new Outbox(socket, context.stats);
     this.deframer = createDeframer(context.framing, context.limits.maxMessageBytes);
-    // When nothing needs a message as text (no `[peer] text` line: --quiet), line framing's acks
-    // are made from the bytes as they came.
+    // When nothing needs a message as text (no `[peer] text` line, --quiet, or one that can be
+    // made from bytes), line framing's acks are made from the bytes as they came.
+    const { message, messageLines } = context.events;
     this.acknowledgeLines =
-      context.framing === "line" && context.events.message === undefined ? this.acknowledgeBytes : undefined;
+      context.framing === "line" && (message === undefined || messageLines !== undefined)
+        ? this.acknowledgeBytes
+        : undefined;
   }
 
   /** Bytes from the client: every complete message is acknowledged before this returns. */
@@ -145,6 +148,7 @@ export class Connection {
         continue;
       }
       this.context.stats.messagesReceived += lineAcks.count;
+      this.context.events.messageLines?.(this.peer, lines, from, lineAcks.next);
       this.outbox.send(lineAcks.bytes, acksLength);
       from = lineAcks.next;
     }

@@ -3,6 +3,7 @@
 import { escapeForTerminal, escapeJsonForTerminal } from "../output/escape.ts";
 import type { Logger } from "../output/logger.ts";
 import type { LineSink } from "../output/sink.ts";
+import { decodeLines, splitLines } from "../protocol/framing.ts";
 import type { RejectionReason } from "./admission.ts";
 import type { ServerEvents } from "./events.ts";
 import { describeAddress } from "./listeners/listener.ts";
@@ -48,7 +49,7 @@ export function createServerReporter({
       logger.info(`[NEW CONNECTION] ${peer} connected${who}.`, { event: "connected", peer, active, subject });
       logger.info(`[ACTIVE CONNECTIONS] ${active}`, { event: "active", active });
     },
-    message: messages && messageWriter(messages, json, onMessagesBehind),
+    ...(messages && messageWriters(messages, json, onMessagesBehind)),
     reset(peer) {
       logger.info(`[${peer}] Connection reset by client`, { event: "reset", peer });
     },
@@ -84,21 +85,94 @@ export function createServerReporter({
   };
 }
 
-function messageWriter(
+function messageWriters(
   sink: LineSink,
   json: boolean,
   onBehind: (() => void) | undefined,
-): (peer: string, text: string) => void {
-  const write = (line: string) => {
-    sink.write(line);
+): Pick<ServerEvents, "message" | "messageLines"> {
+  const checkBehind = () => {
     if (onBehind && sink.backlog > MESSAGES_BACKLOG_LIMIT) onBehind();
   };
+  const write = (line: string) => {
+    sink.write(line);
+    checkBehind();
+  };
   if (json) {
-    return (peer, message) =>
-      write(
-        escapeJsonForTerminal(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message })) +
-          "\n",
-      );
+    return {
+      message: (peer, message) =>
+        write(
+          escapeJsonForTerminal(JSON.stringify({ time: new Date().toISOString(), event: "message", peer, message })) +
+            "\n",
+        ),
+    };
   }
-  return (peer, text) => write(`[${peer}] ${escapeForTerminal(text)}\n`);
+  const message = (peer: string, text: string) => write(`[${peer}] ${escapeForTerminal(text)}\n`);
+  return {
+    message,
+    // Lines that escaping leaves as they are (printable ASCII) are copied from the bytes that came,
+    // `[peer] ` before each, with no string made; a read with any other byte takes the string way.
+    messageLines(peer, lines, start, end) {
+      const plain = plainLines(lines, start, end);
+      if (plain === undefined || !isPlainAscii(peer)) {
+        splitLines(decodeLines(Buffer.from(lines.buffer, lines.byteOffset + start, end - start)), (text) =>
+          message(peer, text),
+        );
+        return;
+      }
+      const size = end - start - plain.crs + plain.lines * (peer.length + 3);
+      sink.writeBytesWith(size, (into, at) => prefixLines(lines, start, end, peer, into, at));
+      checkBehind();
+    },
+  };
 }
+
+/**
+ * How many lines `lines[start..end)` holds, and how many of them end in CR LF, when every byte is
+ * one escaping leaves alone (printable ASCII but the backslash) or a line's end; else undefined.
+ */
+function plainLines(lines: Uint8Array, start: number, end: number): { lines: number; crs: number } | undefined {
+  let count = 0;
+  let crs = 0;
+  for (let i = start; i < end; i++) {
+    const byte = lines[i]!;
+    if (byte >= 0x20 && byte < 0x7f && byte !== BACKSLASH) continue;
+    if (byte === LF) count++;
+    else if (byte === CR && i + 1 < end && lines[i + 1] === LF) crs++;
+    else return undefined;
+  }
+  return { lines: count, crs };
+}
+
+function isPlainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code >= 0x7f || code === BACKSLASH) return false;
+  }
+  return true;
+}
+
+/** `[peer] message` LF for each line of `lines[start..end)` (plain: see plainLines), into `into` from `at`. */
+function prefixLines(lines: Uint8Array, start: number, end: number, peer: string, into: Uint8Array, at: number): void {
+  // Byte by byte, as LineAckBuilder does: messages are short, and a native call per piece costs more.
+  let out = at;
+  let i = start;
+  while (i < end) {
+    into[out++] = OPEN_BRACKET;
+    for (let k = 0; k < peer.length; k++) into[out++] = peer.charCodeAt(k);
+    into[out++] = CLOSE_BRACKET;
+    into[out++] = SPACE;
+    let byte = lines[i++]!;
+    while (byte !== LF) {
+      if (byte !== CR) into[out++] = byte;
+      byte = lines[i++]!;
+    }
+    into[out++] = LF;
+  }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;

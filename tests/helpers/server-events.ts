@@ -30,6 +30,12 @@ export class EventRecorder {
         subject === undefined ? { type: "connected", peer, active } : { type: "connected", peer, active, subject },
       ),
     message: (peer, text) => this.push({ type: "message", peer, text }),
+    // Taken one message at a time, as `message` would have had them: what the server hands over
+    // this way must read the same.
+    messageLines: (peer, lines, start, end) => {
+      const text = Buffer.from(lines.buffer, lines.byteOffset + start, end - start - 1).toString("utf8");
+      for (const line of text.split("\n")) this.push({ type: "message", peer, text: line.replace(/\r$/, "") });
+    },
     reset: (peer) => this.push({ type: "reset", peer }),
     disconnected: (peer, active) => this.push({ type: "disconnected", peer, active }),
     refused: (peer, reason, detail) => this.push({ type: "refused", peer, reason, detail }),

@@ -21,7 +21,7 @@ export interface WorkerAssignment {
 }
 
 /** Every server event but `message` (per-message lines go through the worker's stdout instead). */
-export type ForwardedEvent = Exclude<keyof ServerEvents, "message">;
+export type ForwardedEvent = Exclude<keyof ServerEvents, "message" | "messageLines">;
 
 /**
  * The events a worker forwards: listed so that a new ServerEvents member fails to compile here

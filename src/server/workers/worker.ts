@@ -30,7 +30,7 @@ export async function runWorker(
   // Behind means the supervisor is not reading (its own stdout is slow): pause the clients. The
   // supervisor is the one that warns.
   const onMessagesBehind = () => messages && server?.holdInputUntil(messages.flush());
-  const { message } = createServerReporter({ logger, messages, json: program.json, onMessagesBehind });
+  const { message, messageLines } = createServerReporter({ logger, messages, json: program.json, onMessagesBehind });
   const { index, count, ports } = assignment;
   // The supervisor forwards SIGHUP as a reload-tls message; the signal itself must not end a worker.
   process.on("SIGHUP", () => {});
@@ -58,7 +58,7 @@ export async function runWorker(
       ),
       limits: { ...program.limits, maxConnections },
       reusePort: true,
-      events: { message, ...forwardedEvents() },
+      events: { message, messageLines, ...forwardedEvents() },
     });
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
@@ -84,8 +84,8 @@ function send(message: WorkerMessage): Promise<void> {
   });
 }
 
-function forwardedEvents(): Omit<ServerEvents, "message"> {
-  const events: Omit<ServerEvents, "message"> = {};
+function forwardedEvents(): Omit<ServerEvents, "message" | "messageLines"> {
+  const events: Omit<ServerEvents, "message" | "messageLines"> = {};
   for (const name of Object.keys(FORWARDED_EVENTS) as ForwardedEvent[]) {
     const forward = (...args: unknown[]) => void send({ type: "event", name, args: args.map(toWire) });
     (events as Record<ForwardedEvent, typeof forward>)[name] = forward;
