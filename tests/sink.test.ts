@@ -40,7 +40,8 @@ process.stderr.write("backlog " + sink.backlog + "\\n");
 function expected(count: number): string {
   const made = (round: number, size: number) => {
     const head = `made ${round} `;
-    return head + String.fromCharCode(0x61 + (round % 26)).repeat(size - 1 - head.length) + "\n";
+    const filler = String.fromCharCode(0x61 + (round % 26)).repeat(size - 1 - head.length);
+    return `${head}${filler}\n`;
   };
   let out = "";
   for (let round = 0; round < count; round++) {
