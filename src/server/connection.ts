@@ -98,10 +98,14 @@ export class Connection {
 
   /** The replies of the read being handled, sent together by receive(). */
   private replies = "";
-  /** Replies to one message. */
+  /** Reports and replies to one message. */
   private readonly acknowledge = (text: string): void => {
-    this.context.stats.messagesReceived++;
     this.context.events.message?.(this.peer, text);
+    this.reply(text);
+  };
+  /** Replies to one message already reported. */
+  private readonly reply = (text: string): void => {
+    this.context.stats.messagesReceived++;
     this.replies += frameMessage(this.context.framing, ackFor(text));
   };
 
@@ -115,6 +119,9 @@ export class Connection {
     // The ack of a line begun in an earlier read goes first.
     if (this.replies !== "") this.outbox.send(this.replies);
     this.replies = "";
+    // Reported as they are read, as the string way does: acks may wait (heldLines), and a
+    // connection that dies meanwhile still had these messages.
+    this.context.events.messageLines?.(this.peer, lines, 0, lines.length);
     this.acknowledgeFrom(lines, 0, true);
   };
 
@@ -141,14 +148,13 @@ export class Connection {
         // One line whose ack is larger than the builder's buffer: that one goes as a string.
         const lf = lines.indexOf(0x0a, from);
         this.replies = "";
-        splitLines(lines.toString("utf8", from, lf), this.acknowledge);
+        splitLines(lines.toString("utf8", from, lf), this.reply);
         this.outbox.send(this.replies);
         this.replies = "";
         from = lf + 1;
         continue;
       }
       this.context.stats.messagesReceived += lineAcks.count;
-      this.context.events.messageLines?.(this.peer, lines, from, lineAcks.next);
       this.outbox.send(lineAcks.bytes, acksLength);
       from = lineAcks.next;
     }
