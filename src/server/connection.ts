@@ -121,7 +121,7 @@ export class Connection {
     this.replies = "";
     // Reported as they are read, as the string way does: acks may wait (heldLines), and a
     // connection that dies meanwhile still had these messages.
-    this.context.events.messageLines?.(this.peer, lines, 0, lines.length);
+    this.context.events.messageLines?.(this.peer, lines);
     this.acknowledgeFrom(lines, 0, true);
   };
 

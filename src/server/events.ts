@@ -14,12 +14,12 @@ export interface ServerEvents {
   /** One per received message, in order; `text` is the message as decoded (not escaped). */
   message?(peer: string, text: string): void;
   /**
-   * The same event for several messages at once, as the bytes that came, where no string is
-   * needed: complete lines of line framing, `lines[start..end)`, each ending in LF (a CR before the
-   * LF is not part of the message), valid UTF-8. Used only alongside `message`, which still gets
-   * every other message, in order with these.
+   * The same event for a read's messages at once, as the bytes that came, where no string is
+   * needed: complete lines of line framing, each ending in LF (a CR before the LF is not part of
+   * the message), valid UTF-8. Used only alongside `message`, which still gets every other
+   * message, in order with these.
    */
-  messageLines?(peer: string, lines: Uint8Array, start: number, end: number): void;
+  messageLines?(peer: string, lines: Buffer): void;
   reset?(peer: string): void;
   disconnected?(peer: string, active: number): void;
   /**

@@ -111,52 +111,49 @@ function messageWriters(
     message,
     // Lines that escaping leaves as they are (printable ASCII) are copied from the bytes that came,
     // `[peer] ` before each, with no string made; a read with any other byte takes the string way.
-    messageLines(peer, lines, start, end) {
-      const plain = plainLines(lines, start, end);
-      if (plain === undefined || !isPlainAscii(peer)) {
-        splitLines(decodeLines(Buffer.from(lines.buffer, lines.byteOffset + start, end - start)), (text) =>
-          message(peer, text),
-        );
+    messageLines(peer, lines) {
+      const plain = plainLines(lines);
+      // The peer goes in as it is, as in `message`: it has only to be one byte a character.
+      if (plain === undefined || !oneByteEach(peer)) {
+        splitLines(decodeLines(lines), (text) => message(peer, text));
         return;
       }
-      const size = end - start - plain.crs + plain.lines * (peer.length + 3);
-      sink.writeBytesWith(size, (into, at) => prefixLines(lines, start, end, peer, into, at));
+      const size = lines.length - plain.crs + plain.lines * (peer.length + 3);
+      sink.writeBytesWith(size, (into, at) => prefixLines(lines, peer, into, at));
       checkBehind();
     },
   };
 }
 
 /**
- * How many lines `lines[start..end)` holds, and how many of them end in CR LF, when every byte is
- * one escaping leaves alone (printable ASCII but the backslash) or a line's end; else undefined.
+ * How many lines `lines` holds, and how many of them end in CR LF, when every byte is one escaping
+ * leaves alone (printable ASCII but the backslash) or a line's end; else undefined.
  */
-function plainLines(lines: Uint8Array, start: number, end: number): { lines: number; crs: number } | undefined {
+function plainLines(lines: Uint8Array): { lines: number; crs: number } | undefined {
   let count = 0;
   let crs = 0;
-  for (let i = start; i < end; i++) {
+  for (let i = 0; i < lines.length; i++) {
     const byte = lines[i]!;
     if (byte >= 0x20 && byte < 0x7f && byte !== BACKSLASH) continue;
     if (byte === LF) count++;
-    else if (byte === CR && i + 1 < end && lines[i + 1] === LF) crs++;
+    else if (byte === CR && lines[i + 1] === LF) crs++;
     else return undefined;
   }
   return { lines: count, crs };
 }
 
-function isPlainAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code >= 0x7f || code === BACKSLASH) return false;
-  }
+/** Whether each character of `text` is one byte in UTF-8 (ASCII). */
+function oneByteEach(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
   return true;
 }
 
-/** `[peer] message` LF for each line of `lines[start..end)` (plain: see plainLines), into `into` from `at`. */
-function prefixLines(lines: Uint8Array, start: number, end: number, peer: string, into: Uint8Array, at: number): void {
+/** `[peer] message` LF for each line of `lines` (plain: see plainLines), into `into` from `at`. */
+function prefixLines(lines: Uint8Array, peer: string, into: Uint8Array, at: number): void {
   // Byte by byte, as LineAckBuilder does: messages are short, and a native call per piece costs more.
   let out = at;
-  let i = start;
-  while (i < end) {
+  let i = 0;
+  while (i < lines.length) {
     into[out++] = OPEN_BRACKET;
     for (let k = 0; k < peer.length; k++) into[out++] = peer.charCodeAt(k);
     into[out++] = CLOSE_BRACKET;

@@ -32,8 +32,8 @@ export class EventRecorder {
     message: (peer, text) => this.push({ type: "message", peer, text }),
     // Taken one message at a time, as `message` would have had them: what the server hands over
     // this way must read the same.
-    messageLines: (peer, lines, start, end) => {
-      const text = Buffer.from(lines.buffer, lines.byteOffset + start, end - start - 1).toString("utf8");
+    messageLines: (peer, lines) => {
+      const text = lines.toString("utf8", 0, lines.length - 1);
       for (const line of text.split("\n")) this.push({ type: "message", peer, text: line.replace(/\r$/, "") });
     },
     reset: (peer) => this.push({ type: "reset", peer }),
