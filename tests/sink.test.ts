@@ -26,7 +26,8 @@ const made = (round, size) => {
 for (let round = 0; round < count; round++) {
   sink.write("text " + round + "\\n");
   made(round, 40 + (round % 7) * 1000);
-  // Made bytes wait for the end of the turn, and count as waiting.
+  // Made bytes wait for the end of the turn, with the text before them ("text 0", 7 bytes, moved
+  // into the same buffer: one write a turn), and count as waiting.
   if (round === 0) process.stderr.write("waiting " + sink.backlog + "\\n");
   made(round, 30);
   if (round % 50 === 0) made(round, 70 * 1024);
@@ -76,7 +77,7 @@ test("text, bytes made in the sink's buffer and ready bytes come out in the orde
   expect(exitCode).toBe(0);
   expect(stdout.length).toBe(expected(count).length);
   expect(stdout === expected(count)).toBe(true);
-  expect(stderr).toBe("waiting 40\nbacklog 0\n");
+  expect(stderr).toBe("waiting 47\nbacklog 0\n");
 });
 
 test("to a reader that is behind, every byte still comes out as written", async () => {
@@ -89,5 +90,21 @@ test("to a reader that is behind, every byte still comes out as written", async 
   const wanted = expected(count).split("\n");
   const firstDifference = lines.findIndex((line, i) => line !== wanted[i]);
   expect(firstDifference).toBe(-1);
-  expect(stderr).toBe("waiting 40\nbacklog 0\n");
+  expect(stderr).toBe("waiting 47\nbacklog 0\n");
+});
+
+test("flush() writes the bytes that wait, before an exit that does not wait for the event loop", async () => {
+  const child = `
+import { createLineSink } from ${JSON.stringify(SINK_TS)};
+const sink = createLineSink("stdout");
+sink.write("text\\n");
+sink.writeBytesWith(4, (into, at) => into.set([0x61, 0x62, 0x63, 0x0a], at));
+sink.write("after\\n");
+await sink.flush();
+process.exit(0);
+`;
+  const proc = Bun.spawn([process.execPath, "-e", child], { stdout: "pipe", stderr: "pipe", env: CHILD_ENV });
+  const [stdout, exitCode] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+  expect(exitCode).toBe(0);
+  expect(stdout).toBe("text\nabc\nafter\n");
 });

@@ -55,7 +55,9 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
   let batch = "";
   /**
    * Bytes from writeBytesWith waiting in the sink's own buffer (made on first use, reused). Either
-   * they or `batch` wait, never both: each hands the other over first, so that the order holds.
+   * they or `batch` wait, never both: text written while bytes wait is encoded after them, and
+   * waiting text moves into the buffer before bytes are made, so that the order holds with one
+   * write a turn however the two take turns.
    */
   let bytes: Buffer | undefined;
   let bytesWaiting = 0;
@@ -101,6 +103,15 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
     const waiting = bytesWaiting;
     bytesWaiting = 0;
     handOver(bytes!.subarray(0, waiting));
+  };
+  /** Puts `text` after the waiting bytes when it fits beside them; false when it does not. */
+  const encodeAfterBytes = (text: string): boolean => {
+    const size = Buffer.byteLength(text);
+    if (bytesWaiting + size > BATCH_CHARS) return false;
+    bytes ??= Buffer.allocUnsafe(BATCH_CHARS);
+    bytes.write(text, bytesWaiting);
+    bytesWaiting += size;
+    return true;
   };
   const backlog = () => handedOver - written + batch.length + bytesWaiting;
   /** Whatever waits, text or bytes (only one of them does). */
@@ -154,7 +165,11 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
       if (failed) return;
       const limit = options.dropWhenBehind?.limit;
       if (limit !== undefined && backlog() > limit) return;
-      if (bytesWaiting > 0) handOverBytes();
+      if (bytesWaiting > 0) {
+        if (encodeAfterBytes(text)) return flushLater();
+        handOverBytes();
+        if (failed) return;
+      }
       batch += text;
       if (batch.length >= BATCH_CHARS) handOverBatch();
       flushLater();
@@ -170,7 +185,9 @@ export function createLineSink(target: "stdout" | "stderr", options: LineSinkOpt
       if (failed) return;
       const limit = options.dropWhenBehind?.limit;
       if (limit !== undefined && backlog() > limit) return;
-      // Text written before goes first, and so do waiting bytes these would not fit beside.
+      // Text written before goes first (into the buffer, when it fits), and so do waiting bytes
+      // these would not fit beside.
+      if (batch !== "" && encodeAfterBytes(batch)) batch = "";
       if (batch !== "" || bytesWaiting + size > BATCH_CHARS) {
         handOverWaiting();
         if (failed) return;
