@@ -289,6 +289,30 @@ describe("output backpressure", () => {
     expect(server.stats.messagesReceived).toBe(server.stats.receivedBytes / 2);
   });
 
+  test("a client that resets while its lines wait for their acks: every line read is logged", async () => {
+    // Messages reported to the log: a read's lines are reported when it is read, not when their
+    // acks are made, so lines held past --max-output-bytes are logged even if the client dies
+    // before it takes their acks (reported when acked, 898,035 of 1,000,000 were).
+    await using served = serveWithLimits({ limits: { maxOutputBytes: 64 * 1024 } });
+    const { server, recorder } = served;
+    const greedy = await served.connect();
+    greedy.keepReplies = false;
+    greedy.pause();
+    greedy.write("a\n".repeat(1_000_000));
+    let lastReceived = -1;
+    while (server.stats.receivedBytes !== lastReceived) {
+      lastReceived = server.stats.receivedBytes;
+      await Bun.sleep(200);
+    }
+    expect(server.stats.receivedBytes).toBeGreaterThan(0);
+    greedy.terminate();
+    await eventually(() => server.activeConnections === 0, 5000, "the connection was not closed");
+    const logged = recorder.messages();
+    expect(logged.length).toBe(server.stats.messagesReceived);
+    expect(logged.length).toBe(server.stats.receivedBytes / 2);
+    expect(logged.every((text) => text === "a")).toBe(true);
+  });
+
   test("a client that sends fast and never reads is paused, memory bounded, others unaffected", async () => {
     await using server = await startServerProcess(["--quiet"]);
     const pid = server.proc.pid;

@@ -66,6 +66,9 @@ describe("output", () => {
       ["plain again", "back\\slash"],
       ["tab\there", "ünï"],
       Array.from({ length: 500 }, (_, i) => `message ${i}`),
+      // One byte in an otherwise plain read sends the whole read the string way.
+      ["plain", "del\x7f", "plain"],
+      ["plain", "lone\rcr", "plain"],
     ];
     const expected: string[] = [];
     const peer = peerOf(client);
@@ -78,7 +81,8 @@ describe("output", () => {
     client.end();
     await server.stderr.waitFor(`[DISCONNECTED] ${peer} disconnected\n`);
     expect(await server.stop("SIGINT")).toBe(0);
-    const escaped = (text: string) => text.replace("\\", "\\\\").replace("\t", "\\t");
+    const escaped = (text: string) =>
+      text.replace("\\", "\\\\").replace("\t", "\\t").replace("\x7f", "\\x7f").replace("\r", "\\r");
     expect(server.stdout.lines).toEqual(expected.map((text) => `[${peer}] ${escaped(text)}`));
   });
 

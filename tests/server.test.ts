@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { ListenError, startServer } from "../src/server/server.ts";
 import { serveInProcess } from "./helpers/in-process-server.ts";
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
+import { EventRecorder } from "./helpers/server-events.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine, SHUTDOWN_NOTICE_LINE } from "./helpers/spec.ts";
 
@@ -32,6 +33,20 @@ describe("line framing over a socket", () => {
     await client.waitFor(expected);
     expect(client.replies.text).toBe(expected);
     expect(recorder.messages()).toEqual(messages);
+  });
+
+  test("a library user with only the message event gets each message of a plain read through it", async () => {
+    // Without messageLines the server must not take the byte path's report: every message comes
+    // one at a time, as text, whatever the read holds.
+    const recorder = new EventRecorder();
+    const { messageLines: _, ...onlyMessage } = recorder.events;
+    await using served = serveInProcess({ events: onlyMessage });
+    const client = await served.connect();
+    const messages = ["plain", "with CRLF\r", "", ...Array.from({ length: 300 }, (_, i) => `message ${i}`)];
+    client.write(messages.map((m) => `${m}\n`).join(""));
+    const texts = messages.map((m) => m.replace(/\r$/, ""));
+    await client.waitFor(texts.map(ackLine).join(""));
+    expect(recorder.messages()).toEqual(texts);
   });
 
   test("CRLF line endings: the CR before LF is dropped, a CR elsewhere is kept", async () => {
