@@ -1,6 +1,6 @@
 // The client and server as real processes, talking over loopback.
 import { describe, expect, test } from "bun:test";
-import { runClient, serverForThisFile } from "./helpers/processes.ts";
+import { type Program, runClient, runProgram, SOURCE_CLIENT, serverForThisFile } from "./helpers/processes.ts";
 
 const server = serverForThisFile(["--quiet"]);
 
@@ -19,6 +19,31 @@ describe("pipeline mode", () => {
         throw new Error(`ack ${i + 1} is wrong: ${lines[i]}`);
       }
     }
+  });
+
+  test("acks to a stdout that starts reading late arrive whole, byte for byte", async () => {
+    // The client frees each read's memory as soon as it has handled it, so what waits for a full
+    // pipe must be a copy: a reader that sleeps first gets every ack, in order, all the same.
+    const count = 300_000;
+    const input = `${Array.from({ length: count }, (_, i) => `late ${i + 1}`).join("\n")}\n`;
+    const lateReader: Program = [
+      "bash",
+      "-c",
+      'set -o pipefail; "$@" | (sleep 1; cat)',
+      "late-reader",
+      ...SOURCE_CLIENT,
+    ];
+    const result = await runProgram(lateReader, ["--port", String(server().port), "--quiet"], {
+      stdin: input,
+      deadlineMs: 60_000,
+    });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    const expected = Array.from({ length: count }, (_, i) => `Message 'late ${i + 1}' received successfully\n`).join(
+      "",
+    );
+    expect(result.stdout.length).toBe(expected.length);
+    expect(result.stdout === expected).toBe(true);
   });
 
   test("-m messages are sent in order; status goes to stderr, acks to stdout", async () => {

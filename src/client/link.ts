@@ -4,6 +4,7 @@
 import type { Socket } from "bun";
 import { type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
 import { Outbox } from "../net/outbox.ts";
+import { releaseRead } from "../net/release-read.ts";
 import { describeTlsError, isTlsError, type TlsFailure } from "../net/tls-failure.ts";
 import { createDeframer, type Deframer } from "../protocol/framing.ts";
 import type { Framing } from "../protocol/messages.ts";
@@ -58,7 +59,11 @@ export class ServerLink {
       timeoutMs: options.connectTimeoutMs,
       attach: (socket) => new ServerLink(socket, handlers, maxReplyBytes, options.framing),
       handlers: {
-        data: (socket, chunk) => socket.data?.received(chunk),
+        data(socket, chunk) {
+          socket.data?.received(chunk);
+          // Every handler of a reply copies what it keeps (see received()).
+          releaseRead(chunk);
+        },
         drain: (socket) => socket.data?.drained(),
         end: (socket) => socket.data?.finish({ kind: "closed" }),
         error(socket, error) {
@@ -111,6 +116,7 @@ export class ServerLink {
     this.wakeDrainWaiters();
   }
 
+  /** A reply's bytes are released when this returns: what the handlers keep, they copy. */
   private received(chunk: Buffer): void {
     if (this.done) return;
     const withinLimit = this.deframer.push(chunk, this.handlers.reply, this.handlers.replies);

@@ -2,6 +2,7 @@
 // input bytes go to the server as they come (no round trip each) and acks are printed as they
 // return, in order. In raw framing there is no delimiter, so each message waits for its reply.
 import { ClientExit } from "../cli/exit-codes.ts";
+import { releaseRead } from "../net/release-read.ts";
 import { escapeForTerminal } from "../output/escape.ts";
 import type { LineSink } from "../output/sink.ts";
 import { LineDeframer } from "../protocol/framing.ts";
@@ -154,6 +155,8 @@ async function sendPipelined(
     splitter?.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), track!);
     session.sendFramed(chunk, countLineBreaksInBulk(chunk));
     endsWithLineBreak = chunk[chunk.length - 1] === LF;
+    // The outbox copies what it cannot send now, so only a kept copy for resending still needs it.
+    if (!session.keepsSent) releaseRead(chunk);
     if (session.mustWait) await Promise.race([session.whenRoom(), stopped]);
     if (session.hasFailed) return;
   }

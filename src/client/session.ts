@@ -106,6 +106,11 @@ export class Session {
   }
 
   /** Sends bytes that hold `count` complete messages (already framed). */
+  /** Bytes given to sendFramed() are kept after it returns (for resending, --reconnect). */
+  get keepsSent(): boolean {
+    return this.unacknowledged !== undefined;
+  }
+
   sendFramed(bytes: string | Uint8Array, count: number): void {
     if (this.failed) return;
     if (this.owed === 0) this.lastProgressAt = performance.now();
