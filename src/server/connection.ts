@@ -2,6 +2,7 @@
 // that loses nothing. It sees the socket only through a few methods, so it does not care how
 // the connection arrived (TCP today; TLS, unix sockets or a PROXY header later).
 import { Outbox, type WritableSocket } from "../net/outbox.ts";
+import { releaseRead } from "../net/release-read.ts";
 import {
   countLineBreaks,
   createDeframer,
@@ -77,6 +78,13 @@ export class Connection {
 
   /** Bytes from the client: every complete message is acknowledged before this returns. */
   receive(chunk: Buffer): void {
+    this.take(chunk);
+    // What a connection keeps of a read it copies (the deframer's unfinished line, the outbox's
+    // unsent acks), but for lines held for a client behind on its acks: else the read can go now.
+    if (this.heldLines === undefined) releaseRead(chunk);
+  }
+
+  private take(chunk: Buffer): void {
     this.context.stats.receivedBytes += chunk.length;
     // After a goodbye, input is read and dropped: leaving it unread would make our close an RST,
     // which can destroy the goodbye and the last acknowledgements before the peer reads them.

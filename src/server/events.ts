@@ -17,7 +17,8 @@ export interface ServerEvents {
    * The same event for a read's messages at once, as the bytes that came, where no string is
    * needed: complete lines of line framing, each ending in LF (a CR before the LF is not part of
    * the message), valid UTF-8. Used only alongside `message`, which still gets every other
-   * message, in order with these.
+   * message, in order with these. `lines` is the server's only during the call: its memory may be
+   * freed when the call returns, so copy what you keep.
    */
   messageLines?(peer: string, lines: Buffer): void;
   reset?(peer: string): void;
