@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatElapsed, formatProgress } from "../src/client/progress.ts";
-import { SOURCE_CLIENT, serverForThisFile, startClientProcess } from "./helpers/processes.ts";
+import { DEADLINE_MS, SOURCE_CLIENT, serverForThisFile, startClientProcess } from "./helpers/processes.ts";
 import { acknowledge, scriptedServer } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
 import { renderScreen, TerminalSession } from "./helpers/terminal.ts";
@@ -43,7 +43,12 @@ describe("the progress line's text", () => {
  */
 async function clientWithStderrOnTerminal(
   args: string[],
-  { stdoutToTerminal = false, port = server().port, input = "echo first; sleep 1.5; echo second" } = {},
+  {
+    stdoutToTerminal = false,
+    port = server().port,
+    input = "echo first; sleep 1.5; echo second",
+    resizeTo = undefined as number | undefined,
+  } = {},
 ) {
   const folder = mkdtempSync(join(tmpdir(), "progress-"));
   const stdoutFile = join(folder, "stdout");
@@ -53,9 +58,16 @@ async function clientWithStderrOnTerminal(
     ["--port", String(port), ...args],
   );
   try {
+    // resizeTo: the window is made that many columns wide once the line has been drawn.
+    let resizedAt = -1;
+    if (resizeTo !== undefined) {
+      await session.output.waitFor(() => session.output.text.includes("[PROGRESS]"), DEADLINE_MS);
+      session.proc.terminal!.resize(resizeTo, 50);
+      resizedAt = session.output.text.length;
+    }
     const exitCode = await session.exited();
     const stdout = stdoutToTerminal ? "" : readFileSync(stdoutFile, "utf8");
-    return { exitCode, terminal: session.output.text, screen: session.screen, stdout };
+    return { exitCode, terminal: session.output.text, screen: session.screen, stdout, resizedAt };
   } finally {
     await session.close();
     rmSync(folder, { recursive: true, force: true });
@@ -83,6 +95,24 @@ describe("on a terminal", () => {
       "[CONNECTED] Connected to server",
       "[DISCONNECTED] Disconnected from server",
     ]);
+  });
+
+  test("a window made narrower mid-run: the line is cut to fit it from the next redraw", async () => {
+    const run = await clientWithStderrOnTerminal([], { resizeTo: 30 });
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toBe(bothAcks);
+    const draws = [...run.terminal.matchAll(/\r(\[PROGRESS\][^\r\x1b]*)\x1b\[K/g)];
+    const before = draws.filter((draw) => draw.index < run.resizedAt).map((draw) => draw[1]!);
+    const after = draws.filter((draw) => draw.index > run.resizedAt).map((draw) => draw[1]!);
+    // Whole in 250 columns; in 30, one less than the width (a full last column would wrap).
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((text) => text.length > 30 && text.endsWith("/s"))).toBe(true);
+    // (A redraw already under way when the window changed may still come whole, once.)
+    const narrow = after.findIndex((text) => text.length === 29);
+    expect(narrow).toBeGreaterThan(-1);
+    expect(narrow).toBeLessThan(2);
+    expect(after.slice(narrow).length).toBeGreaterThan(1);
+    expect(after.slice(narrow).every((text) => /^\[PROGRESS\] \d:\d\d {2}\d sent {2}\d ac$/.test(text))).toBe(true);
   });
 
   test("a status line while it shows ([RECONNECTING]) takes its place, whole, on a line of its own", async () => {

@@ -56,7 +56,7 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   // pv's rule: a live line only where a person watches stderr.
   const progress =
     !interactive && !options.quiet && !options.json && (oneTerminal || (await isTerminal("stderr")))
-      ? new ProgressLine(toStatusStream, (oneTerminal ? process.stdout : process.stderr).columns || 80)
+      ? new ProgressLine(toStatusStream, () => (oneTerminal ? process.stdout : process.stderr).columns || 80)
       : undefined;
   const toStatusAroundProgress = progress ? (line: string) => progress.print(line) : toStatusStream;
   // Interactive: everything on the terminal (stdout), as the tutorial prints it; errors on stderr.

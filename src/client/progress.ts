@@ -41,13 +41,13 @@ export class ProgressLine {
   private samples: Array<{ at: number; acknowledged: number }> = [];
 
   /**
-   * `write` puts text on the stream the line is drawn on; `columns` is its width (the line is cut
-   * to one less, as a line that fills the last column would wrap, and CR only returns to the
-   * start of the last row).
+   * `write` puts text on the stream the line is drawn on; `columns` tells its width now, asked at
+   * each redraw, as a person may resize the window mid-run (the line is cut to one less, as a line
+   * that fills the last column would wrap, and CR only returns to the start of the last row).
    */
   constructor(
     private readonly write: (text: string) => void,
-    private readonly columns: number,
+    private readonly columns: () => number,
   ) {}
 
   /** Starts redrawing `counts` (read at each redraw); the first drawing is one interval away. */
@@ -105,7 +105,7 @@ export class ProgressLine {
     const oldest = this.samples[0]!;
     const rate = now > oldest.at ? ((this.counts.acknowledged - oldest.acknowledged) * 1000) / (now - oldest.at) : 0;
     const text = formatProgress(this.counts, now - this.startedAt, rate);
-    this.write(`\r${text.slice(0, Math.max(0, this.columns - 1))}\x1b[K`);
+    this.write(`\r${text.slice(0, Math.max(0, this.columns() - 1))}\x1b[K`);
     this.drawn = true;
   }
 
