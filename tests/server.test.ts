@@ -1,6 +1,10 @@
 // The server in this process (startServer), driven over real loopback sockets by raw clients that
 // control exactly which bytes arrive in which read. Events are recorded to check what the log says.
 import { describe, expect, test } from "bun:test";
+import { createLogger } from "../src/output/logger.ts";
+import { createLineSink } from "../src/output/sink.ts";
+import { readsCanBeFreed } from "../src/server/events.ts";
+import { createServerReporter } from "../src/server/reporter.ts";
 import { ListenError, startServer } from "../src/server/server.ts";
 import { serveInProcess } from "./helpers/in-process-server.ts";
 import { DEADLINE_MS, withDeadline } from "./helpers/processes.ts";
@@ -47,6 +51,38 @@ describe("line framing over a socket", () => {
     const texts = messages.map((m) => m.replace(/\r$/, ""));
     await client.waitFor(texts.map(ackLine).join(""));
     expect(recorder.messages()).toEqual(texts);
+  });
+
+  test("a library user's messageLines may keep the bytes it is given: they stay whole", async () => {
+    // The server frees a large read once handled only when its own reporter, which copies, takes
+    // the event; a user's handler may keep `lines` (or a view of it) as long as it likes.
+    // (A line cut between two reads comes through `message`, as text.)
+    const kept: Buffer[] = [];
+    await using served = serveInProcess({
+      events: {
+        message: (_peer, text) => void kept.push(Buffer.from(`${text}\n`)),
+        messageLines: (_peer, lines) => void kept.push(lines.subarray(0)),
+      },
+    });
+    const client = await served.connect();
+    const input = Array.from({ length: 20_000 }, (_, i) => `line ${i}\n`).join("");
+    client.write(input);
+    await client.waitFor(ackLine("line 19999"));
+    expect(Math.max(...kept.map((lines) => lines.length))).toBeGreaterThanOrEqual(16 * 1024);
+    expect(Buffer.concat(kept).toString()).toBe(input);
+  });
+
+  test("the program's own reporter copies what it is given, so the server frees large reads", () => {
+    const sink = createLineSink("stderr");
+    const reporter = createServerReporter({
+      logger: createLogger({ level: "error", format: "text" }),
+      messages: sink,
+      json: false,
+    });
+    expect(reporter.messageLines).toBeDefined();
+    expect(readsCanBeFreed(reporter)).toBe(true);
+    expect(readsCanBeFreed({ messageLines: () => {} })).toBe(false);
+    expect(readsCanBeFreed({ message: () => {} })).toBe(true);
   });
 
   test("CRLF line endings: the CR before LF is dropped, a CR elsewhere is kept", async () => {

@@ -14,7 +14,7 @@ import {
   splitLines,
 } from "../protocol/framing.ts";
 import { ackFor, type Framing, LineAckBuilder, notices } from "../protocol/messages.ts";
-import type { LimitKind, ServerEvents, ServerStats } from "./events.ts";
+import { type LimitKind, readsCanBeFreed, type ServerEvents, type ServerStats } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
 
 /** What the connection needs of Bun's socket. */
@@ -49,6 +49,8 @@ export class Connection {
   lastActivityAt = performance.now();
   private readonly outbox: Outbox;
   private readonly deframer: Deframer;
+  /** Whether a large read is freed once handled: not while a library user's event may keep it. */
+  private readonly freesReads: boolean;
   /** Reading is paused while this client does not read its replies (backpressure)... */
   private waitingForPeer = false;
   /** ...or while the server holds every client's input (its own stdout is behind). */
@@ -74,6 +76,7 @@ export class Connection {
       context.framing === "line" && (message === undefined || messageLines !== undefined)
         ? this.acknowledgeBytes
         : undefined;
+    this.freesReads = readsCanBeFreed(context.events);
   }
 
   /** Bytes from the client: every complete message is acknowledged before this returns. */
@@ -81,7 +84,7 @@ export class Connection {
     this.take(chunk);
     // What a connection keeps of a read it copies (the deframer's unfinished line, the outbox's
     // unsent acks), but for lines held for a client behind on its acks: else the read can go now.
-    if (this.heldLines === undefined) releaseRead(chunk);
+    if (this.freesReads && this.heldLines === undefined) releaseRead(chunk);
   }
 
   private take(chunk: Buffer): void {

@@ -17,8 +17,7 @@ export interface ServerEvents {
    * The same event for a read's messages at once, as the bytes that came, where no string is
    * needed: complete lines of line framing, each ending in LF (a CR before the LF is not part of
    * the message), valid UTF-8. Used only alongside `message`, which still gets every other
-   * message, in order with these. `lines` is the server's only during the call: its memory may be
-   * freed when the call returns, so copy what you keep.
+   * message, in order with these.
    */
   messageLines?(peer: string, lines: Buffer): void;
   reset?(peer: string): void;
@@ -92,4 +91,22 @@ export function createServerStats(): ServerStats {
 /** A copy that later counting does not change (and that survives a trip through JSON). */
 export function copyServerStats(stats: ServerStats): ServerStats {
   return { ...stats, rejected: { ...stats.rejected }, limitHits: { ...stats.limitHits } };
+}
+
+/** `messageLines` handlers that keep nothing of `lines` once they return (the program's own). */
+const LINES_COPIED = new WeakSet<NonNullable<ServerEvents["messageLines"]>>();
+
+/**
+ * Marks `handler` as keeping nothing of `lines` past the call (it copies what it needs), so the
+ * server may free a large read as soon as it is handled. A library user's handler is never marked:
+ * a read it may keep is left to the garbage collector.
+ */
+export function copiesLines<Handler extends NonNullable<ServerEvents["messageLines"]>>(handler: Handler): Handler {
+  LINES_COPIED.add(handler);
+  return handler;
+}
+
+/** Whether the server may free a read once `messageLines` (if any) has been called with it. */
+export function readsCanBeFreed(events: ServerEvents): boolean {
+  return events.messageLines === undefined || LINES_COPIED.has(events.messageLines);
 }

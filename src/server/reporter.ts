@@ -5,7 +5,7 @@ import type { Logger } from "../output/logger.ts";
 import type { LineSink } from "../output/sink.ts";
 import { decodeLines, splitLines } from "../protocol/framing.ts";
 import type { RejectionReason } from "./admission.ts";
-import type { ServerEvents } from "./events.ts";
+import { copiesLines, type ServerEvents } from "./events.ts";
 import { describeAddress } from "./listeners/listener.ts";
 
 export interface ServerReporterOptions {
@@ -111,7 +111,8 @@ function messageWriters(
     message,
     // Lines that escaping leaves as they are (printable ASCII) are copied from the bytes that came,
     // `[peer] ` before each, with no string made; a read with any other byte takes the string way.
-    messageLines(peer, lines) {
+    // Either way nothing of `lines` is kept past the call.
+    messageLines: copiesLines((peer: string, lines: Buffer) => {
       const plain = plainLines(lines);
       // The peer goes in as it is, as in `message`: it has only to be one byte a character.
       if (plain === undefined || !oneByteEach(peer)) {
@@ -121,7 +122,7 @@ function messageWriters(
       const size = lines.length - plain.crs + plain.lines * (peer.length + 3);
       sink.writeBytesWith(size, (into, at) => prefixLines(lines, peer, into, at));
       checkBehind();
-    },
+    }),
   };
 }
 
