@@ -52,6 +52,22 @@ describe("a trusted proxy (loopback by default)", () => {
     expect(client.replies.text).toBe(ackLine("one") + ackLine("two"));
   });
 
+  test("a header and 20,000 lines in one write, then 20,000 more: every ack and log line, in order", async () => {
+    // The reads after the header are large: the server frees each once handled, and what follows
+    // the header in the first read is a view of it, passed on to the connection.
+    const server = await serve();
+    const client = await connect(server);
+    const lines = (from: number) => Array.from({ length: 20_000 }, (_, i) => `line ${from + i}`);
+    const [first, second] = [lines(0), lines(20_000)];
+    client.write(`${proxyV1("192.0.2.9", 7000)}${first.map((line) => `${line}\n`).join("")}`);
+    client.write(second.map((line) => `${line}\n`).join(""));
+    const all = [...first, ...second];
+    await client.waitFor(ackLine("line 39999"));
+    expect(client.replies.text).toBe(all.map(ackLine).join(""));
+    await server.stdout.waitForLines(all.length);
+    expect(server.stdout.text).toBe(all.map((line) => `[192.0.2.9:7000] ${line}\n`).join(""));
+  });
+
   test("on a dual-stack :: listener the proxy's IPv4-mapped address is trusted as the IPv4 one", async () => {
     const server = await serve(["--host", "::", "--proxy-from", "127.0.0.7"]);
     const proxy = await connect(server, "127.0.0.7");
