@@ -10,6 +10,9 @@ describe("pickProgram", () => {
     ["/usr/local/bin/server", ["--port", "0"], "server", ["--port", "0"]],
     ["./client", ["-m", "hi"], "client", ["-m", "hi"]],
     ["C:\\socket-lab\\client.exe", ["bench"], "client", ["bench"]],
+    ["C:\\socket-lab\\server.CMD", [], "server", []],
+    // Only a last .exe or .cmd comes off: this is no program's name.
+    ["/opt/client.exe.old", ["client"], "client", []],
     ["socket-lab", ["server", "--port", "0"], "server", ["--port", "0"]],
     ["./socket-lab", ["client", "bench", "-n", "5"], "client", ["bench", "-n", "5"]],
     // Invoked under a program's name, the first argument is that program's, even if it is a name.

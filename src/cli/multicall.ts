@@ -3,8 +3,9 @@
 // (with `client bench`) run those programs; invoked under the name `server` or `client` (a link
 // or a copy of the binary), it is that program directly, as busybox is `ls` when called `ls`.
 // The client starts as client.ts starts it (client-entry.ts: a one-shot loads only its own small
-// program). The server is import()ed: its chunk holds the built-ins only it uses (node:fs, os,
-// net, dns, crypto), which would slow every client start.
+// program). The server is import()ed (server-cli.ts), bundled apart: its chunks hold the built-ins
+// only it uses (node:fs, os, net, dns, crypto), which would slow every client start, and none of
+// its code is in a chunk the client's start loads.
 
 import pkg from "../../package.json" with { type: "json" };
 import { printAndExit } from "../output/sink.ts";
@@ -20,7 +21,10 @@ export type ProgramName = (typeof PROGRAMS)[number];
  */
 export function pickProgram(argv0: string, args: string[]): { program?: ProgramName; args: string[] } {
   // Both separators: a Windows path has backslashes, which node:path on POSIX does not split.
-  const invokedAs = (argv0.split(/[\\/]/).pop() ?? "").replace(/\.(exe|cmd)$/i, "");
+  // String searches, not a regular expression: the first one run costs a one-shot its compile.
+  const base = argv0.slice(Math.max(argv0.lastIndexOf("/"), argv0.lastIndexOf("\\")) + 1);
+  const lower = base.toLowerCase();
+  const invokedAs = lower.endsWith(".exe") || lower.endsWith(".cmd") ? base.slice(0, -4) : base;
   if ((PROGRAMS as readonly string[]).includes(invokedAs)) return { program: invokedAs as ProgramName, args };
   const [first, ...rest] = args;
   if ((PROGRAMS as readonly string[]).includes(first ?? "")) return { program: first as ProgramName, args: rest };
@@ -41,10 +45,7 @@ USAGE
 async function main(): Promise<never> {
   const { program, args } = pickProgram(process.argv0, process.argv.slice(2));
   // The CLI runner (flags, help) is the server's to load: a client one-shot never needs it.
-  if (program === "server") {
-    const [{ runCli }, { serverCommand }] = await Promise.all([import("./run.ts"), import("../../server.ts")]);
-    return runCli(serverCommand, args);
-  }
+  if (program === "server") return (await import("./server-cli.ts")).runServerCli(args);
   if (program === "client") return runClientCli(args);
   const [first] = args;
   if (first === "--version" || first === "-v") return printAndExit(pkg.version);
