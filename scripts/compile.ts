@@ -1,7 +1,6 @@
 // One way to compile an entry point into a standalone binary, shared by build and release.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { realpathSync } from "node:fs";
+import { basename, dirname, join, posix, relative, resolve, sep } from "node:path";
 
 /** The two programs, each its own binary (`bun run build` -> dist/). */
 export const ENTRY_POINTS = { server: "server.ts", client: "client.ts" } as const;
@@ -33,59 +32,102 @@ export const CODE_SPLITTING = true;
  * bundle. Splitting gives every set of importers its own chunk: the server and the client share
  * framing, sinks, logging and address code, so in one bundle the multi-call binary's client start
  * loaded 11 chunks, most of them slivers cut by what the server also uses, and `socket-lab client
- * -m hi` took 1.06x dist/client's time (0.6 ms; `bench/alternate.ts --runs 300`). Bundled apart, the
- * server has copies of what it shares and the client's start loads what dist/client's does
- * (1.01x). A module bundled apart keeps its own copy of each shared module's state: it must not
- * hand objects to the entry's copies, nor take theirs (the server's command line takes strings).
+ * -m hi` took 1.06-1.07x dist/client's time (0.65 ms; fresh builds, `bench/alternate.ts --runs
+ * 400`). Bundled apart, the server has copies of what it shares and the client's start loads what
+ * dist/client's does (1.02-1.03x). A module bundled apart keeps its own copy of each shared
+ * module's state: it must not hand objects to the entry's copies, nor take theirs (the server's
+ * command line takes strings). Paths are relative to the repository, with `/`.
  */
 export const BUNDLED_APART: Readonly<Record<string, readonly string[]>> = {
   [MULTICALL_ENTRY]: ["src/cli/server-cli.ts"],
 };
 
-const ROOT = resolve(import.meta.dir, "..");
+const ROOT = realpathSync(resolve(import.meta.dir, ".."));
 
-/** Chunks named after the module that starts each (client-XXXX.js), as `bun build` names them. */
+/**
+ * Chunks named after the module that starts each (client-XXXX.js), as `bun build` names them. A
+ * chunk of a module bundled apart carries two hashes (server-cli-XXXX-YYYY.js): its first pass's,
+ * then the binary's.
+ */
 const NAMING = { chunk: "[name]-[hash].[ext]" };
+
+/** The plugin namespace that serves the first pass's chunks to the second, from memory. */
+const APART = "bundled-apart";
+
+/** A path as BUNDLED_APART spells it: relative to the repository, through links, with `/`. */
+const repoPath = (path: string) => relative(ROOT, realpathSync(path)).split(sep).join("/");
 
 /**
  * Bundles `entry` as every binary is bundled (splitting, ESM, BUNDLED_APART); `config` adds to it
- * or overrides it (`compile` makes the standalone executable; tests read the chunks unminified).
+ * or overrides it for the entry's own pass (`compile` makes the standalone executable; tests read
+ * the chunks unminified). A module bundled apart is always bundled minified, without `config`: it
+ * becomes part of the entry's bundle, where `config` applies.
  */
 export async function bundle(entry: string, config: Partial<Bun.BuildConfig> = {}): Promise<Bun.BuildOutput> {
   const common = { target: "bun", format: "esm", splitting: CODE_SPLITTING, naming: NAMING, minify: true } as const;
-  const work = await mkdtemp(join(tmpdir(), "socket-lab-build-"));
-  try {
-    const apart = BUNDLED_APART[relative(ROOT, resolve(entry))] ?? [];
-    const prebuilt = new Map<string, string>();
-    for (const [index, module] of apart.entries()) {
-      const output = await build({ ...common, entrypoints: [join(ROOT, module)], outdir: join(work, String(index)) });
-      prebuilt.set(join(ROOT, module), output.outputs.find((file) => file.kind === "entry-point")!.path);
+  // Each module bundled apart, by its path -> the name of its first pass's entry chunk; the text of
+  // every chunk of those passes, by name. Served from memory, with no output directory, the first
+  // passes leave no temporary files, and no path that differs between builds feeds a chunk's hash:
+  // a release builds to the same bytes every time.
+  const apart = new Map<string, string>();
+  const texts = new Map<string, string>();
+  for (const [index, module] of (BUNDLED_APART[repoPath(entry)] ?? []).entries()) {
+    const output = await build({ ...common, entrypoints: [join(ROOT, module)] });
+    for (const file of output.outputs) {
+      // One folder per module bundled apart, so that two passes' chunks cannot share a name.
+      const name = `/${index}/${basename(file.path)}`;
+      texts.set(name, await file.text());
+      if (file.kind === "entry-point") apart.set(module, name);
     }
-    const plugin: Bun.BunPlugin = {
-      name: "bundled-apart",
-      setup(builder) {
-        builder.onResolve({ filter: /\.ts$/ }, ({ path, importer }) => {
-          const bundled = prebuilt.get(resolve(dirname(importer), path));
-          return bundled ? { path: bundled } : undefined;
-        });
-      },
-    };
-    return await build({
-      ...common,
-      sourcemap: "none",
-      plugins: prebuilt.size > 0 ? [plugin] : [],
-      ...config,
-      entrypoints: [entry],
-    });
-  } finally {
-    await rm(work, { recursive: true, force: true });
   }
+  const substituted = new Set<string>();
+  const plugin: Bun.BunPlugin = {
+    name: APART,
+    setup(builder) {
+      // Bun asks the file namespace's resolvers for every import, also from a module this plugin
+      // loads: the importer says which it is.
+      builder.onResolve({ filter: /^\./ }, ({ path, importer }) => {
+        // A first pass's chunks import one another by relative name.
+        if (texts.has(importer)) return { path: posix.join(posix.dirname(importer), path), namespace: APART };
+        // An import of a module bundled apart, however spelled (with or without .ts, through a link).
+        let module: string;
+        try {
+          module = repoPath(Bun.resolveSync(path, dirname(importer)));
+        } catch {
+          return undefined; // Bun reports what it cannot resolve itself.
+        }
+        const name = apart.get(module);
+        if (name === undefined) return undefined;
+        substituted.add(module);
+        return { path: name, namespace: APART };
+      });
+      builder.onLoad({ filter: /.*/, namespace: APART }, ({ path }) => {
+        const contents = texts.get(path);
+        if (contents === undefined) throw new Error(`no chunk ${path} in a module bundled apart`);
+        return { contents, loader: "js" };
+      });
+    },
+  };
+  const result = await build({
+    ...common,
+    sourcemap: "none",
+    plugins: apart.size > 0 ? [plugin] : [],
+    ...config,
+    entrypoints: [entry],
+  });
+  // A module listed but never imported (renamed, or imported in a way the plugin did not see)
+  // would silently put the server back into the shared chunks.
+  const missed = [...apart.keys()].filter((module) => !substituted.has(module));
+  if (missed.length > 0) throw new Error(`${entry} never imports ${missed.join(", ")} (BUNDLED_APART)`);
+  return result;
 }
 
 async function build(config: Bun.BuildConfig): Promise<Bun.BuildOutput> {
   const result = await Bun.build({ ...config, throw: false });
   if (!result.success) {
-    throw new Error(`bundling ${config.entrypoints.join(", ")} failed:\n${result.logs.map(String).join("\n")}`);
+    // Bun.inspect keeps each message's file, line and column.
+    const logs = result.logs.map((log) => Bun.inspect(log)).join("\n");
+    throw new Error(`bundling ${config.entrypoints.join(", ")} failed:\n${logs}`);
   }
   return result;
 }
