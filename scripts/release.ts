@@ -89,22 +89,43 @@ async function addProgramNames(folder: string, target: string): Promise<void> {
   }
 }
 
+/**
+ * The time every entry of an archive carries: SOURCE_DATE_EPOCH if set (the reproducible-builds
+ * convention), else the last commit's, so that the same commit packs to the same bytes and
+ * SHA256SUMS can be checked against a build of one's own. Seconds since 1970.
+ */
+function archiveTime(): number {
+  const fromEnv = process.env.SOURCE_DATE_EPOCH;
+  if (fromEnv !== undefined && /^\d+$/.test(fromEnv)) return Number(fromEnv);
+  const git = Bun.spawnSync(["git", "log", "-1", "--format=%ct"], { stderr: "pipe" });
+  const commitTime = Number(git.stdout.toString().trim());
+  if (git.exitCode !== 0 || !Number.isSafeInteger(commitTime) || commitTime <= 0) {
+    throw new Error("release: no commit time to stamp the archives with (set SOURCE_DATE_EPOCH)");
+  }
+  return commitTime;
+}
+
 /** Packs `folder` (inside `outDir`) as the target's archive; entries keep the folder's name. */
-async function pack(outDir: string, target: string): Promise<void> {
+async function pack(outDir: string, target: string, time: number): Promise<void> {
   const name = releaseName(target);
   const archive = join(outDir, archiveName(target));
   if (RELEASE_TARGETS[target]!.archive === "tar.gz") {
-    // Owner and modes as a user expects them after unpacking, not this machine's uid.
+    // Owner and modes as a user expects them after unpacking, not this machine's uid. Entries in
+    // name order, one time stamp, and no name or time in the gzip header: the same bytes each build.
     const tar = Bun.spawnSync(
-      ["tar", "--owner=0", "--group=0", "--numeric-owner", "-czf", archive, "-C", outDir, name],
+      [
+        ...["tar", "--owner=0", "--group=0", "--numeric-owner", "--sort=name", `--mtime=@${time}`],
+        ...["--use-compress-program=gzip -n", "-cf", archive, "-C", outDir, name],
+      ],
       { stderr: "pipe" },
     );
     if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
     return;
   }
-  const files: Record<string, Uint8Array> = {};
-  for (const file of await readdir(join(outDir, name))) {
-    files[`${name}/${file}`] = new Uint8Array(await Bun.file(join(outDir, name, file)).arrayBuffer());
+  const files: Record<string, [Uint8Array, { mtime: Date }]> = {};
+  for (const file of (await readdir(join(outDir, name))).sort()) {
+    const bytes = new Uint8Array(await Bun.file(join(outDir, name, file)).arrayBuffer());
+    files[`${name}/${file}`] = [bytes, { mtime: new Date(time * 1000) }];
   }
   await Bun.write(archive, zipSync(files, { level: 9 }));
 }
@@ -115,6 +136,7 @@ async function main(): Promise<void> {
   const unknown = positionals.filter((target) => !(target in RELEASE_TARGETS));
   if (unknown.length > 0) usageError(`unknown target ${unknown.join(", ")}`);
   const targets = positionals.length > 0 ? positionals : Object.keys(RELEASE_TARGETS);
+  const time = archiveTime();
 
   await mkdir(outDir, { recursive: true });
   // A full release starts clean, so SHA256SUMS never vouches for an archive of an older build.
@@ -135,7 +157,7 @@ async function main(): Promise<void> {
     await chmod(binary, 0o755);
     await addProgramNames(folder, target);
     for (const doc of ["README.md", "LICENSE"]) await copyFile(doc, join(folder, doc));
-    await pack(outDir, target);
+    await pack(outDir, target, time);
     await rm(folder, { recursive: true, force: true });
     const size = Bun.file(join(outDir, archiveName(target))).size / 1024 ** 2;
     console.error(`built ${archiveName(target)} (${size.toFixed(1)} MiB${bytecode ? ", bytecode" : ""})`);

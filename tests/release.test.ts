@@ -85,6 +85,32 @@ describe("bun run release", () => {
     ARCHIVE_TIMEOUT_MS,
   );
 
+  test(
+    "a second build of the same commit packs the same bytes: SHA256SUMS can be checked against one's own build",
+    async () => {
+      // A tar.gz and the zip (each packed its own way); a fresh folder, so no file is reused.
+      const again = await mkdtemp(join(tmpdir(), "socket-lab-release-again-"));
+      try {
+        const targets = ["linux-x64", "windows-x64"];
+        const build = await runProgram(
+          [process.execPath, join(ROOT, "scripts", "release.ts")],
+          ["--out-dir", again, ...targets],
+          { cwd: ROOT, deadlineMs: BUILD_DEADLINE_MS },
+        );
+        expect(build.exitCode).toBe(0);
+        const sums = (dir: string) =>
+          readFileSync(join(dir, CHECKSUM_FILE), "utf8")
+            .split("\n")
+            .filter((line) => targets.some((target) => line.endsWith(`  ${archiveName(target)}`)));
+        expect(sums(again)).toHaveLength(2);
+        expect(sums(again)).toEqual(sums(releaseDir));
+      } finally {
+        await rm(again, { recursive: true, force: true });
+      }
+    },
+    BUILD_DEADLINE_MS,
+  );
+
   test("each archive is at most 60 MB", () => {
     const sizes = TARGETS.map((target) => ({ target, bytes: Bun.file(join(releaseDir, archiveName(target))).size }));
     expect(sizes.every(({ bytes }) => bytes > 10_000_000)).toBe(true);
