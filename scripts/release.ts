@@ -92,17 +92,19 @@ async function addProgramNames(folder: string, target: string): Promise<void> {
 /**
  * The time every entry of an archive carries: SOURCE_DATE_EPOCH if set (the reproducible-builds
  * convention), else the last commit's, so that the same commit packs to the same bytes and
- * SHA256SUMS can be checked against a build of one's own. Seconds since 1970.
+ * SHA256SUMS can be checked against a build of one's own. Outside a git checkout (a source
+ * download), the time now, said on stderr. Seconds since 1970.
  */
 function archiveTime(): number {
   const fromEnv = process.env.SOURCE_DATE_EPOCH;
   if (fromEnv !== undefined && /^\d+$/.test(fromEnv)) return Number(fromEnv);
-  const git = Bun.spawnSync(["git", "log", "-1", "--format=%ct"], { stderr: "pipe" });
+  const git = Bun.spawnSync(["git", "log", "-1", "--format=%ct"], { stdout: "pipe", stderr: "pipe" });
   const commitTime = Number(git.stdout.toString().trim());
-  if (git.exitCode !== 0 || !Number.isSafeInteger(commitTime) || commitTime <= 0) {
-    throw new Error("release: no commit time to stamp the archives with (set SOURCE_DATE_EPOCH)");
-  }
-  return commitTime;
+  if (git.exitCode === 0 && Number.isSafeInteger(commitTime) && commitTime > 0) return commitTime;
+  console.error(
+    "release: no git commit to date the archives by; they carry the time now (set SOURCE_DATE_EPOCH to fix it)",
+  );
+  return Math.floor(Date.now() / 1000);
 }
 
 /** Packs `folder` (inside `outDir`) as the target's archive; entries keep the folder's name. */
@@ -110,13 +112,12 @@ async function pack(outDir: string, target: string, time: number): Promise<void>
   const name = releaseName(target);
   const archive = join(outDir, archiveName(target));
   if (RELEASE_TARGETS[target]!.archive === "tar.gz") {
-    // Owner and modes as a user expects them after unpacking, not this machine's uid. Entries in
-    // name order, one time stamp, and no name or time in the gzip header: the same bytes each build.
+    // Owner and modes as a user expects them after unpacking, not this machine's uid or umask.
+    // Entries in name order, one time stamp, no name or time in the gzip header: the same bytes
+    // every build.
+    const reproducible = ["--sort=name", `--mtime=@${time}`, "--mode=u=rwX,go=rX", "--use-compress-program=gzip -n"];
     const tar = Bun.spawnSync(
-      [
-        ...["tar", "--owner=0", "--group=0", "--numeric-owner", "--sort=name", `--mtime=@${time}`],
-        ...["--use-compress-program=gzip -n", "-cf", archive, "-C", outDir, name],
-      ],
+      ["tar", "--owner=0", "--group=0", "--numeric-owner", ...reproducible, "-cf", archive, "-C", outDir, name],
       { stderr: "pipe" },
     );
     if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
