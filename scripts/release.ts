@@ -97,7 +97,11 @@ async function addProgramNames(folder: string, target: string): Promise<void> {
  */
 function archiveTime(): number {
   const fromEnv = process.env.SOURCE_DATE_EPOCH;
-  if (fromEnv !== undefined && /^\d+$/.test(fromEnv)) return Number(fromEnv);
+  if (fromEnv !== undefined && fromEnv !== "") {
+    // The convention says to refuse a value that is not a number, not to guess.
+    if (!/^\d+$/.test(fromEnv)) usageError(`SOURCE_DATE_EPOCH must be seconds since 1970, not "${fromEnv}"`);
+    return Number(fromEnv);
+  }
   const git = Bun.spawnSync(["git", "log", "-1", "--format=%ct"], { stdout: "pipe", stderr: "pipe" });
   const commitTime = Number(git.stdout.toString().trim());
   if (git.exitCode === 0 && Number.isSafeInteger(commitTime) && commitTime > 0) return commitTime;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { unzipSync } from "fflate";
 import { archiveName, binaryName, CHECKSUM_FILE, RELEASE_TARGETS, releaseName } from "../scripts/release.ts";
-import { type Program, ROOT, runProgram } from "./helpers/processes.ts";
+import { CHILD_ENV, type Program, ROOT, runProgram } from "./helpers/processes.ts";
 import { describeStandalonePair } from "./helpers/standalone.ts";
 
 /** Cross-compiling may first download each target's Bun (about 30 MB each) from the npm registry. */
@@ -110,6 +110,40 @@ describe("bun run release", () => {
     },
     BUILD_DEADLINE_MS,
   );
+
+  test("every entry of an archive carries the last commit's time, in name order", async () => {
+    const commitTime = (await runProgram(["git", "log", "-1", "--format=%ct"], [], { cwd: ROOT })).stdout.trim();
+    const archive = join(releaseDir, archiveName("linux-x64"));
+    const listing = await runProgram(["tar", "--list", "--verbose", "--full-time", "-zf", archive], [], {
+      env: { ...CHILD_ENV, TZ: "UTC" },
+      deadlineMs: ARCHIVE_TIMEOUT_MS,
+    });
+    const entries = listing.stdout.trim().split("\n");
+    const stamp = new Date(Number(commitTime) * 1000).toISOString().replace("T", " ").slice(0, 19);
+    expect(entries.filter((entry) => !entry.includes(` ${stamp} `))).toEqual([]);
+    const names = entries.map((entry) => entry.split(` ${stamp} `)[1]!);
+    expect(names).toEqual(names.toSorted());
+    expect(names).toHaveLength(6);
+  });
+
+  test("a SOURCE_DATE_EPOCH that is not a number is refused before anything is built (exit 2)", async () => {
+    const out = await mkdtemp(join(tmpdir(), "socket-lab-release-epoch-"));
+    try {
+      const run = await runProgram(
+        [process.execPath, join(ROOT, "scripts", "release.ts")],
+        ["--out-dir", out, "linux-x64"],
+        {
+          cwd: ROOT,
+          env: { ...CHILD_ENV, SOURCE_DATE_EPOCH: "yesterday" },
+        },
+      );
+      expect(run.exitCode).toBe(2);
+      expect(run.stderr).toContain('SOURCE_DATE_EPOCH must be seconds since 1970, not "yesterday"');
+      expect(await readdir(out)).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
 
   test("each archive is at most 60 MB", () => {
     const sizes = TARGETS.map((target) => ({ target, bytes: Bun.file(join(releaseDir, archiveName(target))).size }));
