@@ -127,10 +127,21 @@ async function pack(outDir: string, target: string, time: number): Promise<void>
     if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
     return;
   }
+  // A zip entry's time is a wall-clock time with no zone, which fflate takes from the Date's local
+  // fields: a Date whose local fields are the UTC time stamps the same bytes in every time zone.
+  const utc = new Date(time * 1000);
+  const mtime = new Date(
+    utc.getUTCFullYear(),
+    utc.getUTCMonth(),
+    utc.getUTCDate(),
+    utc.getUTCHours(),
+    utc.getUTCMinutes(),
+    utc.getUTCSeconds(),
+  );
   const files: Record<string, [Uint8Array, { mtime: Date }]> = {};
   for (const file of (await readdir(join(outDir, name))).sort()) {
     const bytes = new Uint8Array(await Bun.file(join(outDir, name, file)).arrayBuffer());
-    files[`${name}/${file}`] = [bytes, { mtime: new Date(time * 1000) }];
+    files[`${name}/${file}`] = [bytes, { mtime }];
   }
   await Bun.write(archive, zipSync(files, { level: 9 }));
 }
