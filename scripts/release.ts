@@ -128,16 +128,8 @@ async function pack(outDir: string, target: string, time: number): Promise<void>
     return;
   }
   // A zip entry's time is a wall-clock time with no zone, which fflate takes from the Date's local
-  // fields: a Date whose local fields are the UTC time stamps the same bytes in every time zone.
-  const utc = new Date(time * 1000);
-  const mtime = new Date(
-    utc.getUTCFullYear(),
-    utc.getUTCMonth(),
-    utc.getUTCDate(),
-    utc.getUTCHours(),
-    utc.getUTCMinutes(),
-    utc.getUTCSeconds(),
-  );
+  // fields: main() runs the release in UTC, so the zip is the same bytes whatever the builder's zone.
+  const mtime = new Date(time * 1000);
   const files: Record<string, [Uint8Array, { mtime: Date }]> = {};
   for (const file of (await readdir(join(outDir, name))).sort()) {
     const bytes = new Uint8Array(await Bun.file(join(outDir, name, file)).arrayBuffer());
@@ -153,6 +145,8 @@ async function main(): Promise<void> {
   if (unknown.length > 0) usageError(`unknown target ${unknown.join(", ")}`);
   const targets = positionals.length > 0 ? positionals : Object.keys(RELEASE_TARGETS);
   const time = archiveTime();
+  // The zip's entry times are local times (pack): the release's are UTC, wherever it is built.
+  process.env.TZ = "UTC";
 
   await mkdir(outDir, { recursive: true });
   // A full release starts clean, so SHA256SUMS never vouches for an archive of an older build.
