@@ -127,8 +127,7 @@ async function pack(outDir: string, target: string, time: number): Promise<void>
     if (tar.exitCode !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
     return;
   }
-  // A zip entry's time is a wall-clock time with no zone, which fflate takes from the Date's local
-  // fields: main() runs the release in UTC, so the zip is the same bytes whatever the builder's zone.
+  // A zip entry's time has no zone: fflate takes the Date's local fields (main() runs in UTC).
   const mtime = new Date(time * 1000);
   const files: Record<string, [Uint8Array, { mtime: Date }]> = {};
   for (const file of (await readdir(join(outDir, name))).sort()) {
@@ -145,7 +144,7 @@ async function main(): Promise<void> {
   if (unknown.length > 0) usageError(`unknown target ${unknown.join(", ")}`);
   const targets = positionals.length > 0 ? positionals : Object.keys(RELEASE_TARGETS);
   const time = archiveTime();
-  // The zip's entry times are local times (pack): the release's are UTC, wherever it is built.
+  // Zip entry times are local times (pack): in UTC, the zip is the same bytes in every time zone.
   process.env.TZ = "UTC";
 
   await mkdir(outDir, { recursive: true });

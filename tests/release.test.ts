@@ -34,16 +34,22 @@ const FILE_FORMATS: Record<string, RegExp> = {
 };
 const TARGETS = Object.keys(RELEASE_TARGETS);
 
+/** `bun run release ARGS` from the repository, as a user runs it. */
+function runRelease(args: string[], env: Record<string, string | undefined> = CHILD_ENV) {
+  return runProgram([process.execPath, join(ROOT, "scripts", "release.ts")], args, {
+    cwd: ROOT,
+    env,
+    deadlineMs: BUILD_DEADLINE_MS,
+  });
+}
+
 let releaseDir: string;
 /** Each archive unpacked: target -> the folder inside it. */
 const unpacked = new Map<string, string>();
 
 beforeAll(async () => {
   releaseDir = await mkdtemp(join(tmpdir(), "socket-lab-release-"));
-  const build = await runProgram([process.execPath, join(ROOT, "scripts", "release.ts")], ["--out-dir", releaseDir], {
-    cwd: ROOT,
-    deadlineMs: BUILD_DEADLINE_MS,
-  });
+  const build = await runRelease(["--out-dir", releaseDir]);
   if (build.exitCode !== 0) throw new Error(`bun run release failed (${build.exitCode}):\n${build.stderr}`);
   for (const target of TARGETS) {
     const into = join(releaseDir, "unpacked", target);
@@ -92,12 +98,8 @@ describe("bun run release", () => {
       const again = await mkdtemp(join(tmpdir(), "socket-lab-release-again-"));
       try {
         const targets = ["linux-x64", "windows-x64"];
-        const build = await runProgram(
-          [process.execPath, join(ROOT, "scripts", "release.ts")],
-          ["--out-dir", again, ...targets],
-          // In another time zone (UTC+14): a zip entry's time has no zone, and must not take the builder's.
-          { cwd: ROOT, env: { ...CHILD_ENV, TZ: "Pacific/Kiritimati" }, deadlineMs: BUILD_DEADLINE_MS },
-        );
+        // In another time zone (UTC+14): a zip entry's time has no zone, and must not take the builder's.
+        const build = await runRelease(["--out-dir", again, ...targets], { ...CHILD_ENV, TZ: "Pacific/Kiritimati" });
         expect(build.exitCode).toBe(0);
         const sums = (dir: string) =>
           readFileSync(join(dir, CHECKSUM_FILE), "utf8")
@@ -130,14 +132,7 @@ describe("bun run release", () => {
   test("a SOURCE_DATE_EPOCH that is not a number is refused before anything is built (exit 2)", async () => {
     const out = await mkdtemp(join(tmpdir(), "socket-lab-release-epoch-"));
     try {
-      const run = await runProgram(
-        [process.execPath, join(ROOT, "scripts", "release.ts")],
-        ["--out-dir", out, "linux-x64"],
-        {
-          cwd: ROOT,
-          env: { ...CHILD_ENV, SOURCE_DATE_EPOCH: "yesterday" },
-        },
-      );
+      const run = await runRelease(["--out-dir", out, "linux-x64"], { ...CHILD_ENV, SOURCE_DATE_EPOCH: "yesterday" });
       expect(run.exitCode).toBe(2);
       expect(run.stderr).toContain('SOURCE_DATE_EPOCH must be seconds since 1970, not "yesterday"');
       expect(await readdir(out)).toEqual([]);
