@@ -175,6 +175,20 @@ describe("refused", () => {
     after.write(`${proxyV1("10.0.0.7", 7)}after\n`);
     await after.waitFor(ackLine("after"));
   });
+
+  test("an untrusted source is denied even when the server is full: it learns nothing of the limit", async () => {
+    const server = await serve(["--max-connections", "1", "--proxy-from", "127.0.0.1"]);
+    const waiting = await connect(server);
+    await Bun.sleep(50);
+    const forger = await connect(server, "127.0.0.2");
+    forger.write(`${proxyV1("10.1.1.1", 1234)}hello\n`);
+    await expectRefused(forger, ACCESS_DENIED);
+    await server.stderr.waitFor(`[PROXY] 127.0.0.2:${forger.localPort} is not a trusted proxy\n`);
+    expect(server.stderr.text).not.toContain("server is full");
+    // The trusted proxy's place was kept for it.
+    waiting.write(`${proxyV1("10.0.0.8", 8)}first\n`);
+    await waiting.waitFor(ackLine("first"));
+  });
 });
 
 describe("the header's address is the one the rules see", () => {

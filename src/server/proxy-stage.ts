@@ -27,12 +27,13 @@ function badHeader(why: string): Rejection {
 
 export function proxyProtocolStage({ proxyFrom, proxyHeaderTimeoutMs }: ProxyStageOptions): SocketStage {
   return {
-    start(_socket, peer, done) {
+    // At open, before the server's limits: an untrusted source is denied even when the server is full.
+    screen(peer) {
       const address = peer.address === undefined ? undefined : parseIp(peer.address);
-      if (!address || !findCidr(proxyFrom, address)) {
-        done({ rejection: untrusted });
-        return undefined;
-      }
+      return address && findCidr(proxyFrom, address) ? undefined : untrusted;
+    },
+    // screen() has let only trusted sources this far.
+    start(_socket, peer, done) {
       const parser = new ProxyHeaderParser();
       const timer = setTimeout(
         () => done({ rejection: badHeader(`no complete header within ${proxyHeaderTimeoutMs / 1000} s`) }),

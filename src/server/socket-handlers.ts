@@ -33,6 +33,12 @@ export interface SocketData {
  * told anything (a failed TLS handshake) the stage may close itself: the close cancels it.
  */
 export interface SocketStage {
+  /**
+   * Optional: a refusal the opening peer earns by itself, checked before the server's own screen,
+   * so that a source not let in learns nothing more (not that the server is full). Only the first
+   * stage's is asked: the stages after it may see another peer.
+   */
+  screen?(peer: Peer): Rejection | undefined;
   start(socket: Socket<SocketData>, peer: Peer, done: (outcome: StageOutcome) => void): PendingStage | undefined;
 }
 
@@ -137,7 +143,7 @@ export function socketHandlers(
       };
       socket.data = data;
       if (stages.length === 0) return acceptor.accept(socket, data);
-      const rejection = acceptor.screen(peer, stagesKeepPeer);
+      const rejection = stages[0]!.screen?.(peer) ?? acceptor.screen(peer, stagesKeepPeer);
       if (rejection) return acceptor.refuse(socket, data, rejection);
       data.waiting = true;
       acceptor.waiting(socket, data, 1);
