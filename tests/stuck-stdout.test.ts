@@ -2,7 +2,9 @@
 // program grow without bound or ignore signals: the server is paced by it (input waits in the
 // clients' sockets), the client stops reading acks until stdout takes them.
 import { afterEach, expect, test } from "bun:test";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { memoryKiB } from "../harness/procfs.ts";
 import {
   CHILD_ENV,
@@ -13,6 +15,8 @@ import {
   TextCollector,
   withDeadline,
 } from "./helpers/processes.ts";
+import { RawClient } from "./helpers/sockets.ts";
+import { ackLine } from "./helpers/spec.ts";
 import { stuckReader as stuckFifo } from "./helpers/stuck-reader.ts";
 
 /** Resident memory from /proc is in KiB. */
@@ -113,3 +117,68 @@ test("stdout on a full disk (/dev/full): the server warns once and keeps serving
   expect(stderr.text.match(/\[WARNING\] cannot write to stdout \(ENOSPC\)/g)?.length).toBe(1);
   expect(stderr.text).not.toContain("    at ");
 });
+
+test.each([
+  ["one process", []],
+  ["--workers 2 (the supervisor relays)", ["--workers", "2"]],
+])(
+  "server 2>&1 into one pipe read slowly, %s: a log line never lands inside a half-written message line",
+  async (_name, args) => {
+    // The test is the pipe's reader: it reads nothing while a message line larger than the pipe is
+    // half-written and a new client's [NEW CONNECTION] line waits, then everything.
+    const dir = mkdtempSync(join(tmpdir(), "socket-lab-one-pipe-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const fifo = join(dir, "fifo");
+    Bun.spawnSync(["mkfifo", fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    cleanups.push(() => closeSync(reader));
+    const pipe = openSync(fifo, "w");
+    const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0", ...args], {
+      stdout: pipe,
+      stderr: pipe,
+      env: CHILD_ENV,
+    });
+    closeSync(pipe);
+    cleanups.push(() => proc.kill("SIGKILL"));
+    let output = "";
+    const chunk = Buffer.alloc(64 * 1024);
+    /** Reads what the pipe holds now; with `until`, goes on until the output matches it. */
+    const read = async (until?: RegExp): Promise<RegExpMatchArray | null> => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          const n = readSync(reader, chunk);
+          if (n > 0) output += chunk.toString("latin1", 0, n);
+          continue;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+        }
+        const found = until ? output.match(until) : null;
+        if (!until || found) return found;
+        if (Date.now() > deadline) throw new Error(`not seen in the pipe: ${until}`);
+        await Bun.sleep(5);
+      }
+    };
+    const port = Number((await read(/listening on [^:]+:(\d+)\n/))![1]);
+    const big = "y".repeat(300_000);
+    const first = await RawClient.connect(port);
+    first.write(`${big}\n`);
+    await first.waitFor(ackLine(big));
+    const second = await RawClient.connect(port);
+    await Bun.sleep(200);
+    second.write("after\n");
+    await read(/\] after\n/);
+    await second.waitFor(ackLine("after"));
+    first.terminate();
+    second.terminate();
+    const lines = output.split("\n").slice(0, -1);
+    const bad = lines.filter(
+      (line) =>
+        !/^\[(STARTING|NEW CONNECTION|ACTIVE CONNECTIONS|WARNING|DISCONNECTED)\] /.test(line) &&
+        !/^\[127\.0\.0\.1:\d+\] (y+|after)$/.test(line),
+    );
+    expect(bad.map((line) => line.slice(0, 80))).toEqual([]);
+    expect(lines).toContain(`[127.0.0.1:${first.localPort}] ${big}`);
+    expect(lines).toContain(`[NEW CONNECTION] 127.0.0.1:${second.localPort} connected.`);
+  },
+);

@@ -49,9 +49,33 @@ export async function flushWithin(sink: LineSink, ms: number): Promise<boolean> 
 /** Characters joined (or bytes, for writeBytesWith) before they are handed to the writer mid-turn. */
 const BATCH_CHARS = 64 * 1024;
 
+/**
+ * One writer per stream, shared by its sinks, and stdout's for stderr too when they are one file
+ * (writeStderrThroughStdout). A writer keeps what the OS did not take, in order; two writers on
+ * one pipe read slowly would tear lines: a log line written while a batch of message lines is
+ * half-written lands inside one of them.
+ */
+const writers: Partial<Record<"stdout" | "stderr", FileSink>> = {};
+let stderrIsStdout = false;
+
+/**
+ * stdout and stderr are one file (`server 2>&1 | tee log`, a journal's socket): stderr's lines go
+ * through stdout's writer from now on, after whatever stdout has waiting. Call it before the
+ * first line. The caller compares the two files: node:fs, which can, costs a compiled client ~2 ms
+ * at start, so this module does not load it.
+ */
+export function writeStderrThroughStdout(): void {
+  stderrIsStdout = true;
+}
+
+function writerFor(target: "stdout" | "stderr"): FileSink {
+  const stream = stderrIsStdout ? "stdout" : target;
+  writers[stream] ??= (stream === "stdout" ? Bun.stdout : Bun.stderr).writer({ highWaterMark: 64 * 1024 });
+  return writers[stream];
+}
+
 export function createLineSink(target: "stdout" | "stderr", options: LineSinkOptions = {}): LineSink {
-  const file = target === "stdout" ? Bun.stdout : Bun.stderr;
-  const writer: FileSink = file.writer({ highWaterMark: 64 * 1024 });
+  const writer = writerFor(target);
   let batch = "";
   /**
    * Bytes from writeBytesWith waiting in the sink's own buffer (made on first use, reused). Either

@@ -9,6 +9,7 @@ import type { TlsFiles } from "./listeners/tls-credentials.ts";
 import { type ProgramMetrics, startProgramMetrics } from "./program-metrics.ts";
 import {
   createMessageOutput,
+  joinOutputWhenOneFile,
   reportListenError,
   stdoutBehindWarning,
   warnConnectionsLowered,
@@ -50,6 +51,7 @@ export interface ServerProgramOptions {
 }
 
 export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
+  joinOutputWhenOneFile();
   // A worker runs the supervisor's own command line: its environment says it is a worker.
   const assignment = workerAssignment();
   if (assignment) return runWorker(options, serverOptionsOf(options), assignment);

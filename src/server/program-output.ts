@@ -1,9 +1,25 @@
 // What the server program says about its output, limits and listeners, the same whether one
 // process serves (main.ts) or a supervisor speaks for its workers (workers/supervisor.ts).
+import { fstatSync } from "node:fs";
 import { isLoopback, parseIp } from "../net/cidr.ts";
 import type { Logger } from "../output/logger.ts";
-import { createLineSink, type LineSink } from "../output/sink.ts";
+import { createLineSink, type LineSink, writeStderrThroughStdout } from "../output/sink.ts";
 import { describeAddress, type ListenerAddress, type NetworkAddress } from "./listeners/listener.ts";
+
+/**
+ * `server 2>&1 | tee log`, or a service whose journal takes both: stdout and stderr are one file,
+ * so their lines go through one writer and stay whole (writeStderrThroughStdout). Call it before
+ * the first line.
+ */
+export function joinOutputWhenOneFile(): void {
+  try {
+    const stdout = fstatSync(1);
+    const stderr = fstatSync(2);
+    if (stdout.dev === stderr.dev && stdout.ino === stderr.ino) writeStderrThroughStdout();
+  } catch {
+    // A descriptor that is closed: there is nothing to join.
+  }
+}
 
 /** The sink for per-message lines on stdout, or none with --quiet. */
 export function createMessageOutput(logger: Logger, quiet: boolean): LineSink | undefined {
