@@ -261,6 +261,13 @@ test("--max-connections holds for the server as a whole: each worker serves its 
     // Shares of 2 and 2: never more than 4 in all, and each worker has room for its first 2.
     expect(admitted).toBeLessThanOrEqual(4);
     expect(admitted).toBeGreaterThanOrEqual(2);
+    // The log names the limit the operator set, and the worker's share of it.
+    await eventually(() => server.stderr.count(/server is full/g) === turnedAway, DEADLINE_MS, "a LIMIT line each");
+    expect(server.stderr.lines.filter((line) => line.includes("server is full"))).toEqual(
+      Array(turnedAway).fill(
+        expect.stringMatching(/^\[LIMIT\] \S+ server is full \(4 connections, 2 of them on this worker\)$/),
+      ),
+    );
   } finally {
     for (const client of clients) client.end();
     expect(await server.stop("SIGTERM")).toBe(0);

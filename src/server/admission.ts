@@ -49,14 +49,19 @@ export function admit(
  * still waiting for a stage hold a place too, so a crowd of them cannot exhaust the file
  * descriptors that the limit protects.
  */
-export function connectionLimit(maxConnections: number): AdmissionRule {
+export function connectionLimit(maxConnections: number, wholeServer = maxConnections): AdmissionRule {
+  const connections = (count: number) => `${count} ${count === 1 ? "connection" : "connections"}`;
+  const detail =
+    wholeServer === maxConnections
+      ? `server is full (${connections(maxConnections)})`
+      : `server is full (${connections(wholeServer)}, ${maxConnections} of them on this worker)`;
   return {
     check: (_peer, registry) =>
       registry.size + registry.waiting >= maxConnections
         ? {
             reason: "full",
             notice: notices.serverFull,
-            limit: { kind: "connections", detail: `server is full (${maxConnections} connections)` },
+            limit: { kind: "connections", detail },
           }
         : undefined,
   };

@@ -57,6 +57,11 @@ export interface ServerOptions {
    * connections across them. The server program's workers each set it.
    */
   reusePort?: boolean;
+  /**
+   * A worker's: the whole server's --max-connections, of which limits.maxConnections is this
+   * process's share. The log line of a client turned away names both.
+   */
+  wholeServerMaxConnections?: number;
   events?: ServerEvents;
 }
 
@@ -73,4 +78,4 @@ export const SERVER_DEFAULTS = {
   proxyFrom: LOOPBACK_BLOCKS,
   proxyHeaderTimeoutMs: 5000,
   reusePort: false,
-} as const satisfies Required<Omit<ServerOptions, "events" | "listen" | "tls">>;
+} as const satisfies Required<Omit<ServerOptions, "events" | "listen" | "tls" | "wholeServerMaxConnections">>;

@@ -85,7 +85,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     closeTimeoutMs: options.closeTimeoutMs ?? SERVER_DEFAULTS.closeTimeoutMs,
   };
   const registry = new ConnectionRegistry(events);
-  const capacity = connectionLimit(limits.maxConnections);
+  const capacity = connectionLimit(limits.maxConnections, options.wholeServerMaxConnections);
   // Who the client is counts before how full the server is: a refused client learns nothing more.
   const access = accessList((options.allow ?? []).map(parseCidr), (options.deny ?? []).map(parseCidr));
   const rules = [access, capacity, perAddressLimit(limits.maxConnectionsPerAddress)].filter(

@@ -57,6 +57,7 @@ export async function runWorker(
         address.transport === "unix" ? address : { ...address, port: ports?.[i] ?? address.port },
       ),
       limits: { ...program.limits, maxConnections },
+      wholeServerMaxConnections: program.limits.maxConnections,
       reusePort: true,
       events: { message, messageLines, ...forwardedEvents() },
     });
