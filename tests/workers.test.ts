@@ -195,6 +195,23 @@ describe("stopping", () => {
     }
   });
 
+  test("SIGTERM with a worker that cannot drain (SIGSTOP): it is killed at the deadline, and the log says which", async () => {
+    const server = await startWorkers(["--drain-timeout", "0.2"]);
+    const [stuck, other] = listeningPids(server.port);
+    try {
+      process.kill(stuck!, "SIGSTOP");
+      server.proc.kill("SIGTERM");
+      // Twice the drain timeout (the drain, then the last lines), and 2 s of grace.
+      expect(await withDeadline(server.proc.exited, 6000, "the supervisor did not exit")).toBe(0);
+      await server.stderr.done;
+      expect(server.stderr.text).toMatch(/^\[WORKER\] [12] did not stop within 2\.4 s; killed$/m);
+      expect(server.stderr.count(/did not stop/g)).toBe(1);
+      await eventually(() => isGone(stuck!) && isGone(other!), DEADLINE_MS, "workers gone");
+    } finally {
+      for (const pid of [stuck!, other!]) if (!isGone(pid)) process.kill(pid, "SIGKILL");
+    }
+  });
+
   test("kill -9 of the supervisor: its workers notice and exit", async () => {
     const server = await startWorkers();
     const workers = listeningPids(server.port);

@@ -193,7 +193,19 @@ class WorkerPool implements Supervisor {
   private async drainAll(): Promise<void> {
     this.events.shuttingDown?.();
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
-    const deadline = setTimeout(() => this.kill(), 2 * this.options.drainTimeoutMs + STOP_GRACE_MS);
+    const stopWithinMs = 2 * this.options.drainTimeoutMs + STOP_GRACE_MS;
+    const deadline = setTimeout(() => {
+      // A worker that did not drain (hung, or stopped by SIGSTOP): its clients lose what it still
+      // held, so the operator is told which one was killed.
+      for (const slot of this.slots) {
+        if (!slot.proc || slot.proc.exitCode !== null || slot.proc.signalCode !== null) continue;
+        this.logger.warn(`[WORKER] ${slot.index} did not stop within ${stopWithinMs / 1000} s; killed`, {
+          event: "worker-killed",
+          worker: slot.index,
+        });
+      }
+      this.kill();
+    }, stopWithinMs);
     await Promise.all(
       this.slots.map(async (slot) => {
         if (!slot.proc) return;
