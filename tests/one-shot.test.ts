@@ -117,6 +117,8 @@ describe("a one-shot does what the whole program does", () => {
     ],
     ["an ack with CRLF", (socket) => void socket.write("Message 'hi' received successfully\r\n"), 0],
     ["an ack without its LF, then a close", (socket) => void socket.end("Message 'hi' received successfully"), 0],
+    ["an ack cut short by a close", (socket) => void socket.end("Message 'hi' recei"), 5],
+    ["the first bytes of an ack, then a close", (socket) => void socket.end("Mess"), 5],
     [
       "acks that are not UTF-8",
       (socket) => void socket.write(Buffer.from("Message 'h\xff' received successfully\n", "latin1")),

@@ -166,6 +166,9 @@ describe("what is sent again, and what is printed", () => {
     ["a reset", (socket: Socket<undefined>) => socket.terminate()],
     ["a close", (socket: Socket<undefined>) => void socket.end()],
     ["'ERROR server shutting down'", (socket: Socket<undefined>) => void socket.end("ERROR server shutting down\n")],
+    // A server killed mid-write, or a proxy closing behind it: a piece of an ack is not one.
+    ["an ack cut short by the close", (socket: Socket<undefined>) => void socket.end(ack("three").slice(0, 12))],
+    ["the first bytes of an ack, then the close", (socket: Socket<undefined>) => void socket.end("Mess")],
   ])(
     "after %s: exactly the unacknowledged messages go again, in order; each ack is printed once",
     async (_, hangUp) => {

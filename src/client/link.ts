@@ -7,7 +7,7 @@ import { Outbox } from "../net/outbox.ts";
 import { releaseRead } from "../net/release-read.ts";
 import { describeTlsError, isTlsError, type TlsFailure } from "../net/tls-failure.ts";
 import { createDeframer, type Deframer } from "../protocol/framing.ts";
-import type { Framing } from "../protocol/messages.ts";
+import { type Framing, isWholeLastReply } from "../protocol/messages.ts";
 
 export interface LinkOptions extends ConnectTarget {
   framing: Framing;
@@ -132,9 +132,11 @@ export class ServerLink {
 
   private finish(how: LinkEnd): void {
     if (this.done) return;
-    // A last reply without its line ending still counts (a server that writes and closes).
+    // A last reply without its line ending still counts when it is whole (a server that writes
+    // and closes). A piece of one is nobody's ack: the close is what happened, and the message is
+    // still owed (resent with --reconnect).
     const rest = how.kind === "closed" ? this.deframer.takeRest() : undefined;
-    if (rest !== undefined) this.handlers.reply(rest);
+    if (rest !== undefined && isWholeLastReply(rest)) this.handlers.reply(rest);
     if (this.done) return;
     this.done = true;
     this.wakeDrainWaiters();

@@ -169,6 +169,15 @@ export function countAcks(lines: Uint8Array): number {
   return count === 0 ? -1 : count;
 }
 
+/**
+ * Whether the bytes a server sent after its last LF, before it closed, are a whole reply: an ack
+ * with its ending, or a notice (a server that writes its last line and closes). Anything else was
+ * cut short by the close (a server killed mid-write, a proxy closing behind it), and is not one.
+ */
+export function isWholeLastReply(text: string): boolean {
+  return text.startsWith(NOTICE_PREFIX) || (text.startsWith(ACK_PREFIX) && text.endsWith(ACK_SUFFIX));
+}
+
 /** Classifies one reply line from a server (line framing). */
 export function classifyReply(line: string): Reply {
   if (line.startsWith(ACK_PREFIX)) return { kind: "ack", text: line };
