@@ -20,6 +20,23 @@ describe("resolveLimits", () => {
     expect(resolveLimits({}, undefined)).toEqual({ limits: DOCUMENTED });
   });
 
+  test("a limit given as undefined keeps its default (it must not turn the limit off)", () => {
+    const limits = { maxMessageBytes: undefined, idleTimeoutMs: undefined, maxConnectionsPerAddress: undefined };
+    expect(resolveLimits(limits, undefined)).toEqual({ limits: DOCUMENTED });
+  });
+
+  test.each([
+    ["maxMessageBytes", Number.NaN],
+    ["idleTimeoutMs", -1],
+    ["maxOutputBytes", 1.5],
+    ["maxConnections", 0],
+    ["maxConnectionsPerAddress", "3"],
+  ])("limits.%s = %p is refused with a RangeError that names it", (name, value) => {
+    expect(() => resolveLimits({ [name]: value } as never, undefined)).toThrow(
+      new RegExp(`^limits\\.${name} must be a whole number`),
+    );
+  });
+
   test("what is asked for overrides the defaults, one limit at a time", () => {
     expect(resolveLimits({ maxMessageBytes: 1000 }, undefined)).toEqual({
       limits: { ...DOCUMENTED, maxMessageBytes: 1000 },

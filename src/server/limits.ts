@@ -48,7 +48,15 @@ export function resolveLimits(
   requested: Partial<ServerLimits> | undefined,
   fileLimit: number | undefined,
 ): ResolvedLimits {
-  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...requested };
+  const limits: ServerLimits = { ...DEFAULT_LIMITS };
+  for (const [name, value] of Object.entries(requested ?? {}) as Array<[keyof ServerLimits, unknown]>) {
+    // A limit left undefined keeps its default: spread over the defaults, it would turn a limit off.
+    if (value === undefined) continue;
+    const least = name === "maxConnections" ? 1 : 0;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < least)
+      throw new RangeError(`limits.${name} must be a whole number, ${least} or more (got ${String(value)})`);
+    limits[name] = value;
+  }
   if (fileLimit === undefined) return { limits };
   const ceiling = Math.max(1, fileLimit - RESERVED_FILE_DESCRIPTORS);
   if (limits.maxConnections <= ceiling) return { limits };
