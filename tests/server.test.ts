@@ -392,3 +392,45 @@ describe("closing a connection that still owes replies", () => {
     await recorder.until((r) => r.of("disconnected").length === 1, "the connection closed");
   });
 });
+
+describe("an event callback that throws (the library's caller's bug)", () => {
+  // In a process of its own: the error comes back as an uncaught exception, which the script
+  // records, as a host with an uncaughtException handler would.
+  const script = (event: string) => `
+    import { startServer } from ${JSON.stringify(`${import.meta.dir}/../src/index.ts`)};
+    const thrown = [];
+    process.on("uncaughtException", (error) => thrown.push(error.message));
+    const server = startServer({
+      port: 0,
+      drainTimeoutMs: 5000,
+      limits: { idleTimeoutMs: 300 },
+      events: { ${event}() { throw new Error("boom ${event}"); } },
+    });
+    const replies = [];
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data: (_s, chunk) => replies.push(String(chunk)) } });
+    socket.write("hi\\n");
+    await Bun.sleep(600);
+    const started = performance.now();
+    const stopped = await Promise.race([server.stop().then(() => "stopped"), Bun.sleep(4000).then(() => "hung")]);
+    const late = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } }).then(() => "accepted", () => "refused");
+    await Bun.sleep(20);
+    console.log(JSON.stringify({ stopped, ms: performance.now() - started, late, thrown, replies: replies.join("") }));
+    process.exit(0);
+  `;
+
+  test.each(["listening", "connected", "limitHit", "disconnected", "shuttingDown", "closed"])(
+    "%s: the server still serves, times out and stops as it should, and the error reaches the host",
+    async (event) => {
+      const proc = Bun.spawn([process.execPath, "-e", script(event)], { stdout: "pipe", stderr: "pipe" });
+      const out = await new Response(proc.stdout).text();
+      expect(await proc.exited).toBe(0);
+      const result = JSON.parse(out);
+      expect(result.stopped).toBe("stopped");
+      // The idle client was gone before stop(): nothing to wait for.
+      expect(result.ms).toBeLessThan(1000);
+      expect(result.late).toBe("refused");
+      expect(result.thrown).toContain(`boom ${event}`);
+      expect(result.replies).toBe(`${ackLine("hi")}ERROR idle timeout\n`);
+    },
+  );
+});

@@ -43,6 +43,50 @@ export interface ServerEvents {
   closed?(): void;
 }
 
+const EVENT_NAMES = [
+  "listening",
+  "connected",
+  "message",
+  "messageLines",
+  "reset",
+  "disconnected",
+  "refused",
+  "limitHit",
+  "repliesUndelivered",
+  "socketError",
+  "handshakeFailed",
+  "shuttingDown",
+  "closed",
+] as const satisfies ReadonlyArray<keyof ServerEvents>;
+// Every event is in the list: a new one left out would not compile.
+const everyEventNamed: Exclude<keyof ServerEvents, (typeof EVENT_NAMES)[number]> extends never ? true : never = true;
+void everyEventNamed;
+
+/**
+ * The caller's events, made safe to call from the server's own bookkeeping. One that throws must
+ * not leave the server half-way: a stop that never settles, listeners left open, a timer's sweep
+ * cut short. Its error is thrown again on a later turn, where the host sees it as any uncaught
+ * exception (as with a throwing listener of Node's net.Server), and the server's state is whole.
+ */
+export function guardEvents(events: ServerEvents): ServerEvents {
+  const guarded: Record<string, unknown> = {};
+  // By name, not by the object's own keys: a class instance keeps its methods on its prototype.
+  for (const name of EVENT_NAMES) {
+    const call: unknown = events[name];
+    if (typeof call !== "function") continue;
+    guarded[name] = (...args: unknown[]) => {
+      try {
+        call.apply(events, args);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    };
+  }
+  return guarded as ServerEvents;
+}
+
 /**
  * The server's counters since it started: plain numbers, bumped where each thing happens and read
  * at scrape time (src/server/metrics/), so a copy of them is exact for the moment it was taken.

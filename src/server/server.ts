@@ -15,7 +15,7 @@ import {
   type Rejection,
 } from "./admission.ts";
 import { Connection, type ConnectionContext } from "./connection.ts";
-import { copyServerStats, createServerStats, type ServerSnapshot, type ServerStats } from "./events.ts";
+import { copyServerStats, createServerStats, guardEvents, type ServerSnapshot, type ServerStats } from "./events.ts";
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
 import { parseListenAddress } from "./listeners/address.ts";
 import type { ListenerAddress, NetworkAddress } from "./listeners/listener.ts";
@@ -74,7 +74,7 @@ export type TlsReload =
 const shuttingDown: Rejection = { reason: "shutting-down", notice: notices.shuttingDown };
 
 export function startServer(options: ServerOptions = {}): RunningServer {
-  const events = options.events ?? {};
+  const events = guardEvents(options.events ?? {});
   const { limits } = resolveLimits(options.limits, openFileLimit());
   const stats = createServerStats();
   const context: ConnectionContext = {
