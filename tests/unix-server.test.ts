@@ -1,21 +1,30 @@
 // Unix socket listeners (unix:PATH, unix:@NAME) against socat and nc -U: served, the socket
 // file's mode, a stale file replaced, a live one refused, and the file gone after the server.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnLineClient, startListeningServer } from "./helpers/listeners.ts";
-import { runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
+import { DEADLINE_MS, eventually, runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
 import { ackLine } from "./helpers/spec.ts";
 
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "socket-lab-unix-"));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(`${dir}-link`, { force: true });
+});
 
 let sockets = 0;
 const socketPath = () => join(dir, `server-${++sockets}.sock`);
+/** A link to the test's folder, made once. */
+const link = () => {
+  const path = `${dir}-link`;
+  if (!existsSync(path)) symlinkSync(dir, path);
+  return path;
+};
 
 test.each([
   ["socat UNIX-CONNECT", (path: string) => ["socat", "-", `UNIX-CONNECT:${path}`]],
@@ -102,6 +111,30 @@ test("a socket where another server listens is refused, and that server keeps se
     await client.stdout.waitFor(ackLine("still mine"));
   }
   expect(await first.stop()).toBe(0);
+});
+
+test.each([
+  ["a stream listener bound by a relative path", (name: string) => ({ cwd: dir, target: `UNIX-LISTEN:${name},fork` })],
+  [
+    "a listener bound through a linked folder",
+    (name: string) => ({ cwd: dir, target: `UNIX-LISTEN:${link()}/${name},fork` }),
+  ],
+  ["a datagram receiver (not a listener)", (name: string) => ({ cwd: dir, target: `UNIX-RECV:${name}` })],
+])("%s is not taken for a stale socket: refused, and its file stays", async (_name, bind) => {
+  const name = `other-${++sockets}.sock`;
+  const path = join(dir, name);
+  const { cwd, target } = bind(name);
+  const other = Bun.spawn(["socat", "-u", target, "-"], { cwd, stdout: "ignore", stderr: "ignore" });
+  try {
+    await eventually(() => existsSync(path), DEADLINE_MS, "socat's socket file");
+    const result = await runProgram(SOURCE_SERVER, ["--listen", `unix:${path}`]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toBe(`[ERROR] Address unix:${path} is already in use\n`);
+    expect(statSync(path).isSocket()).toBe(true);
+    expect(other.exitCode).toBeNull();
+  } finally {
+    other.kill();
+  }
 });
 
 test("a path that is a regular file is not deleted", async () => {
