@@ -81,8 +81,10 @@ function tlsReason(failure: TlsFailure): string {
         ? "The server's certificate is self-signed and not trusted: give it with --tls-ca to trust it"
         : "The server's certificate is not signed by a trusted CA: give the CA with --tls-ca";
     case "name-mismatch": {
-      const names = failure.names.length > 0 ? failure.names.join(", ") : "no name";
-      return `The server's certificate is for ${names}, not ${failure.serverName}`;
+      // The names are the certificate's, which the server's owner chose: escaped, so a CN cannot
+      // drive the terminal or forge a status line.
+      const names = failure.names.length > 0 ? failure.names.map(escapeForTerminal).join(", ") : "no name";
+      return `The server's certificate is for ${names}, not ${escapeForTerminal(failure.serverName)}`;
     }
     case "expired":
       return `The server's certificate has expired${failure.validTo ? ` (on ${readableDate(failure.validTo)})` : ""}`;
