@@ -74,9 +74,10 @@ export function guardEvents(events: ServerEvents): ServerEvents {
   for (const name of EVENT_NAMES) {
     const call: unknown = events[name];
     if (typeof call !== "function") continue;
-    guarded[name] = (...args: unknown[]) => {
+    // Three arguments at most (connected's): fixed, so a per-message event makes no array per call.
+    guarded[name] = (a: unknown, b: unknown, c: unknown) => {
       try {
-        call.apply(events, args);
+        call.call(events, a, b, c);
       } catch (error) {
         queueMicrotask(() => {
           throw error;
