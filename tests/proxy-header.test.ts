@@ -135,6 +135,8 @@ const valid: Array<[string, Buffer, ProxyHeader]> = [
     v2(0x20, 0x11, [...tcp4Body, ...tlvs]),
     { version: 2, command: "LOCAL" },
   ],
+  // "...discard the protocol block including the family which is ignored."
+  ["v2 LOCAL with a family no PROXY may carry", v2(0x20, 0x10, tcp4Body), { version: 2, command: "LOCAL" }],
   // Families we do not serve fall back to the connection's own endpoints (the spec's UNSPEC rule).
   ["v2 PROXY UNSPEC", v2(0x21, 0x00), { version: 2, command: "PROXY" }],
   ["v2 PROXY UDP over IPv4", v2(0x21, 0x12, tcp4Body), { version: 2, command: "PROXY" }],
@@ -223,6 +225,10 @@ const invalid: Array<[string, Buffer, number, string]> = [
   ["v2 command 2", v2(0x22, 0x11, tcp4Body), 12, "unknown command 2"],
   ["v2 family 4", v2(0x21, 0x41, tcp4Body), 13, "unknown address family or protocol 0x41"],
   ["v2 protocol 3", v2(0x21, 0x13, tcp4Body), 13, "unknown address family or protocol 0x13"],
+  // Combinations the spec does not list: an address family over no transport, a transport for no family.
+  ["v2 IPv4 over UNSPEC", v2(0x21, 0x10, tcp4Body), 13, "unknown address family or protocol 0x10"],
+  ["v2 Unix over UNSPEC", v2(0x21, 0x30, tcp4Body), 13, "unknown address family or protocol 0x30"],
+  ["v2 STREAM with no family", v2(0x21, 0x01, tcp4Body), 13, "unknown address family or protocol 0x01"],
   ["v2 IPv4 addresses cut short", v2(0x21, 0x11, tcp4Body.slice(0, 11)), 15, "11 address bytes; its family needs 12"],
   ["v2 IPv6 addresses cut short", v2(0x21, 0x21, tcp4Body), 15, "12 address bytes; its family needs 36"],
 ];

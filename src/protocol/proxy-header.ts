@@ -151,7 +151,11 @@ export class ProxyHeaderParser {
       if (byte >> 4 !== 2) return `v2 header has version ${byte >> 4}, not 2`;
       if ((byte & 0x0f) > 1) return `v2 header has an unknown command ${byte & 0x0f}`;
     }
-    if (at === 13 && (byte >> 4 > 3 || (byte & 0x0f) > 2)) {
+    // The spec lists UNSPEC (0x00) and six family/protocol pairs, and tells receivers to reject any
+    // other: a PROXY with AF_INET over an unspecified transport (0x10) is as broken as one with
+    // family 4. LOCAL discards the block, family included, so there only the nibbles are checked.
+    const listed = byte === 0 || V2_ADDRESS_BYTES.has(byte);
+    if (at === 13 && (byte >> 4 > 3 || (byte & 0x0f) > 2 || (this.isV2Proxy && !listed))) {
       return `v2 header has an unknown address family or protocol 0x${byte.toString(16).padStart(2, "0")}`;
     }
     if (at === 15) {
