@@ -36,3 +36,13 @@ test("json: one object per event with time, level, event fields and the text", (
   });
   expect(Number.isNaN(Date.parse(record.time))).toBe(false);
 });
+
+test("json: a field with characters a terminal acts on is written escaped, and reads back the same", () => {
+  const { lines, logger } = capture("json", "info");
+  // As a client certificate's subject may be: a one-byte CSI (U+009B), a right-to-left override, DEL.
+  const subject = "CN=evil\u009b2J\u202egnp.exe\u007f";
+  logger.info(`[NEW CONNECTION] 127.0.0.1:5 connected (${subject}).`, { event: "connected", subject });
+  expect(lines[0]).not.toMatch(/[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+  expect(lines[0]).toContain("\\u009b");
+  expect(JSON.parse(lines[0]!)).toMatchObject({ event: "connected", subject });
+});

@@ -3,6 +3,7 @@
 // events only: per-message output goes through a LineSink. Not consola (which the spec names):
 // creating it and its first calls cost a compiled binary ~1.7 ms of start-up, a fifth of a whole
 // one-shot `client -m hi`, for a level filter this file already half-wrote around it.
+import { escapeJsonForTerminal } from "./escape.ts";
 import { createLineSink, flushWithin, type LineSink } from "./sink.ts";
 
 export type LogFormat = "text" | "json";
@@ -90,5 +91,7 @@ function formatJson(level: LineLevel, text: unknown, fields: EventFields | undef
   if (fields) Object.assign(record, fields);
   else record.event = "log";
   record.text = text instanceof Error ? (text.stack ?? text.message) : String(text);
-  return `${JSON.stringify(record)}\n`;
+  // Fields carry what peers chose (a client certificate's subject, a TLS server's names): a C1
+  // control or a bidi override in them must reach a terminal as an escape, as in the text form.
+  return `${escapeJsonForTerminal(JSON.stringify(record))}\n`;
 }
