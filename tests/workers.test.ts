@@ -2,7 +2,16 @@
 // reusePort. Real processes throughout; which worker serves a connection is read from the kernel
 // (`ss -p` names the process that owns each socket), never from the server's own word.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memoryKiB } from "../harness/procfs.ts";
@@ -53,6 +62,22 @@ function isGone(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** The pids whose parent is `pid` now. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command's closing parenthesis: state, then the parent's pid.
+      const parent = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.split(" ")[1];
+      if (Number(parent) === pid) children.push(Number(entry));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return children;
 }
 
 async function startWorkers(args: string[] = [], program: Program = SOURCE_SERVER): Promise<ServerProcess> {
@@ -221,6 +246,34 @@ describe("stopping", () => {
       expect(listeningPids(server.port)).toEqual([]);
     } finally {
       for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
+    }
+  });
+
+  test("SIGTERM while the first worker is still starting: the supervisor ends, and so does that worker", async () => {
+    // The supervisor takes its signals over only once every worker listens; until then SIGTERM
+    // ends it at once. A worker that started meanwhile must not serve on with no parent: its
+    // "ready" to a supervisor that is gone never completed, and it stayed, listening, for good.
+    const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
+      env: CHILD_ENV,
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    let workers: number[] = [];
+    try {
+      await eventually(
+        () => {
+          workers = childrenOf(proc.pid);
+          return workers.length > 0;
+        },
+        DEADLINE_MS,
+        "the first worker spawned",
+      );
+      proc.kill("SIGTERM");
+      await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit");
+      await eventually(() => workers.every(isGone), DEADLINE_MS, "the worker gone after its supervisor");
+    } finally {
+      for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
+      proc.kill("SIGKILL");
     }
   });
 });

@@ -63,10 +63,15 @@ export async function runWorker(
     });
   } catch (error) {
     if (!(error instanceof ListenError)) throw error;
-    await send({ type: "failed", message: error.message, code: error.code });
+    await Promise.race([send({ type: "failed", message: error.message, code: error.code }), stopRequested]);
     return ExitCode.failure;
   }
-  await send({ type: "ready", listeners: [...server.listeners], maxConnections: server.maxConnections });
+  // A send to a supervisor that is gone never calls back: a stop (its channel closing, a signal)
+  // must still end this worker, not leave it serving with no parent.
+  await Promise.race([
+    send({ type: "ready", listeners: [...server.listeners], maxConnections: server.maxConnections }),
+    stopRequested,
+  ]);
 
   // Every way a worker is asked to stop is a drain, never an exit at once: a terminal's Ctrl+C
   // reaches the whole process group, and the supervisor's own request may follow it. Only the
