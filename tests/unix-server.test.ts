@@ -1,9 +1,9 @@
 // Unix socket listeners (unix:PATH, unix:@NAME) against socat and nc -U: served, the socket
 // file's mode, a stale file replaced, a live one refused, and the file gone after the server.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { spawnLineClient, startListeningServer } from "./helpers/listeners.ts";
 import { DEADLINE_MS, eventually, runProgram, SOURCE_SERVER } from "./helpers/processes.ts";
 import { ackLine } from "./helpers/spec.ts";
@@ -97,6 +97,26 @@ test("a stale socket file (its server was killed) is replaced", async () => {
     await client.stdout.waitFor(ackLine("after the crash"));
   }
   expect(await server.stop()).toBe(0);
+});
+
+test("a restart that removes the file and starts the new server first: stopping the old one leaves the new one's file", async () => {
+  const path = socketPath();
+  await using old = await startListeningServer(["--listen", `unix:${path}`], 1);
+  rmSync(path);
+  await using next = await startListeningServer(["--listen", `unix:${path}`], 1);
+  const nextFile = statSync(path).ino;
+  expect(await old.stop("SIGTERM")).toBe(0);
+  expect(statSync(path).ino).toBe(nextFile);
+  {
+    await using client = spawnLineClient(["nc", "-U", path]);
+    client.send("to the new one\n");
+    await client.stdout.waitFor(ackLine("to the new one"));
+    await next.stdout.waitFor("to the new one\n");
+  }
+  expect(await next.stop("SIGTERM")).toBe(0);
+  // Its own file it does remove, and nothing is left beside it.
+  expect(existsSync(path)).toBe(false);
+  expect(readdirSync(dir).filter((name) => name.startsWith(basename(path)))).toEqual([]);
 });
 
 test("a socket where another server listens is refused, and that server keeps serving", async () => {

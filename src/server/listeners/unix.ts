@@ -1,7 +1,16 @@
 // A Unix socket listener: a socket file with the mode asked for, or a Linux abstract name
 // (`@name`, no file). A file left by a server that crashed is replaced; one where a server still
 // listens is refused; ours is removed when the listener closes.
-import { chmodSync, lstatSync, readFileSync, realpathSync, type Stats, unlinkSync } from "node:fs";
+import {
+  chmodSync,
+  linkSync,
+  lstatSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  type Stats,
+  unlinkSync,
+} from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { SocketHandler } from "bun";
 import type { SocketData } from "../socket-handlers.ts";
@@ -42,14 +51,47 @@ export function listenUnix(address: UnixAddress, mode: number, socket: SocketHan
       );
     }
   }
+  // Bun's first stop() unlinks the path it listened on, whatever is there by then.
+  const stop = (closeConnections: boolean) =>
+    file
+      ? stopSparingOthers(address.path, file, () => listener.stop(closeConnections))
+      : listener.stop(closeConnections);
   return {
     address,
-    stopAccepting: () => listener.stop(false),
+    stopAccepting: () => stop(false),
     close: () => {
-      listener.stop(true);
+      stop(true);
       if (file) removeIfOurs(address.path, file);
     },
   };
+}
+
+/**
+ * Stops the listener without taking another server's socket file with it. Bun's stop() unlinks
+ * the listener's path as it is now: after `rm` of our file and a new server started on the same
+ * path (a restart that does not wait for the old server's drain), stopping the old one would
+ * delete the new one's file, leaving it listening where nobody can reach it. A file that is not
+ * ours is moved aside for the moment of the stop and linked back (a link, unlike a rename, never
+ * replaces a file that came meanwhile).
+ */
+function stopSparingOthers(path: string, ours: Stats, stop: () => void): void {
+  if (isOurs(path, ours) !== false) return stop();
+  const aside = `${path}.${process.pid}.aside`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return stop(); // Gone a moment ago, or the folder is not ours to change: nothing to spare.
+  }
+  try {
+    stop();
+  } finally {
+    try {
+      linkSync(aside, path);
+      unlinkSync(aside);
+    } catch {
+      // A file came to the path meanwhile: the moved one stays beside it rather than replace it.
+    }
+  }
 }
 
 /**
@@ -115,12 +157,22 @@ function realPath(path: string): string | undefined {
   }
 }
 
+/** Whether the file at `path` is the one this listener made; undefined when nothing is there. */
+function isOurs(path: string, ours: Stats): boolean | undefined {
+  let now: Stats;
+  try {
+    now = lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  return now.ino === ours.ino && now.dev === ours.dev;
+}
+
 /** Only the file this listener made: another server may have replaced it since. */
 function removeIfOurs(path: string, ours: Stats): void {
   try {
-    const now = lstatSync(path);
-    if (now.ino === ours.ino && now.dev === ours.dev) unlinkSync(path);
+    if (isOurs(path, ours)) unlinkSync(path);
   } catch {
-    // Already gone.
+    // Gone a moment ago.
   }
 }
