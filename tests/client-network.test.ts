@@ -2,10 +2,10 @@
 // Linux abstract socket), through socat forwarding to our server, and a host name that does not
 // resolve. The bench takes the same flags.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runClient, serverForThisFile, startClientProcess } from "./helpers/processes.ts";
+import { runClient, runProgram, SOURCE_CLIENT, serverForThisFile, startClientProcess } from "./helpers/processes.ts";
 import { type SocatProcess, startSocat } from "./helpers/socat.ts";
 
 const server = serverForThisFile();
@@ -41,6 +41,23 @@ describe("--unix", () => {
     const result = await runClient(["--unix", missing, "-m", "x"]);
     expect(result.stderr).toContain(`[REFUSED] No socket at ${missing}. Make sure the server is running.\n`);
     expect(result.exitCode).toBe(3);
+  });
+
+  test.each([
+    ["", []],
+    [", and --reconnect does not wait for the mode to change", ["--reconnect"]],
+  ])("a socket this user may not connect to: permission denied, naming the path (exit 1)%s", async (_, flags) => {
+    const locked = join(dir, `locked-${flags.length}.sock`);
+    await using _forwarder = await startSocat(`UNIX-LISTEN:${locked},fork`, `TCP:127.0.0.1:${server().port}`);
+    chmodSync(locked, 0);
+    // Root may connect to any file: as root, the client runs without the capability that allows it.
+    const asUser = process.getuid?.() === 0 ? ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] : [];
+    const result = await runProgram([...asUser, ...SOURCE_CLIENT], ["--unix", locked, ...flags, "-m", "x"]);
+    expect(result.stderr).toContain(
+      `[ERROR] Permission denied: ${locked} (the socket file's mode, or a folder on its path, does not let this user connect)\n`,
+    );
+    expect(result.stderr).not.toContain("RECONNECTING");
+    expect(result.exitCode).toBe(1);
   });
 
   test("no abstract socket of that name: refused (exit 3)", async () => {

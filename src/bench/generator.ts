@@ -346,6 +346,7 @@ const STOP_GRACE_MS = 1000;
 const CONNECT_ERROR_KINDS: Record<ConnectFailure["kind"], ErrorKind> = {
   refused: "refused",
   "no-socket": "refused",
+  "no-permission": "connect-error",
   timeout: "connect-timeout",
   unresolved: "unresolved",
   tls: "tls",

@@ -43,6 +43,13 @@ export function connectFailureOutcome(failure: ConnectFailure): Outcome {
         reason: `No socket at ${failure.path}`,
         transient: true,
       };
+    case "no-permission":
+      // Bun says only "Failed to connect". Waiting would not change the file's mode: not transient.
+      return {
+        exitCode: ClientExit.failure,
+        error: `[ERROR] Permission denied: ${failure.path} (the socket file's mode, or a folder on its path, does not let this user connect)`,
+        reason: `Permission denied: ${failure.path}`,
+      };
     case "reset":
       return {
         exitCode: ClientExit.lost,

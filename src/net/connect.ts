@@ -33,6 +33,8 @@ export type ConnectFailure =
   | { kind: "refused" }
   /** A Unix socket path where no socket exists. */
   | { kind: "no-socket"; path: string }
+  /** A Unix socket this user may not connect to (its file's mode, or a folder on its path). */
+  | { kind: "no-permission"; path: string }
   | { kind: "timeout" }
   | { kind: "reset" }
   | { kind: "unresolved"; host: string }
@@ -156,6 +158,8 @@ export async function connectWithTimeout<Data>(options: ConnectOptions<Data>): P
     if (code === "ECONNREFUSED") throw new ConnectError({ kind: "refused" });
     if (code === "ENOENT" && target.unix !== undefined)
       throw new ConnectError({ kind: "no-socket", path: target.unix });
+    if ((code === "EACCES" || code === "EPERM") && target.unix !== undefined)
+      throw new ConnectError({ kind: "no-permission", path: target.unix });
     // No such name, or no answer from the resolver: either way the name gave no address.
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") throw new ConnectError({ kind: "unresolved", host: target.host });
     // The server accepted and reset at once (before our open handler ran): not a refusal.
