@@ -127,6 +127,22 @@ describe("/metrics", () => {
     expect((await fetch(url, { method: "PUT" })).headers.get("allow")).toBe("GET, HEAD");
   });
 
+  test.each([
+    ["HTTP/1.0 with no Host header", "GET /healthz HTTP/1.0\r\n\r\n"],
+    ["an empty Host header", "GET /healthz HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n"],
+    ["a Host header that is no host", "GET /healthz HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"],
+  ])("a health check with %s is answered 200 ok (HAProxy's httpchk sends such requests)", async (_, request) => {
+    const { url } = await serve();
+    const client = await RawClient.connect(Number(new URL(url).port));
+    try {
+      client.write(request);
+      await client.waitFor(/\r\n\r\nok$/);
+      expect(client.replies.text).toStartWith("HTTP/1.1 200 OK\r\n");
+    } finally {
+      client.end();
+    }
+  });
+
   test("[::1]:0 listens on IPv6 and announces the URL in brackets; --json says it as a metrics event", async () => {
     const server = await started.serve(["--json", "--metrics", "[::1]:0"]);
     const [line] = await server.stderr.waitFor(/\{[^\n]*"event":"metrics"[^\n]*\}/);
@@ -193,6 +209,18 @@ describe("--metrics values and failures", () => {
       exitCode: 1,
       stdout: "",
       stderr: `[ERROR] Address 127.0.0.1:${busy.port} is already in use\n`,
+    });
+  });
+
+  test("a metrics port another server's --metrics holds is busy too, and that server keeps it alone", async () => {
+    // Both bound it before (SO_REUSEPORT), and the kernel split scrapes between the two processes.
+    const { url } = await serve();
+    const { port } = new URL(url);
+    const result = await runProgram(SOURCE_SERVER, ["--port", "0", "--metrics", `127.0.0.1:${port}`]);
+    expect(result).toEqual({
+      exitCode: 1,
+      stdout: "",
+      stderr: `[ERROR] Address 127.0.0.1:${port} is already in use\n`,
     });
   });
 

@@ -73,8 +73,14 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       port: options.port,
       // No development error pages: a failed scrape says why in one line.
       development: false,
+      // Bun turns SO_REUSEPORT on for a server with development off unless told not to: a second
+      // server given the same --metrics address would bind it too, and scrapes and health checks
+      // would go to either process at the kernel's choice. A busy address must be an error.
+      reusePort: false,
       fetch(request) {
-        const route = routes[new URL(request.url).pathname];
+        // Without a usable Host header (an HTTP/1.0 health check sends none) the URL is just the
+        // path, which `new URL` alone refuses: the base gives it a host to parse against.
+        const route = routes[URL.parse(request.url, "http://localhost")?.pathname ?? ""];
         if (!route) return text("not found", 404);
         if (request.method !== "GET" && request.method !== "HEAD")
           return text("method not allowed", 405, { allow: ALLOWED_METHODS });
