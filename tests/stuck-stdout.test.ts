@@ -182,3 +182,32 @@ test.each([
     expect(lines).toContain(`[NEW CONNECTION] 127.0.0.1:${second.localPort} connected.`);
   },
 );
+
+test("server --idle-timeout with a stdout nobody reads: a client that keeps sending is not taken for idle", async () => {
+  // The server stops reading from everyone while its stdout is behind; the time it holds a
+  // client's input is its own doing, not the client's silence.
+  const stdout = stuckReader();
+  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0", "--idle-timeout", "1"], {
+    stdout,
+    stderr: "pipe",
+    env: CHILD_ENV,
+  });
+  closeSync(stdout);
+  cleanups.push(() => proc.kill("SIGKILL"));
+  const stderr = new TextCollector(proc.stderr);
+  const port = Number((await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]);
+  using client = await RawClient.connect(port);
+  let held: number | undefined;
+  // 64 KB every 20 ms: the pipe and then the server's 8 MiB of backlog fill within seconds, and
+  // the server holds input; the client goes on sending for three idle timeouts after that.
+  const batch = `${"y".repeat(1000)}\n`.repeat(64);
+  for (let i = 0; held === undefined || performance.now() - held < 3000; i++) {
+    client.write(batch);
+    await Bun.sleep(20);
+    if (held === undefined && stderr.text.includes("[WARNING] stdout is not keeping up")) held = performance.now();
+    if (i > 1000) throw new Error("the server never held its input");
+  }
+  expect(stderr.text).not.toContain("[LIMIT]");
+  expect(client.replies.text).not.toContain("ERROR idle timeout");
+  expect(client.isEnded).toBe(false);
+});

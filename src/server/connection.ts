@@ -239,7 +239,14 @@ export class Connection {
   hold(held: boolean): void {
     if (this.state !== "open") return;
     this.held = held;
+    // The time the server did not read is not the client's silence: its idle clock starts again.
+    if (!held) this.lastActivityAt = performance.now();
     this.updateReading();
+  }
+
+  /** Whether the server holds this client's input now (its stdout is behind). */
+  get isHeld(): boolean {
+    return this.held;
   }
 
   private updateReading(): void {

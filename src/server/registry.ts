@@ -80,7 +80,8 @@ export class ConnectionRegistry {
     const timer = setInterval(() => {
       const now = performance.now();
       for (const connection of this.live) {
-        if (connection.state === "open" && now - connection.lastActivityAt >= idleTimeoutMs) {
+        // A client whose input the server holds cannot be seen sending: it is not idle.
+        if (connection.state === "open" && !connection.isHeld && now - connection.lastActivityAt >= idleTimeoutMs) {
           connection.reportLimit("idle", `no input for ${idleTimeoutMs / 1000} s`);
           connection.close(notices.idleTimeout);
         }
