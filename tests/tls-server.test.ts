@@ -58,6 +58,31 @@ test("--allow on a tls:// listener is checked as the socket opens: refused addre
   expect(await server.stop()).toBe(0);
 });
 
+test("--max-connections-per-address on a tls:// listener counts sockets still in their handshake: one address cannot fill the server", async () => {
+  const limits = ["--max-connections", "4", "--max-connections-per-address", "2"];
+  await using server = await startListeningServer(tlsArgs(limits), 1);
+  const port = server.portOf("tls://");
+  // Five sockets from one address that never start a handshake: before, all four places went to
+  // them for the whole handshake deadline, and a client from elsewhere was told the server is full.
+  const idle = await Promise.all([1, 2, 3, 4, 5].map(() => RawClient.connect(port, "127.0.0.1")));
+  await server.stderr.waitFor(
+    (text) =>
+      count(
+        text,
+        /\[LIMIT\] 127\.0\.0\.1:\d+ has too many connections from 127\.0\.0\.1 \(limit 2 per address\)\n/g,
+      ) === 3,
+  );
+  const other = await RawClient.connect(port, "127.0.0.1", {
+    tls: { ca: await Bun.file(certs.ca).text(), serverName: "localhost" },
+    localAddress: "127.0.0.2",
+  });
+  other.write("still room\n");
+  await other.waitFor(ackLine("still room"));
+  expect(server.stderr.text).not.toContain("server is full");
+  for (const client of [...idle, other]) client.terminate();
+  expect(await server.stop()).toBe(0);
+});
+
 test("--proxy-protocol with a tls:// or unix: listener is a usage error saying why, not a server that skips the header", async () => {
   for (const args of [tlsArgs(), ["--listen", "unix:@socket-lab-proxy-test"]]) {
     const listen = args[1];

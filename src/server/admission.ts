@@ -1,8 +1,10 @@
 // The admission step: each accepted socket is checked against the rules, in order, before it is
 // served. The first rule that refuses turns the client away with its notice. The rules: who may
 // connect (--allow, --deny), the connection limit, and the cap per address. A socket that waits
-// for a stage first (a PROXY header) is checked against the connection limit as it opens, and
-// against the rest once the stage names the real client (socket-handlers.ts).
+// for a stage first is checked as it opens: against every rule when the stage keeps its address
+// (a TLS handshake; it holds a place under its address's cap meanwhile), against the connection
+// limit alone when the stage names another client (a PROXY header), and in full once the stage is
+// done (socket-handlers.ts).
 import { type Cidr, findCidr, formatCidr, formatIp, parseIp } from "../net/cidr.ts";
 import { notices } from "../protocol/messages.ts";
 import type { LimitKind } from "./events.ts";

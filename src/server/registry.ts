@@ -7,13 +7,16 @@ import type { ServerEvents } from "./events.ts";
 /** Announces arrivals and departures (`connected`, `disconnected`), since it alone knows the count. */
 export class ConnectionRegistry {
   private readonly live = new Set<Connection>();
-  /** Live connections per address (addressKey: IPv4-mapped counted as IPv4), for the per-address cap. */
+  /**
+   * Live connections per address (addressKey: IPv4-mapped counted as IPv4), and sockets from it
+   * still waiting for a TLS handshake: for the per-address cap.
+   */
   private readonly perAddress = new Map<string, number>();
   /**
-   * Sockets accepted by a listener that wait for a stage (a PROXY header) before they are served
-   * or turned away: they hold file descriptors, so the connection limit counts them.
+   * Sockets accepted by a listener that wait for a stage (a PROXY header, a TLS handshake) before
+   * they are served or turned away: they hold file descriptors, so the connection limit counts them.
    */
-  waiting = 0;
+  private waitingSockets = 0;
   private holdingInput = false;
   private emptied: (() => void) | undefined;
 
@@ -27,8 +30,29 @@ export class ConnectionRegistry {
     return this.live.values();
   }
 
+  get waiting(): number {
+    return this.waitingSockets;
+  }
+
   connectionsFrom(address: string): number {
     return this.perAddress.get(address) ?? 0;
+  }
+
+  /** A socket waits for its stages; `address`: the one whose place it holds, if its own is known. */
+  startWaiting(address: string | undefined): void {
+    this.waitingSockets++;
+    if (address !== undefined) this.countFrom(address, 1);
+  }
+
+  stopWaiting(address: string | undefined): void {
+    this.waitingSockets--;
+    if (address !== undefined) this.countFrom(address, -1);
+  }
+
+  private countFrom(address: string, change: 1 | -1): void {
+    const count = this.connectionsFrom(address) + change;
+    if (count > 0) this.perAddress.set(address, count);
+    else this.perAddress.delete(address);
   }
 
   /**
@@ -37,18 +61,14 @@ export class ConnectionRegistry {
    */
   add(connection: Connection, address: string | undefined, subject?: string): void {
     this.live.add(connection);
-    if (address !== undefined) this.perAddress.set(address, this.connectionsFrom(address) + 1);
+    if (address !== undefined) this.countFrom(address, 1);
     if (this.holdingInput) connection.hold(true);
     this.events.connected?.(connection.peer, this.live.size, subject);
   }
 
   delete(connection: Connection, address: string | undefined): void {
     this.live.delete(connection);
-    if (address !== undefined) {
-      const left = this.connectionsFrom(address) - 1;
-      if (left > 0) this.perAddress.set(address, left);
-      else this.perAddress.delete(address);
-    }
+    if (address !== undefined) this.countFrom(address, -1);
     this.events.disconnected?.(connection.peer, this.live.size);
     if (this.live.size === 0) this.emptied?.();
   }

@@ -88,9 +88,8 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   const capacity = connectionLimit(limits.maxConnections, options.wholeServerMaxConnections);
   // Who the client is counts before how full the server is: a refused client learns nothing more.
   const access = accessList((options.allow ?? []).map(parseCidr), (options.deny ?? []).map(parseCidr));
-  const rules = [access, capacity, perAddressLimit(limits.maxConnectionsPerAddress)].filter(
-    (rule): rule is AdmissionRule => rule !== undefined,
-  );
+  const perAddress = perAddressLimit(limits.maxConnectionsPerAddress);
+  const rules = [access, capacity, perAddress].filter((rule): rule is AdmissionRule => rule !== undefined);
   const tcpStages: SocketStage[] = options.proxyProtocol
     ? [
         proxyProtocolStage({
@@ -120,13 +119,21 @@ export function startServer(options: ServerOptions = {}): RunningServer {
   const acceptor: Acceptor = {
     // A client accepted just as the server began to stop is told so, not served.
     // A socket waiting for its stages holds a place under the limit; where its address is already
-    // the client's (a TLS handshake), an address that is not let in must not hold one.
+    // the client's (a TLS handshake), an address that is not let in must not hold one, nor may one
+    // address hold more than its cap of them (a crowd of handshakes never begun would fill the
+    // server for everyone else).
     screen: (peer, peerIsClient) =>
-      stopping ? shuttingDown : admit(peerIsClient && access ? [access, capacity] : [capacity], peer, registry),
-    waiting(socket, data, change) {
-      registry.waiting += change;
-      if (change === 1) waitingSockets.set(data, socket);
-      else waitingSockets.delete(data);
+      stopping ? shuttingDown : admit(peerIsClient ? rules : [capacity], peer, registry),
+    waiting(socket, data, change, peerIsClient = false) {
+      if (change === 1) {
+        data.waitingAddress = peerIsClient ? addressKey(data.peer) : undefined;
+        registry.startWaiting(data.waitingAddress);
+        waitingSockets.set(data, socket);
+      } else {
+        registry.stopWaiting(data.waitingAddress);
+        data.waitingAddress = undefined;
+        waitingSockets.delete(data);
+      }
     },
     accept(socket, data) {
       const rejection = stopping ? shuttingDown : admit(rules, data.peer, registry);

@@ -19,6 +19,8 @@ export interface SocketData {
   stage: PendingStage | undefined;
   /** Counted among the sockets waiting for stages (Acceptor.waiting). */
   waiting: boolean;
+  /** The address a waiting socket holds a place of (its own, when the stages keep it), if any. */
+  waitingAddress?: string;
   /** Admitted and counted among the live connections (false: being turned away, or waiting). */
   admitted: boolean;
   /** The reset is reported (once per connection). */
@@ -69,9 +71,10 @@ export interface Acceptor {
   screen(peer: Peer, peerIsClient: boolean): Rejection | undefined;
   /**
    * A socket starts (1) or stops (-1) waiting for its stages: it holds a place under the connection
-   * limit, and a server that stops turns it away (its stage cancelled with "stopping").
+   * limit (and under its address's cap, where `peerIsClient` as for screen), and a server that
+   * stops turns it away (its stage cancelled with "stopping").
    */
-  waiting(socket: Socket<SocketData>, data: SocketData, change: 1 | -1): void;
+  waiting(socket: Socket<SocketData>, data: SocketData, change: 1 | -1, peerIsClient?: boolean): void;
   /** The socket is ready (stages done, or none): admit `data.peer` or turn it away; sets `data.connection`. */
   accept(socket: Socket<SocketData>, data: SocketData): void;
   /** Turns the client away with the rejection's notice; sets `data.connection`. */
@@ -146,7 +149,7 @@ export function socketHandlers(
       const rejection = stages[0]!.screen?.(peer) ?? acceptor.screen(peer, stagesKeepPeer);
       if (rejection) return acceptor.refuse(socket, data, rejection);
       data.waiting = true;
-      acceptor.waiting(socket, data, 1);
+      acceptor.waiting(socket, data, 1, stagesKeepPeer);
       runStages(socket, data, 0);
     },
     handshake(socket, success, authorizationError) {
