@@ -29,6 +29,7 @@ import {
 } from "./src/cli/network-args.ts";
 import { runCli } from "./src/cli/run.ts";
 import { CidrError, parseCidr } from "./src/net/cidr.ts";
+import { DEFAULT_MAX_HTTP_CONNECTIONS } from "./src/server/metrics/http-listener.ts";
 import { SERVER_DEFAULTS } from "./src/server/options.ts";
 import { DEFAULT_WORKERS, parseWorkers } from "./src/server/workers/count.ts";
 
@@ -195,6 +196,13 @@ const serverArgs = {
     group: "metrics",
     description: "Serve Prometheus metrics (/metrics) and a health check (/healthz) over HTTP on HOST:PORT",
   },
+  "metrics-max-connections": {
+    type: "string",
+    valueHint: "N",
+    group: "metrics",
+    description: "HTTP connections served at once; the next gets a 503 and is closed",
+    default: String(DEFAULT_MAX_HTTP_CONNECTIONS),
+  },
 } as const satisfies HelpArgsDef;
 
 export const serverCommand = withHelp(
@@ -234,7 +242,13 @@ export const serverCommand = withHelp(
         json: args.json,
         quiet: args.quiet,
         logLevel: parseLogLevel(args["log-level"]),
-        metrics: args.metrics === undefined ? undefined : parseHostPort("metrics", args.metrics),
+        metrics:
+          args.metrics === undefined
+            ? undefined
+            : {
+                ...parseHostPort("metrics", args.metrics),
+                maxConnections: parseInteger("metrics-max-connections", args["metrics-max-connections"], 1),
+              },
         version: pkg.version,
       });
     },

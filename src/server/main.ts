@@ -44,8 +44,11 @@ export interface ServerProgramOptions {
   json: boolean;
   quiet: boolean;
   logLevel: LogLevelName;
-  /** `--metrics`: where to serve /metrics and /healthz; omitted, no HTTP listener. */
-  metrics?: { host: string; port: number };
+  /**
+   * `--metrics`: where to serve /metrics and /healthz, and how many HTTP connections at once
+   * (`--metrics-max-connections`); omitted, no HTTP listener.
+   */
+  metrics?: { host: string; port: number; maxConnections?: number };
   /** The package version, for socketlab_build_info. */
   version: string;
 }

@@ -23,12 +23,15 @@
 // - GET or HEAD /metrics (Prometheus text, version 0.0.4) and /healthz (200 `ok` while serving,
 //   503 `draining` from the first signal until exit, so a balancer stops sending new clients
 //   before the listeners close). Another path: 404; another method: 405.
+// - At most `maxConnections` (64) connections at once, each bounded in what it may send and how
+//   slowly (http-listener.ts): the endpoint cannot take the descriptors the clients' limit keeps.
 // - Throws ListenError (one plain sentence) when it cannot listen.
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { formatAddress } from "../../net/address.ts";
 import { ListenError, listenError } from "../listeners/listener.ts";
 import { createExposition, type WorkerSnapshot } from "./exposition.ts";
+import { DEFAULT_MAX_HTTP_CONNECTIONS, type HttpListener, type HttpResponse, listenHttp } from "./http-listener.ts";
 
 export type { WorkerSnapshot } from "./exposition.ts";
 
@@ -40,6 +43,10 @@ export interface MetricsServerOptions {
   version: string;
   collect: () => Promise<readonly WorkerSnapshot[]>;
   health: () => Health;
+  /** Connections served at once (64 unless given); the next is answered 503 and closed. */
+  maxConnections?: number;
+  /** For a request head to arrive whole, and a kept-alive connection to sit idle (10 s unless given). */
+  requestTimeoutMs?: number;
 }
 
 export interface MetricsServer {
@@ -53,56 +60,58 @@ export interface MetricsServer {
 }
 
 const ALLOWED_METHODS = "GET, HEAD";
+/** For a request head to arrive whole, and for a kept-alive connection to sit idle. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const { host, collect, health } = options;
   const exposition = createExposition(options.version);
-  const text = (body: string, status: number, headers: Record<string, string> = {}) =>
-    new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
-
-  const routes: Record<string, () => Promise<Response> | Response> = {
-    "/metrics": async () =>
-      new Response(await exposition.render(await collect()), { headers: { "content-type": exposition.contentType } }),
-    "/healthz": () => (health() === "serving" ? text("ok", 200) : text("draining", 503)),
+  const routes: Record<string, () => Promise<HttpResponse> | HttpResponse> = {
+    "/metrics": async () => {
+      try {
+        return {
+          status: 200,
+          body: await exposition.render(await collect()),
+          headers: { "content-type": exposition.contentType },
+        };
+      } catch (error) {
+        // A failed scrape says why in one line; the endpoint goes on.
+        return { status: 500, body: `cannot collect metrics: ${(error as Error).message}` };
+      }
+    },
+    "/healthz": () => (health() === "serving" ? { status: 200, body: "ok" } : { status: 503, body: "draining" }),
   };
 
-  let server: ReturnType<typeof Bun.serve>;
+  let listener: HttpListener;
   try {
-    server = Bun.serve({
+    listener = listenHttp({
       hostname: host,
       port: options.port,
-      // No development error pages: a failed scrape says why in one line.
-      development: false,
-      // Bun turns SO_REUSEPORT on for a server with development off unless told not to: a second
-      // server given the same --metrics address would bind it too, and scrapes and health checks
-      // would go to either process at the kernel's choice. A busy address must be an error.
-      reusePort: false,
-      fetch(request) {
-        // Without a usable Host header (an HTTP/1.0 health check sends none) the URL is just the
-        // path, which `new URL` alone refuses: the base gives it a host to parse against.
-        const route = routes[URL.parse(request.url, "http://localhost")?.pathname ?? ""];
-        if (!route) return text("not found", 404);
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_HTTP_CONNECTIONS,
+      requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      handle(request) {
+        const route = routes[request.path];
+        if (!route) return { status: 404, body: "not found" };
         if (request.method !== "GET" && request.method !== "HEAD")
-          return text("method not allowed", 405, { allow: ALLOWED_METHODS });
+          return { status: 405, body: "method not allowed", headers: { allow: ALLOWED_METHODS } };
         return route();
       },
-      error: (error) => text(`cannot collect metrics: ${error.message}`, 500),
     });
   } catch (error) {
     throw await bindError(error, host, options.port);
   }
-  const port = server.port ?? options.port;
+  const { port } = listener;
   return {
     host,
     port,
     url: `http://${formatAddress(host, port)}/metrics`,
-    stop: () => server.stop(true),
+    stop: async () => listener.stop(),
   };
 }
 
 /**
- * Bun.serve reports a host name that does not resolve as EADDRINUSE (port 0) or ENOTCONN, which
- * would send the operator looking for another program on the port: ask the resolver instead.
+ * Bun reports a host name that does not resolve as EADDRINUSE (port 0) or ENOTCONN, which would
+ * send the operator looking for another program on the port: ask the resolver instead.
  */
 async function bindError(error: unknown, host: string, port: number): Promise<ListenError> {
   if (isIP(host) === 0) {
