@@ -169,6 +169,30 @@ describe("the server does not answer", () => {
     );
   });
 
+  test.each([
+    ["", []],
+    [" (--reconnect: it retries)", ["--reconnect", "--reconnect-for", "1"]],
+  ])(
+    "never reads, then hangs up while megabytes of one line wait to be sent: the end is reported, not a hang%s",
+    async (_, flags) => {
+      // Nothing was owed (no line ended), so the end was put off a turn, while the sender waited for
+      // room on the dead connection in a loop that never yielded: 100% CPU, deaf to signals, for ever.
+      const result = await againstFake(
+        {
+          open(socket) {
+            socket.pause();
+            setTimeout(() => socket.end(), 500);
+          },
+        },
+        ["--quiet", "--response-timeout", "5", ...flags],
+        { stdin: "a".repeat(30_000_000), deadlineMs: 20_000 },
+      );
+      expect(result.exitCode).toBe(LOST);
+      // Its unread input makes the fake's close a reset; either way, an end is reported.
+      expect(result.stderr).toMatch(/^\[ERROR\] (Connection was reset by the server|Server closed the connection) \(/);
+    },
+  );
+
   test("raw framing, silent server: the same timeout", async () => {
     const result = await againstFake({}, ["--framing", "raw", "-m", "hello?", "--response-timeout", "0.5"]);
     expect(result.exitCode).toBe(LOST);

@@ -88,9 +88,11 @@ export class ServerLink {
     this.outbox.send(data);
   }
 
-  /** Bytes written by send() that the kernel has not taken yet. */
+  /** Bytes written by send() that the kernel has not taken yet (none on a finished link: they never will be). */
   get queuedBytes(): number {
-    return this.outbox.queuedBytes;
+    // A sender waiting for room must not wait on a link that is gone: its end may be reported a
+    // turn later (session.ts), and a wait that never yields would keep that turn from coming.
+    return this.done ? 0 : this.outbox.queuedBytes;
   }
 
   /** Stops reading replies (they wait in the kernel, and the server slows down), or reads again. */
