@@ -19,6 +19,7 @@ import { buildBinary, ENTRY_POINTS, MULTICALL_ENTRY } from "../scripts/compile.t
 import { UsageError } from "../src/cli/args.ts";
 import { HEALTHY_AFTER_MS, RestartBackoff } from "../src/server/workers/backoff.ts";
 import { parseWorkers, shareOf } from "../src/server/workers/count.ts";
+import { makeCertificates } from "./helpers/certs.ts";
 import { expectEveryLoggedMessageAcknowledged, pump } from "./helpers/load.ts";
 import { endpointBase, metricsUrl, scrape } from "./helpers/metrics.ts";
 import {
@@ -407,6 +408,39 @@ test("an address in use, for clients or metrics: exit 1 with the plain reason, o
   } finally {
     taken.stop(true);
   }
+});
+
+describe("a port another server holds while sharing it (SO_REUSEPORT) is in use too: exit 1, and that server keeps it alone", () => {
+  test("another --workers server's port", async () => {
+    const first = await startWorkers();
+    try {
+      const held = listeningPids(first.port);
+      const result = await runProgram(SOURCE_SERVER, ["--port", String(first.port), "--workers", "2"]);
+      expect(result).toEqual({
+        exitCode: 1,
+        stdout: "",
+        stderr: `[ERROR] Address 127.0.0.1:${first.port} is already in use\n`,
+      });
+      expect(listeningPids(first.port)).toEqual(held);
+    } finally {
+      first.proc.kill("SIGKILL");
+    }
+  });
+
+  test("a TLS server's port (a TLS listener shares its port, for certificate reloads)", async () => {
+    using certs = makeCertificates();
+    const tls = ["--tls-cert", certs.server.cert, "--tls-key", certs.server.key];
+    const first = await startServerProcess(["--listen", "tls://127.0.0.1:0", ...tls]);
+    try {
+      const address = `tls://127.0.0.1:${first.port}`;
+      const result = await runProgram(SOURCE_SERVER, ["--listen", address, ...tls, "--workers", "2"]);
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toBe(`[ERROR] Address ${address} is already in use\n`);
+      expect(listeningPids(first.port)).toEqual([first.proc.pid]);
+    } finally {
+      first.proc.kill("SIGKILL");
+    }
+  });
 });
 
 test("--metrics with two workers: the supervisor serves it, a series per worker, each exact; /healthz drains", async () => {

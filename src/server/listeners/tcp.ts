@@ -23,6 +23,19 @@ export function listenTcp(address: NetworkAddress, socket: SocketHandler<SocketD
  */
 type ListenOptions = TCPSocketListenOptions<SocketData> & { reusePort?: boolean };
 
+/**
+ * Whether another process holds `address`, found by a bind without port sharing (closed at once):
+ * it fails, with a ListenError, even when that process shares its port (a TLS listener, the
+ * workers of another --workers server), where a sharing bind of ours would succeed and split the
+ * clients with it. Returns the port (for port 0, the free one picked).
+ */
+export function claimPort(address: NetworkAddress): number {
+  const probe = bindTcp(address, { data() {} });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
 /** Binds `address` (throwing a ListenError with a plain reason), with TLS and port sharing if asked. */
 export function bindTcp(
   address: NetworkAddress,

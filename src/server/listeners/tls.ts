@@ -5,7 +5,7 @@
 import type { SocketHandler, TCPSocketListener } from "bun";
 import type { SocketData } from "../socket-handlers.ts";
 import type { Listener, NetworkAddress } from "./listener.ts";
-import { bindTcp } from "./tcp.ts";
+import { bindTcp, claimPort } from "./tcp.ts";
 import { bunTlsOptions, type TlsCredentials } from "./tls-credentials.ts";
 
 /** `shared`: other processes (the --workers) listen on this port too, on purpose. */
@@ -15,7 +15,8 @@ export function listenTls(
   socket: SocketHandler<SocketData>,
   shared = false,
 ): Listener {
-  const claimed = shared ? requested : { ...requested, port: claimPort(requested, socket) };
+  // Not when shared: then the supervisor has claimed it (another of our workers may hold it).
+  const claimed = shared ? requested : { ...requested, port: claimPort(requested) };
   let listener: TCPSocketListener<SocketData> = bindTcp(claimed, socket, {
     tls: bunTlsOptions(credentials),
     reusePort: true,
@@ -40,16 +41,4 @@ export function listenTls(
       listener = replacement;
     },
   };
-}
-
-/**
- * The port to share, found by a bind without port sharing: it fails if another process holds the
- * address (even one that shares its port), so a second server is refused as "already in use"
- * instead of silently splitting the clients with the first. For port 0 it picks the free port.
- */
-function claimPort(address: NetworkAddress, socket: SocketHandler<SocketData>): number {
-  const probe = bindTcp(address, socket);
-  const port = probe.port;
-  probe.stop(true);
-  return port;
 }

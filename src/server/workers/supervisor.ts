@@ -7,7 +7,8 @@ import { ExitCode } from "../../cli/exit-codes.ts";
 import { createLogger, type Logger } from "../../output/logger.ts";
 import { createLineSink, type LineSink } from "../../output/sink.ts";
 import type { ServerEvents } from "../events.ts";
-import { ListenError } from "../listeners/listener.ts";
+import { ListenError, type NetworkAddress } from "../listeners/listener.ts";
+import { claimPort } from "../listeners/tcp.ts";
 import type { ServerProgramOptions } from "../main.ts";
 import type { WorkerSnapshot } from "../metrics/http.ts";
 import { type ProgramMetrics, startProgramMetrics } from "../program-metrics.ts";
@@ -151,6 +152,17 @@ class WorkerPool implements Supervisor {
    * logged, the others are gone).
    */
   async start(): Promise<boolean> {
+    // The workers bind with port sharing, which succeeds beside any other process that shares the
+    // port too (a TLS server, another --workers server) and would split its clients with it: a
+    // port held elsewhere is refused here, before a worker starts.
+    try {
+      for (const address of this.networkAddresses()) if (address.port !== 0) claimPort(address);
+    } catch (error) {
+      if (!(error instanceof ListenError)) throw error;
+      reportListenError(this.logger, error);
+      this.state = "failed";
+      return false;
+    }
     const [first, ...rest] = this.slots;
     const ready = await this.launch(first!);
     if (!ready) return false;
@@ -169,6 +181,13 @@ class WorkerPool implements Supervisor {
     if (maxConnections < this.options.limits.maxConnections) warnConnectionsLowered(this.logger, maxConnections);
     warnIfOpenToAnyone(this.logger, ready.listeners, this.options);
     return true;
+  }
+
+  /** The TCP and TLS addresses the workers will listen on. */
+  private networkAddresses(): NetworkAddress[] {
+    const { listen, host, port } = this.options;
+    if (listen.length === 0) return [{ transport: "tcp", host, port }];
+    return listen.filter((address): address is NetworkAddress => address.transport !== "unix");
   }
 
   stop(): Promise<void> {
