@@ -1,6 +1,14 @@
 // The client and server as real processes, talking over loopback.
 import { describe, expect, test } from "bun:test";
-import { type Program, runClient, runProgram, SOURCE_CLIENT, serverForThisFile } from "./helpers/processes.ts";
+import {
+  type Program,
+  runClient,
+  runProgram,
+  SOURCE_CLIENT,
+  serverForThisFile,
+  startClientProcess,
+  startServerProcess,
+} from "./helpers/processes.ts";
 
 const server = serverForThisFile(["--quiet"]);
 
@@ -104,5 +112,42 @@ describe("client errors", () => {
       expect({ args, code: result.exitCode }).toEqual({ args, code: 2 });
       expect(result.stderr).not.toContain("    at ");
     }
+  });
+});
+
+describe("a line not finished when the connection is dropped", () => {
+  test("Ctrl+C (SIGTERM) while the input is mid-line: the server never sees the piece as a message", async () => {
+    // A writer mid-line (`tail -f app.log | client` between two writes of one line). Sent at once
+    // and followed by our FIN, the piece was taken by the server for a whole last line.
+    await using server = await startServerProcess();
+    const client = startClientProcess(["--port", String(server.port)]);
+    try {
+      client.send("whole\nhalf-a-li");
+      await client.stdout.waitFor("Message 'whole' received successfully\n");
+      await Bun.sleep(200);
+      client.proc.kill("SIGTERM");
+      expect(await client.exited()).toBe(130);
+      await server.stderr.waitFor(/\[DISCONNECTED\]/);
+      expect(server.stdout.text).toMatch(/\] whole\n$/);
+    } finally {
+      client.proc.kill("SIGKILL");
+    }
+  });
+
+  test("at the end of input a last line without its LF is still sent, and acknowledged", async () => {
+    const result = await runClient(["--port", String(server().port)], { stdin: "one\ntwo\nno line break" });
+    expect(result.stdout).toBe(
+      "Message 'one' received successfully\nMessage 'two' received successfully\nMessage 'no line break' received successfully\n",
+    );
+    expect(result.exitCode).toBe(0);
+  });
+
+  test("a line longer than what the client holds back still goes, in pieces, as one message", async () => {
+    // 3 MiB in one line: past the 1 MiB held back, it streams; the server's limit is raised for it.
+    await using big = await startServerProcess(["--quiet", "--max-message-bytes", "8m"]);
+    const line = "y".repeat(3 * 1024 * 1024);
+    const result = await runClient(["--port", String(big.port), "--quiet"], { stdin: `${line}\nafter\n` });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("");
   });
 });

@@ -141,7 +141,12 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
   return outcome;
 }
 
-/** Line framing: forward input as it comes, counting the messages (LFs) it holds. */
+/**
+ * Line framing: forward input as it comes, counting the messages (LFs) it holds. Input after a
+ * read's last LF waits for the rest of its line (up to HELD_LINE_BYTES, past which a long line
+ * streams): a connection we drop mid-line (a failure, --reconnect, Ctrl+C) ends with our FIN, and
+ * a server takes an unfinished last line at FIN for a whole message, one the user never sent.
+ */
 async function sendPipelined(
   session: Session,
   input: Input,
@@ -149,12 +154,26 @@ async function sendPipelined(
   track: ((text: string) => void) | undefined,
 ): Promise<void> {
   const splitter = track && new LineDeframer(UNLIMITED);
+  /** The start of a line whose LF has not come yet: a copy, not sent. */
+  let held: Buffer | undefined;
   let endsWithLineBreak = true;
   for await (const chunk of readUntil(input, stopped)) {
     if (chunk.length === 0) continue;
-    splitter?.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), track!);
-    session.sendFramed(chunk, countLineBreaksInBulk(chunk));
     endsWithLineBreak = chunk[chunk.length - 1] === LF;
+    splitter?.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), track!);
+    const lastLineBreak = chunk.lastIndexOf(LF);
+    if (lastLineBreak === -1) {
+      held = held ? Buffer.concat([held, chunk]) : Buffer.from(chunk);
+      if (held.length >= HELD_LINE_BYTES) {
+        session.sendFramed(held, 0);
+        held = undefined;
+      }
+    } else {
+      if (held) session.sendFramed(held, 0);
+      const lines = lastLineBreak === chunk.length - 1 ? chunk : chunk.subarray(0, lastLineBreak + 1);
+      session.sendFramed(lines, countLineBreaksInBulk(lines));
+      held = lastLineBreak === chunk.length - 1 ? undefined : Buffer.from(chunk.subarray(lastLineBreak + 1));
+    }
     // The outbox copies what it cannot send now, so only a kept copy for resending still needs it.
     if (!session.keepsSent) releaseRead(chunk);
     if (session.mustWait) await Promise.race([session.whenRoom(), stopped]);
@@ -164,9 +183,13 @@ async function sendPipelined(
     // A last line without its LF is still a message.
     const rest = splitter?.takeRest();
     if (rest !== undefined) track!(rest);
+    if (held) session.sendFramed(held, 0);
     session.sendFramed("\n", 1);
   }
 }
+
+/** A line longer than this is sent as it comes, before its LF (the server's own limit is 1 MiB). */
+const HELD_LINE_BYTES = 1024 * 1024;
 
 /** Raw framing: one message per input line (empty lines skipped), each waiting for its reply. */
 async function sendOneAtATime(
