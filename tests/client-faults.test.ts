@@ -2,6 +2,7 @@
 // early. Every case ends with the right line and exit code, and none of them hangs.
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
+import { memoryKiB } from "../harness/procfs.ts";
 import {
   CHILD_ENV,
   DEADLINE_MS,
@@ -253,4 +254,37 @@ describe("the server answers garbage", () => {
       "[ERROR] Reply from server longer than 67108864 bytes (1 of 1 message unacknowledged)",
     );
   }, 40_000);
+});
+
+describe("a server that reads everything and never answers, with --json", () => {
+  test("the messages kept for their acks stop at their limit: memory stays bounded, and the timeout ends the run", async () => {
+    // Before, every message sent was kept for its ack with nothing to stop the sending: 1.5 GB
+    // within two seconds, growing until the response timeout (a minute by default).
+    const fake = startFakeServer({ data() {} });
+    const lines = Bun.spawn(["seq", "1", "30000000"], { stdout: "pipe", stderr: "ignore" });
+    const client = Bun.spawn(
+      [...SOURCE_CLIENT, "--port", String(fake.port), "--json", "--quiet", "--response-timeout", "2"],
+      { stdin: lines.stdout, stdout: "ignore", stderr: "pipe", env: CHILD_ENV },
+    );
+    try {
+      let peakKiB = 0;
+      while (client.exitCode === null && client.signalCode === null) {
+        try {
+          // A process that is exiting has no resident size to read (NaN).
+          const { rss } = memoryKiB(client.pid);
+          if (Number.isFinite(rss)) peakKiB = Math.max(peakKiB, rss);
+        } catch {
+          break; // Exited between the check and the read.
+        }
+        await Bun.sleep(50);
+      }
+      expect(await withDeadline(client.exited, DEADLINE_MS, "the client did not exit")).toBe(LOST);
+      expect(await new Response(client.stderr).text()).toContain("[ERROR] No response from server for 2 s");
+      expect(peakKiB).toBeLessThan(300 * 1024);
+    } finally {
+      client.kill("SIGKILL");
+      lines.kill("SIGKILL");
+      fake.stop();
+    }
+  });
 });

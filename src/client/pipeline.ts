@@ -46,18 +46,42 @@ const UNLIMITED = Number.MAX_SAFE_INTEGER;
 /** Acks waiting for a slow stdout before we stop reading more of them. */
 const STDOUT_HIGH_WATER_CHARS = 4 * 1024 * 1024;
 
-/** Messages sent and not yet acknowledged, oldest first, with when they were sent (--json). */
+/**
+ * Messages sent and not yet acknowledged, oldest first, with when they were sent (--json). A
+ * server that reads but does not answer (yet) would let them pile up without end: past
+ * SENT_MESSAGES_COST, sending waits for acks (or for the response timeout).
+ */
 class SentMessages {
   private items: Array<{ text: string; sentAt: number } | undefined> = [];
   private head = 0;
+  /** What the kept messages cost, roughly in bytes: their text and a little for each. */
+  private cost = 0;
+  private roomWaiter: (() => void) | undefined;
 
   add(text: string): void {
     this.items.push({ text, sentAt: performance.now() });
+    this.cost += text.length + ITEM_COST;
+  }
+
+  get isFull(): boolean {
+    return this.cost > SENT_MESSAGES_COST;
+  }
+
+  /** Resolves once acks have taken the kept messages down to half the limit. */
+  whenRoom(): Promise<void> {
+    return new Promise((resolve) => {
+      this.roomWaiter = resolve;
+    });
   }
 
   next(): { text: string; sentAt: number } {
     const item = this.items[this.head]!;
     this.items[this.head++] = undefined;
+    this.cost -= item.text.length + ITEM_COST;
+    if (this.roomWaiter && this.cost <= SENT_MESSAGES_COST / 2) {
+      this.roomWaiter();
+      this.roomWaiter = undefined;
+    }
     // Drop the consumed front now and then, so a long run does not keep every message.
     if (this.head > 4096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -66,6 +90,9 @@ class SentMessages {
     return item;
   }
 }
+
+const SENT_MESSAGES_COST = 16 * 1024 * 1024;
+const ITEM_COST = 64;
 
 export async function runPipeline(options: PipelineOptions, io: PipelineIO): Promise<Outcome> {
   io.status(connectingLine(options));
@@ -127,7 +154,7 @@ export async function runPipeline(options: PipelineOptions, io: PipelineIO): Pro
 
   const sending =
     options.framing === "line"
-      ? sendPipelined(session, io.input, stopped, track)
+      ? sendPipelined(session, io.input, stopped, track && sent)
       : sendOneAtATime(session, io.input, stopped, track);
   const finished = sending.then(async (): Promise<Outcome> => {
     await session.whenAllAcknowledged();
@@ -151,8 +178,9 @@ async function sendPipelined(
   session: Session,
   input: Input,
   stopped: Promise<unknown>,
-  track: ((text: string) => void) | undefined,
+  tracked: SentMessages | undefined,
 ): Promise<void> {
+  const track = tracked && ((text: string) => tracked.add(text));
   const splitter = track && new LineDeframer(UNLIMITED);
   /** The start of a line whose LF has not come yet: a copy, not sent. */
   let held: Buffer | undefined;
@@ -177,6 +205,7 @@ async function sendPipelined(
     // The outbox copies what it cannot send now, so only a kept copy for resending still needs it.
     if (!session.keepsSent) releaseRead(chunk);
     if (session.mustWait) await Promise.race([session.whenRoom(), stopped]);
+    if (tracked?.isFull) await Promise.race([tracked.whenRoom(), stopped]);
     if (session.hasFailed) return;
   }
   if (!endsWithLineBreak && !session.hasFailed) {
