@@ -178,7 +178,7 @@ function liveCopy(name: string): { cert: string; key: string } {
   return live;
 }
 
-test("SIGHUP: new clients get the renewed certificate, an older connection keeps its acks, a bad pair is refused", async () => {
+test("SIGHUP: new clients get the renewed certificate, an older connection keeps its acks, a bad or expired pair is refused", async () => {
   const live = liveCopy("live");
   await using server = await startListeningServer(
     ["--listen", "tls://127.0.0.1:0", "--tls-cert", live.cert, "--tls-key", live.key],
@@ -205,6 +205,15 @@ test("SIGHUP: new clients get the renewed certificate, an older connection keeps
   server.proc.kill("SIGHUP");
   await server.stderr.waitFor(
     /\[WARNING\] TLS certificate not reloaded, the old one is still served: .*does not match/,
+  );
+  expect(await servedSerial(port, certs.ca)).toBe(renewed.serial);
+
+  // An expired pair (an old file copied back): refused, the renewed one stays.
+  copyFileSync(certs.expired.cert, live.cert);
+  copyFileSync(certs.expired.key, live.key);
+  server.proc.kill("SIGHUP");
+  await server.stderr.waitFor(
+    /\[WARNING\] TLS certificate not reloaded, the old one is still served: the TLS certificate \S+ expired on 2020-01-02T00:00:00\.000Z/,
   );
   expect(await servedSerial(port, certs.ca)).toBe(renewed.serial);
   await using later = opensslClient(port, { ca: certs.ca });

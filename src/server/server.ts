@@ -21,7 +21,7 @@ import { parseListenAddress } from "./listeners/address.ts";
 import type { ListenerAddress, NetworkAddress } from "./listeners/listener.ts";
 import { ListenError, proxyProtocolProblem } from "./listeners/listener.ts";
 import { openListeners } from "./listeners/open.ts";
-import { loadTlsCredentials, type TlsCredentials } from "./listeners/tls-credentials.ts";
+import { loadTlsCredentials, type TlsCredentials, validityProblem } from "./listeners/tls-credentials.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import { proxyProtocolStage } from "./proxy-stage.ts";
 import { ConnectionRegistry } from "./registry.ts";
@@ -227,6 +227,10 @@ export function startServer(options: ServerOptions = {}): RunningServer {
       if (stopping) return { status: "refused", reason: "the server is stopping" };
       try {
         const next = loadTlsCredentials(options.tls);
+        // A reload is how a certificate is renewed: one that no client accepts now is a mistake
+        // (an old file copied back, a clock that is wrong), and the one serving stays.
+        const invalid = validityProblem(next);
+        if (invalid) return { status: "refused", reason: invalid };
         for (const listener of tlsListeners) listener.reloadTls!(next);
         tlsCredentials = next;
         return { status: "reloaded", listeners: tlsListeners.length, serial: next.serial };

@@ -22,6 +22,9 @@ export interface TlsCredentials {
   readonly clientCa: string | undefined;
   /** The serial number of the server certificate (hex), to tell a renewal took effect. */
   readonly serial: string;
+  /** When the server certificate is valid, in ms since the epoch. */
+  readonly validFromMs: number;
+  readonly validToMs: number;
 }
 
 /** Reads and checks the files; throws a ListenError with one plain sentence when they are unusable. */
@@ -35,7 +38,24 @@ export function loadTlsCredentials(files: TlsFiles): TlsCredentials {
     throw new ListenError(`The TLS certificate ${files.cert} does not match the key ${files.key}`, "TLS_MISMATCH");
   }
   if (clientCa !== undefined) parse(() => new X509Certificate(clientCa), `${files.clientCa} is not a PEM certificate`);
-  return { files, cert, key, clientCa, serial: certificate.serialNumber };
+  return {
+    files,
+    cert,
+    key,
+    clientCa,
+    serial: certificate.serialNumber,
+    validFromMs: Date.parse(certificate.validFrom),
+    validToMs: Date.parse(certificate.validTo),
+  };
+}
+
+/** Why no client would accept the certificate now (expired, or not valid yet), or undefined. */
+export function validityProblem(credentials: TlsCredentials, now = Date.now()): string | undefined {
+  const { files, validFromMs, validToMs } = credentials;
+  if (now > validToMs) return `the TLS certificate ${files.cert} expired on ${new Date(validToMs).toISOString()}`;
+  if (now < validFromMs)
+    return `the TLS certificate ${files.cert} is not valid until ${new Date(validFromMs).toISOString()}`;
+  return undefined;
 }
 
 /**
