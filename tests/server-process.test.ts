@@ -188,6 +188,14 @@ describe("errors and exit codes", () => {
     expect(result.stdout).toBe("");
   });
 
+  test.each([[["--host", "nosuch.invalid"]], [["--listen", "nosuch.invalid:0"]]])(
+    "a host name that does not resolve, %p: said so, exit 1 (Bun gives that error no code)",
+    async (args) => {
+      const result = await runProgram(SOURCE_SERVER, [...args, "--port", "0"]);
+      expect(result).toEqual({ exitCode: 1, stdout: "", stderr: "[ERROR] Cannot resolve host nosuch.invalid\n" });
+    },
+  );
+
   test("bad flags: exit 2 with a one-line reason and a hint", async () => {
     const cases = [
       ["--port", "abc"],

@@ -270,6 +270,16 @@ test("a plaintext client on the TLS port costs one connection and one line; the 
   expect(await server.stop()).toBe(0);
 });
 
+test("a client that hangs up in the middle of its handshake is logged in plain words", async () => {
+  await using server = await startListeningServer(tlsArgs(), 1);
+  const client = await RawClient.connect(server.portOf("tls://"));
+  // The start of a ClientHello record (handshake, TLS 1.0 record version, 512 bytes to come), then FIN.
+  client.write(Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03));
+  client.end();
+  await server.stderr.waitFor(/\[TLS\] 127\.0\.0\.1:\d+ handshake failed: the client hung up during the handshake\n/);
+  expect(await server.stop()).toBe(0);
+});
+
 test("a client that never starts its handshake is closed at --tls-handshake-timeout", async () => {
   await using server = await startListeningServer(tlsArgs(["--tls-handshake-timeout", "0.3"]), 1);
   const silent = await RawClient.connect(server.portOf("tls://"));

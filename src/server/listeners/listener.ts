@@ -2,6 +2,7 @@
 // address for the STARTING line, and hands every accepted socket to the same handlers
 // (socket-handlers.ts). A listener knows nothing of limits or connections; the server composes
 // it with the rest.
+import { isIP } from "node:net";
 import { formatAddress } from "../../net/address.ts";
 import type { TlsCredentials } from "./tls-credentials.ts";
 
@@ -79,6 +80,12 @@ export function listenError(error: unknown, address: ListenerAddress): ListenErr
     case "ENOTFOUND":
     case "EAI_NONAME":
       return new ListenError(`Cannot resolve host ${hostOf(address)}`, code);
+    case undefined:
+      // Bun gives a name that does not resolve no code at all (one that resolves to an address
+      // elsewhere is EADDRNOTAVAIL): for a name, that is what an error without a code means.
+      if (address.transport !== "unix" && isIP(address.host) === 0)
+        return new ListenError(`Cannot resolve host ${address.host}`, "ENOTFOUND");
+      return new ListenError(`Cannot listen on ${where}: ${(error as Error).message ?? String(error)}`, code);
     default:
       return new ListenError(`Cannot listen on ${where}: ${(error as Error).message ?? String(error)}`, code);
   }

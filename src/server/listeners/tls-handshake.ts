@@ -57,6 +57,9 @@ function plainReason(error: Error | null | undefined): string | undefined {
       return "the client does not speak TLS";
     case "PEER_DID_NOT_RETURN_A_CERTIFICATE":
       return "the client sent no certificate";
+    // Node's words for a socket closed mid-handshake, which Bun reports as a failed handshake.
+    case "Client network socket disconnected before secure TLS connection was established":
+      return "the client hung up during the handshake";
     case "NO_SHARED_CIPHER":
     case "NO_SHARED_GROUP":
     case "UNSUPPORTED_PROTOCOL":
