@@ -151,3 +151,17 @@ describe("a line not finished when the connection is dropped", () => {
     expect(result.stderr).toBe("");
   });
 });
+
+test("a line refused as too long while it is still being sent: the error says a line was cut off, not just '0 of 0'", async () => {
+  // Its LF never went out (the input is still open), so it is no message in the counts.
+  const client = startClientProcess(["--port", String(server().port), "--quiet"]);
+  try {
+    client.send("z".repeat(3 * 1024 * 1024));
+    expect(await client.exited()).toBe(5);
+    expect(client.stderr.text).toBe(
+      "[ERROR] message too long (limit 1048576 bytes) (0 of 0 messages unacknowledged; a line was cut off before its end)\n",
+    );
+  } finally {
+    client.proc.kill("SIGKILL");
+  }
+});

@@ -123,11 +123,17 @@ function readableDate(opensslDate: string): string {
 export interface Tally {
   sent: number;
   acknowledged: number;
+  /**
+   * The start of a line went out and its LF has not (a line too long to hold back, see
+   * sendPipelined): it is no message yet, so it is in neither count, but it was being sent.
+   */
+  cutLine?: boolean;
 }
 
-export function lossSuffix({ sent, acknowledged }: Tally): string {
+export function lossSuffix({ sent, acknowledged, cutLine }: Tally): string {
   const owed = sent - acknowledged;
-  return ` (${owed} of ${sent} message${sent === 1 ? "" : "s"} unacknowledged)`;
+  const cut = cutLine ? "; a line was cut off before its end" : "";
+  return ` (${owed} of ${sent} message${sent === 1 ? "" : "s"} unacknowledged${cut})`;
 }
 
 /**

@@ -115,6 +115,7 @@ export class Session {
     if (this.failed) return;
     if (this.owed === 0) this.lastProgressAt = performance.now();
     this.tally.sent += count;
+    if (this.options.framing === "line" && bytes.length > 0) this.tally.cutLine = !endsWithLineBreak(bytes);
     this.unacknowledged?.add(
       typeof bytes === "string" ? Buffer.from(bytes) : bytes,
       count,
@@ -336,4 +337,8 @@ export class Session {
     this.roomWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+function endsWithLineBreak(bytes: string | Uint8Array): boolean {
+  return typeof bytes === "string" ? bytes.endsWith("\n") : bytes[bytes.length - 1] === 0x0a;
 }
