@@ -270,6 +270,18 @@ test("a plaintext client on the TLS port costs one connection and one line; the 
   expect(await server.stop()).toBe(0);
 });
 
+test.each([
+  ["", []],
+  [" (--workers 2: said once, by the supervisor)", ["--workers", "2"]],
+])("an expired certificate at start: served, with one warning that says so%s", async (_, workers) => {
+  const args = ["--listen", "tls://127.0.0.1:0", "--tls-cert", certs.expired.cert, "--tls-key", certs.expired.key];
+  await using server = await startListeningServer([...args, ...workers], 1);
+  const warning = `[WARNING] The TLS certificate ${certs.expired.cert} expired on 2020-01-02T00:00:00.000Z: clients that check it will refuse it\n`;
+  await server.stderr.waitFor(warning);
+  expect(await server.stop()).toBe(0);
+  expect(count(server.stderr.text, /expired on/g)).toBe(1);
+});
+
 test("a client that hangs up in the middle of its handshake is logged in plain words", async () => {
   await using server = await startListeningServer(tlsArgs(), 1);
   const client = await RawClient.connect(server.portOf("tls://"));

@@ -13,6 +13,7 @@ import {
   reportListenError,
   stdoutBehindWarning,
   warnConnectionsLowered,
+  warnIfCertificateInvalid,
   warnIfOpenToAnyone,
 } from "./program-output.ts";
 import { createServerReporter } from "./reporter.ts";
@@ -87,6 +88,7 @@ async function runSingleServer(options: ServerProgramOptions): Promise<number> {
   metrics?.announce(logger);
   if (server.maxConnections < options.limits.maxConnections) warnConnectionsLowered(logger, server.maxConnections);
   warnIfOpenToAnyone(logger, server.listeners, options);
+  warnIfCertificateInvalid(logger, options.tls);
 
   const running = server;
   const code = await serveUntilStopped({

@@ -5,6 +5,7 @@ import { isLoopback, parseIp } from "../net/cidr.ts";
 import type { Logger } from "../output/logger.ts";
 import { createLineSink, type LineSink, writeStderrThroughStdout } from "../output/sink.ts";
 import { describeAddress, type ListenerAddress, type NetworkAddress } from "./listeners/listener.ts";
+import { loadTlsCredentials, type TlsFiles, validityProblem } from "./listeners/tls-credentials.ts";
 
 /**
  * `server 2>&1 | tee log`, or a service whose journal takes both: stdout and stderr are one file,
@@ -85,6 +86,26 @@ export function warnIfOpenToAnyone(
     `[WARNING] Listening on ${describeAddress(exposed)} without TLS or --allow: anyone who can reach this port can send messages`,
     { event: "unrestricted", address: exposed.host, port: exposed.port },
   );
+}
+
+/**
+ * `[WARNING] The TLS certificate cert.pem expired on ...`: served all the same (there is no other),
+ * but every client that checks it will refuse it, and the reason is far from the client's error.
+ */
+export function warnIfCertificateInvalid(logger: Logger, tls: TlsFiles | undefined): void {
+  if (!tls) return;
+  let problem: string | undefined;
+  try {
+    problem = validityProblem(loadTlsCredentials(tls));
+  } catch {
+    return; // Read when the listeners started; a file changed since is the next reload's to judge.
+  }
+  if (problem) {
+    logger.warn(`[WARNING] ${problem[0]!.toUpperCase()}${problem.slice(1)}: clients that check it will refuse it`, {
+      event: "tls-certificate-invalid",
+      detail: problem,
+    });
+  }
 }
 
 /** A plain TCP listener on an address other machines can reach (a host name counts, unless localhost). */

@@ -17,6 +17,7 @@ import {
   reportListenError,
   stdoutBehindWarning,
   warnConnectionsLowered,
+  warnIfCertificateInvalid,
   warnIfOpenToAnyone,
 } from "../program-output.ts";
 import { createServerReporter, MESSAGES_BACKLOG_LIMIT } from "../reporter.ts";
@@ -180,6 +181,7 @@ class WorkerPool implements Supervisor {
     const maxConnections = [ready, ...others].reduce((sum, answer) => sum + answer!.maxConnections, 0);
     if (maxConnections < this.options.limits.maxConnections) warnConnectionsLowered(this.logger, maxConnections);
     warnIfOpenToAnyone(this.logger, ready.listeners, this.options);
+    warnIfCertificateInvalid(this.logger, this.options.tls);
     return true;
   }
 
