@@ -6,11 +6,12 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { type MetricsServer, startMetricsServer } from "socket-lab/metrics";
 import {
   DEFAULT_MAX_HTTP_CONNECTIONS,
+  listenHttp,
   MAX_REQUEST_BODY_BYTES,
   MAX_REQUEST_HEAD_BYTES,
 } from "../src/server/metrics/http-listener.ts";
 import { metricsUrl } from "./helpers/metrics.ts";
-import { runProgram, SOURCE_SERVER, startServerProcess } from "./helpers/processes.ts";
+import { runProgram, SOURCE_SERVER, startServerProcess, withDeadline } from "./helpers/processes.ts";
 import { RawClient } from "./helpers/sockets.ts";
 import { ackLine } from "./helpers/spec.ts";
 
@@ -82,6 +83,8 @@ describe("requests", () => {
     ["a request line that is not HTTP", "hello there\r\n\r\n", "400 Bad Request"],
     ["HTTP/2's preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505 HTTP Version Not Supported"],
     ["a header line without a colon", "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", "400 Bad Request"],
+    ["a path that names a built-in property", "GET /__proto__ HTTP/1.1\r\nConnection: close\r\n\r\n", "404 Not Found"],
+    ["a target that is no path", "GET constructor HTTP/1.1\r\nConnection: close\r\n\r\n", "404 Not Found"],
     [
       "two Content-Lengths that disagree",
       "GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
@@ -114,6 +117,55 @@ describe("bounds", () => {
     client.write(`POST /metrics HTTP/1.1\r\nContent-Length: ${MAX_REQUEST_BODY_BYTES + 1}\r\n\r\n`);
     await client.waitFor(/^HTTP\/1\.1 413 Content Too Large\r\n/);
     expect(await client.closedByServer()).toBe("end");
+  });
+
+  test("a body too large that is still arriving: the 413 reaches the client, then the connection closes", async () => {
+    // Closed with the body's rest unread, the socket was reset, and the reset destroyed the 413.
+    const { port } = await endpoint();
+    const client = await connect(port);
+    // It reads only once it has sent its body, as a simple client does.
+    client.pause();
+    client.write("POST /metrics HTTP/1.1\r\nContent-Length: 200000\r\n\r\n");
+    for (let sent = 0; sent < 200_000 && !client.isEnded; sent += 16_384) {
+      client.write("b".repeat(16_384));
+      await Bun.sleep(10);
+    }
+    client.resume();
+    await client.waitFor(/^HTTP\/1\.1 413 Content Too Large\r\n/);
+    expect(await client.closedByServer()).toBe("end");
+  });
+
+  test("a closing connection whose client does not read is cut off at the close deadline, not kept", async () => {
+    // 20 MB for one request, with a close: more than the socket buffers take, so most of it waits
+    // for a reader that never reads. The request timeout is long: only the close's deadline can end it.
+    const listener = listenHttp({
+      hostname: "127.0.0.1",
+      port: 0,
+      maxConnections: 1,
+      requestTimeoutMs: 60_000,
+      handle: (request) => ({ status: 200, body: request.path === "/big" ? "x".repeat(20_000_000) : "ok" }),
+    });
+    try {
+      const client = await connect(listener.port);
+      client.pause();
+      client.write("GET /big HTTP/1.1\r\nConnection: close\r\n\r\n");
+      const served = await withDeadline(
+        (async () => {
+          for (;;) {
+            const other = await connect(listener.port);
+            other.write("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+            await other.closedByServer();
+            if (other.replies.text.startsWith("HTTP/1.1 200 OK")) return other.replies.text;
+            await Bun.sleep(100);
+          }
+        })(),
+        10_000,
+        "a place on the listener",
+      );
+      expect(served).toEndWith("\r\n\r\nok");
+    } finally {
+      listener.stop();
+    }
   });
 
   test("a head that does not arrive whole in time is 408; an idle kept-alive connection is closed", async () => {

@@ -49,6 +49,8 @@ export const MAX_REQUEST_HEAD_BYTES = 8 * 1024;
 export const MAX_REQUEST_BODY_BYTES = 64 * 1024;
 /** Replies waiting for a client that does not read them, before its requests wait too. */
 const MAX_QUEUED_RESPONSE_BYTES = 1024 * 1024;
+/** How long a connection being closed may take to read its last response and hang up. */
+const CLOSE_TIMEOUT_MS = 2000;
 
 const STATUS_TEXT: Record<number, string> = {
   200: "OK",
@@ -89,6 +91,8 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
   let connections = 0;
 
   const armTimer = (socket: HttpSocket) => {
+    // A connection being closed keeps the deadline its close set.
+    if (socket.data.closing) return;
     clearTimeout(socket.data.timer);
     socket.data.timer = setTimeout(() => {
       const exchange = socket.data;
@@ -103,13 +107,27 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
 
   const reply = (socket: HttpSocket, response: HttpResponse, method: string, close: boolean) => {
     const exchange = socket.data;
-    if (close) exchange.closing = true;
+    if (close && !exchange.closing) {
+      exchange.closing = true;
+      // Whatever it still owes and however slowly it reads, the connection ends by then.
+      clearTimeout(exchange.timer);
+      exchange.timer = setTimeout(() => socket.terminate(), CLOSE_TIMEOUT_MS);
+    }
     exchange.outbox.send(formatResponse(response, method, exchange.closing));
     if (exchange.closing) {
       exchange.input = "";
-      if (exchange.outbox.isEmpty) socket.end();
+      exchange.bodyLeft = 0;
+      socket.resume();
+      if (exchange.outbox.isEmpty) finishClosing(socket);
     }
   };
+
+  /**
+   * Our FIN once the last response is out; what the client still sends (the rest of a body) is
+   * read and dropped until it hangs up. Closed with its input unread, the socket would be reset,
+   * and a reset can destroy the response before the client has read it.
+   */
+  const finishClosing = (socket: HttpSocket) => socket.shutdown();
 
   /** Answers the requests in the input, one at a time, for as long as the client keeps up. */
   const serve = (socket: HttpSocket): void => {
@@ -145,7 +163,12 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
         // A client that does not read its responses gets no more until it does.
         if (exchange.outbox.queuedBytes > MAX_QUEUED_RESPONSE_BYTES) exchange.blocked = true;
       };
-      const made = options.handle({ method: head.method, path: head.path });
+      let made: HttpResponse | Promise<HttpResponse>;
+      try {
+        made = options.handle({ method: head.method, path: head.path });
+      } catch (error) {
+        made = { status: 500, body: (error as Error).message };
+      }
       if (!(made instanceof Promise)) {
         finish(made);
         continue;
@@ -201,7 +224,7 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
         const exchange = socket.data;
         if (!exchange.outbox.flush()) return;
         if (exchange.closing) {
-          socket.end();
+          finishClosing(socket);
           return;
         }
         if (exchange.blocked) {
@@ -282,13 +305,13 @@ function parseHead(head: string): RequestHead | HttpResponse {
   return { method: method!, path: targetPath(target!), keepAlive, bodyBytes };
 }
 
-/** `/metrics?x=1` and `http://host:9100/metrics` are both `/metrics`. */
+/** `/metrics?x=1` and `http://host:9100/metrics` are both `/metrics`; `*` and the like are no path (""). */
 function targetPath(target: string): string {
   if (target.startsWith("/")) {
     const query = target.indexOf("?");
     return query === -1 ? target : target.slice(0, query);
   }
-  return URL.parse(target)?.pathname ?? target;
+  return /^https?:\/\//i.test(target) ? (URL.parse(target)?.pathname ?? "") : "";
 }
 
 function formatResponse(response: HttpResponse, method: string, close: boolean): Buffer {

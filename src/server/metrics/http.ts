@@ -90,7 +90,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       maxConnections: options.maxConnections ?? DEFAULT_MAX_HTTP_CONNECTIONS,
       requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
       handle(request) {
-        const route = routes[request.path];
+        // Own keys only: a target such as /__proto__ or /constructor is no route.
+        const route = Object.hasOwn(routes, request.path) ? routes[request.path] : undefined;
         if (!route) return { status: 404, body: "not found" };
         if (request.method !== "GET" && request.method !== "HEAD")
           return { status: 405, body: "method not allowed", headers: { allow: ALLOWED_METHODS } };
