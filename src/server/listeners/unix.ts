@@ -85,12 +85,7 @@ function stopSparingOthers(path: string, ours: Stats, stop: () => void): void {
   try {
     stop();
   } finally {
-    try {
-      linkSync(aside, path);
-      unlinkSync(aside);
-    } catch {
-      // A file came to the path meanwhile: the moved one stays beside it rather than replace it.
-    }
+    putBack(aside, path);
   }
 }
 
@@ -154,6 +149,24 @@ function realPath(path: string): string | undefined {
     return join(realpathSync(dirname(resolve(path))), basename(path));
   } catch {
     return undefined;
+  }
+}
+
+/** Moves the set-aside file back to `path`, unless a file came there meanwhile. */
+function putBack(aside: string, path: string): void {
+  try {
+    linkSync(aside, path);
+    unlinkSync(aside);
+  } catch (error) {
+    // A file came to the path meanwhile: the moved one stays beside it rather than replace it.
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
+    // A link we may not make (fs.protected_hardlinks and a file of another user's): a rename then,
+    // which would replace a file that came in this instant, but not leave the server cut off.
+    try {
+      renameSync(aside, path);
+    } catch {
+      // Nothing more to try; the file is still there under its aside name.
+    }
   }
 }
 
