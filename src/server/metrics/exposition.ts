@@ -26,6 +26,17 @@ const MISNAMED_DEFAULT_METRICS = [
   "nodejs_active_resources_total",
 ];
 
+/**
+ * V8's heap spaces, which Bun's JavaScriptCore does not have: 39 series, nearly all 0, and
+ * reading them cost 4 ms of each scrape, all of it time in which a single-process server
+ * answers no client. nodejs_heap_size_total_bytes and _used_bytes stay.
+ */
+const HEAP_SPACE_METRICS = [
+  "nodejs_heap_space_size_total_bytes",
+  "nodejs_heap_space_size_used_bytes",
+  "nodejs_heap_space_size_available_bytes",
+];
+
 interface Family {
   metric: Counter | Gauge;
   /** One number, or one per value of the family's label (`reason`, `limit`). */
@@ -36,7 +47,7 @@ interface Family {
 export function createExposition(version: string): Exposition {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  for (const name of MISNAMED_DEFAULT_METRICS) registry.removeSingleMetric(name);
+  for (const name of [...MISNAMED_DEFAULT_METRICS, ...HEAP_SPACE_METRICS]) registry.removeSingleMetric(name);
   new Gauge({
     name: "socketlab_build_info",
     help: "The socket-lab version serving (always 1).",
