@@ -35,9 +35,10 @@ function stuckReader(): number {
 
 const lines = (count: number) => `${"x".repeat(100)}\n`.repeat(count);
 
-test("server | (nobody reads): memory stays bounded, and SIGTERM still exits 0 within the drain timeout", async () => {
+/** A server from source whose stdout nobody reads, killed after the test; its port once it listens. */
+async function serverIntoStuckStdout(args: string[]) {
   const stdout = stuckReader();
-  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0", "--drain-timeout", "1"], {
+  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0", ...args], {
     stdout,
     stderr: "pipe",
     env: CHILD_ENV,
@@ -45,11 +46,16 @@ test("server | (nobody reads): memory stays bounded, and SIGTERM still exits 0 w
   closeSync(stdout);
   cleanups.push(() => proc.kill("SIGKILL"));
   const stderr = new TextCollector(proc.stderr);
-  const port = (await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]!;
+  const port = Number((await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]);
+  return { proc, stderr, port };
+}
+
+test("server | (nobody reads): memory stays bounded, and SIGTERM still exits 0 within the drain timeout", async () => {
+  const { proc, stderr, port } = await serverIntoStuckStdout(["--drain-timeout", "1"]);
   await Bun.sleep(200);
   const before = memoryKiB(proc.pid).rss;
   // 60 MB of messages: without pacing, their log lines would pile up in the server's memory.
-  const client = await runClient(["--port", port, "--quiet", "--response-timeout", "2"], {
+  const client = await runClient(["--port", String(port), "--quiet", "--response-timeout", "2"], {
     stdin: lines(600_000),
     deadlineMs: 30_000,
   });
@@ -186,16 +192,7 @@ test.each([
 test("server --idle-timeout with a stdout nobody reads: a client that keeps sending is not taken for idle", async () => {
   // The server stops reading from everyone while its stdout is behind; the time it holds a
   // client's input is its own doing, not the client's silence.
-  const stdout = stuckReader();
-  const proc = Bun.spawn([process.execPath, SERVER_TS, "--port", "0", "--idle-timeout", "1"], {
-    stdout,
-    stderr: "pipe",
-    env: CHILD_ENV,
-  });
-  closeSync(stdout);
-  cleanups.push(() => proc.kill("SIGKILL"));
-  const stderr = new TextCollector(proc.stderr);
-  const port = Number((await stderr.waitFor(/listening on [^:]+:(\d+)/))[1]);
+  const { stderr, port } = await serverIntoStuckStdout(["--idle-timeout", "1"]);
   using client = await RawClient.connect(port);
   let held: number | undefined;
   // 64 KB every 20 ms: the pipe and then the server's 8 MiB of backlog fill within seconds, and

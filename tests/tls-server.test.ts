@@ -29,6 +29,17 @@ const tlsArgs = (extra: string[] = []) => [
   ...extra,
 ];
 
+/** A TLS client from 127.0.0.2 whose message gets its ack. */
+async function servedOverTlsFrom127002(port: number, message: string): Promise<RawClient> {
+  const client = await RawClient.connect(port, "127.0.0.1", {
+    tls: { ca: await Bun.file(certs.ca).text(), serverName: "localhost" },
+    localAddress: "127.0.0.2",
+  });
+  client.write(`${message}\n`);
+  await client.waitFor(ackLine(message));
+  return client;
+}
+
 test("openssl s_client sends lines to a tls:// listener and gets their acks", async () => {
   await using server = await startListeningServer(tlsArgs(), 1);
   expect(server.addresses[0]).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
@@ -47,12 +58,7 @@ test("--allow on a tls:// listener is checked as the socket opens: refused addre
   // the two places for the whole handshake deadline, and the allowed client was told the server is full.
   const idle = await Promise.all([1, 2, 3].map(() => RawClient.connect(port, "127.0.0.1")));
   await server.stderr.waitFor((text) => count(text, /\[DENIED\] 127\.0\.0\.1:\d+/g) === 3);
-  const allowed = await RawClient.connect(port, "127.0.0.1", {
-    tls: { ca: await Bun.file(certs.ca).text(), serverName: "localhost" },
-    localAddress: "127.0.0.2",
-  });
-  allowed.write("let in\n");
-  await allowed.waitFor(ackLine("let in"));
+  const allowed = await servedOverTlsFrom127002(port, "let in");
   expect(server.stderr.text).not.toContain("server is full");
   for (const client of [...idle, allowed]) client.terminate();
   expect(await server.stop()).toBe(0);
@@ -72,12 +78,7 @@ test("--max-connections-per-address on a tls:// listener counts sockets still in
         /\[LIMIT\] 127\.0\.0\.1:\d+ has too many connections from 127\.0\.0\.1 \(limit 2 per address\)\n/g,
       ) === 3,
   );
-  const other = await RawClient.connect(port, "127.0.0.1", {
-    tls: { ca: await Bun.file(certs.ca).text(), serverName: "localhost" },
-    localAddress: "127.0.0.2",
-  });
-  other.write("still room\n");
-  await other.waitFor(ackLine("still room"));
+  const other = await servedOverTlsFrom127002(port, "still room");
   expect(server.stderr.text).not.toContain("server is full");
   for (const client of [...idle, other]) client.terminate();
   expect(await server.stop()).toBe(0);
