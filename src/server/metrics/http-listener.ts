@@ -134,15 +134,12 @@ export function listenHttp(options: HttpListenerOptions): HttpListener {
     const exchange = socket.data;
     while (!exchange.busy && !exchange.blocked && !exchange.closing && exchange.bodyLeft === 0) {
       const end = headEnd(exchange.input);
-      if (end === undefined) {
-        if (exchange.input.length > MAX_REQUEST_HEAD_BYTES)
-          reply(socket, { status: 431, body: "request head too large" }, "GET", true);
-        break;
-      }
-      if (end.headBytes > MAX_REQUEST_HEAD_BYTES) {
+      // Too long whole, or too long already without its end.
+      if ((end?.headBytes ?? exchange.input.length) > MAX_REQUEST_HEAD_BYTES) {
         reply(socket, { status: 431, body: "request head too large" }, "GET", true);
         break;
       }
+      if (end === undefined) break;
       const head = parseHead(exchange.input.slice(0, end.headBytes));
       exchange.input = exchange.input.slice(end.headBytes + end.separatorBytes);
       if ("status" in head) {
