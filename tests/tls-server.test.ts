@@ -112,7 +112,7 @@ describe.each([
       "ERROR client certificate not accepted",
     ],
   ])("%s: refused with one [TLS] line, never served", async (_case, identity, reason, notice) => {
-    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, { env });
     await using client = opensslClient(server.portOf("tls://"), { ca: certs.ca, ...identity() });
     client.send("let me in\n");
     await server.stderr.waitFor(`handshake failed: ${reason}`);
@@ -132,7 +132,7 @@ describe.each([
       "[TLS] The server does not accept our client certificate (--tls-cert): not signed by a CA it trusts, or expired",
     ],
   ])("our client %p: exit 6 with the reason, as for any TLS failure", async (identity, line) => {
-    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, { env });
     const files = identity.map((arg) => (arg.startsWith("--") ? arg : join(certs.dir, arg)));
     const port = String(server.portOf("tls://"));
     const result = await runClient(["--tls", "--tls-ca", certs.ca, ...files, "--port", port, "-m", "x"]);
@@ -142,7 +142,7 @@ describe.each([
   });
 
   test("client bench without a certificate: TLS errors, said once as the client says them, nothing counted", async () => {
-    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, env);
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca]), 1, { env });
     const port = String(server.portOf("tls://"));
     const args = ["bench", "--tls", "--tls-ca", certs.ca, "--port", port, "-c", "2", "-n", "10", "--json", "--quiet"];
     const result = await runClient(args);
@@ -158,7 +158,7 @@ describe.each([
     ["", []],
     [" (--workers 2: the supervisor logs it)", ["--workers", "2"]],
   ])("with a client certificate: served, and its CN is on the NEW CONNECTION line%s", async (_, workers) => {
-    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca, ...workers]), 1, env);
+    await using server = await startListeningServer(tlsArgs(["--tls-client-ca", certs.ca, ...workers]), 1, { env });
     await using client = opensslClient(server.portOf("tls://"), {
       ca: certs.ca,
       cert: certs.client.cert,

@@ -1,7 +1,17 @@
 // Unix socket listeners (unix:PATH, unix:@NAME) against socat and nc -U: served, the socket
 // file's mode, a stale file replaced, a live one refused, and the file gone after the server.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { spawnLineClient, startListeningServer } from "./helpers/listeners.ts";
@@ -118,6 +128,48 @@ test("a restart that removes the file and starts the new server first: stopping 
   expect(existsSync(path)).toBe(false);
   expect(readdirSync(dir).filter((name) => name.startsWith(basename(path)))).toEqual([]);
 });
+
+// The restart above, where the new server's file belongs to another user and the old server may
+// not link it (fs.protected_hardlinks: a link to another user's socket file needs CAP_FOWNER):
+// moved aside for the stop, it goes back by rename. It needs two users, so root: the other server
+// is socat run as nobody, and the old one runs as root without CAP_FOWNER.
+const asRootWithHardlinksProtected =
+  process.getuid?.() === 0 && readFileSync("/proc/sys/fs/protected_hardlinks", "utf8").trim() === "1";
+test.skipIf(!asRootWithHardlinksProtected)(
+  "that restart when the new server is another user's, whose file may not be linked: it goes back by rename",
+  async () => {
+    // A folder of its own: nobody may not enter the test's folder.
+    const shared = mkdtempSync(join(tmpdir(), "socket-lab-two-users-"));
+    chmodSync(shared, 0o777);
+    const path = join(shared, "server.sock");
+    await using old = await startListeningServer(["--listen", `unix:${path}`], 1, {
+      runAs: ["setpriv", "--bounding-set=-fowner"],
+    });
+    rmSync(path);
+    const other = Bun.spawn(
+      ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"].concat([
+        "socat",
+        `UNIX-LISTEN:${path},fork`,
+        "SYSTEM:echo the other server",
+      ]),
+      { stdin: "ignore", stdout: "ignore", stderr: "inherit" },
+    );
+    try {
+      await eventually(() => existsSync(path), DEADLINE_MS, "the other server's socket file");
+      const otherFile = statSync(path);
+      expect(otherFile.uid).toBe(65534);
+      expect(await old.stop("SIGTERM")).toBe(0);
+      expect(statSync(path).ino).toBe(otherFile.ino);
+      expect(readdirSync(shared)).toEqual(["server.sock"]);
+      const reply = await runProgram(["nc", "-N", "-U", path], [], { stdin: "" });
+      expect(reply.stdout).toBe("the other server\n");
+    } finally {
+      other.kill();
+      await other.exited;
+      rmSync(shared, { recursive: true, force: true });
+    }
+  },
+);
 
 test("a socket where another server listens is refused, and that server keeps serving", async () => {
   const path = socketPath();

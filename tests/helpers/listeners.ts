@@ -26,13 +26,16 @@ export interface ListeningServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts `server <args>` and waits for `listeners` STARTING lines. */
+/**
+ * Starts `server <args>` and waits for `listeners` STARTING lines; `runAs` is a command that execs
+ * the server under other credentials (`setpriv ...`), so the process is still the server.
+ */
 export async function startListeningServer(
   args: string[],
   listeners: number,
-  env: Record<string, string | undefined> = CHILD_ENV,
+  { env = CHILD_ENV, runAs = [] }: { env?: Record<string, string | undefined>; runAs?: string[] } = {},
 ): Promise<ListeningServer> {
-  const proc = Bun.spawn([...SOURCE_SERVER, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env });
+  const proc = Bun.spawn([...runAs, ...SOURCE_SERVER, ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env });
   const stdout = new TextCollector(proc.stdout);
   const stderr = new TextCollector(proc.stderr);
   const starting = /\[STARTING\] Server is listening on (\S+)/g;
