@@ -81,6 +81,20 @@ function childrenOf(pid: number): number[] {
   return children;
 }
 
+/** The supervisor's first worker, as soon as it is spawned (before it listens). */
+async function firstWorkerOf(supervisor: number): Promise<number[]> {
+  let workers: number[] = [];
+  await eventually(
+    () => {
+      workers = childrenOf(supervisor);
+      return workers.length > 0;
+    },
+    DEADLINE_MS,
+    "the first worker spawned",
+  );
+  return workers;
+}
+
 async function startWorkers(args: string[] = [], program: Program = SOURCE_SERVER): Promise<ServerProcess> {
   const server = await startServerProcess(["--workers", "2", ...args], program);
   await eventually(() => listeningPids(server.port).length === 2, DEADLINE_MS, "two listeners");
@@ -250,10 +264,8 @@ describe("stopping", () => {
     }
   });
 
-  test("SIGTERM while the first worker is still starting: the supervisor ends, and so does that worker", async () => {
-    // The supervisor takes its signals over only once every worker listens; until then SIGTERM
-    // ends it at once. A worker that started meanwhile must not serve on with no parent: its
-    // "ready" to a supervisor that is gone never completed, and it stayed, listening, for good.
+  test("SIGKILL while the first worker is still starting: that worker does not serve on with no parent", async () => {
+    // Its "ready" to a supervisor that is gone never completed, and it stayed, listening, for good.
     const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
       env: CHILD_ENV,
       stdout: "ignore",
@@ -261,17 +273,34 @@ describe("stopping", () => {
     });
     let workers: number[] = [];
     try {
-      await eventually(
-        () => {
-          workers = childrenOf(proc.pid);
-          return workers.length > 0;
-        },
-        DEADLINE_MS,
-        "the first worker spawned",
-      );
-      proc.kill("SIGTERM");
+      workers = await firstWorkerOf(proc.pid);
+      proc.kill("SIGKILL");
       await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit");
       await eventually(() => workers.every(isGone), DEADLINE_MS, "the worker gone after its supervisor");
+    } finally {
+      for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
+      proc.kill("SIGKILL");
+    }
+  });
+
+  test("SIGTERM while the workers are still starting: they start, then drain, and the exit is 0", async () => {
+    // A service manager may stop what it has just started. The signal's default action ended the
+    // supervisor with 143 and left its workers to notice on their own.
+    const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
+      env: CHILD_ENV,
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    const stderr = new TextCollector(proc.stderr);
+    let workers: number[] = [];
+    try {
+      workers = await firstWorkerOf(proc.pid);
+      proc.kill("SIGTERM");
+      expect(await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit")).toBe(0);
+      await stderr.done;
+      expect(stderr.text).toContain("[SHUTTING DOWN]");
+      expect(stderr.text).toEndWith("[CLOSED] Server socket closed\n");
+      expect(workers.every(isGone)).toBe(true);
     } finally {
       for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
       proc.kill("SIGKILL");

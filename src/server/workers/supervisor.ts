@@ -65,9 +65,10 @@ export async function runSupervisor(options: ServerProgramOptions): Promise<numb
     return ExitCode.failure;
   }
   try {
-    if (!(await supervisor.start())) return ExitCode.failure;
-    metrics?.announce(logger);
-    const code = await serveUntilStopped({
+    // The signals are ours before the first worker starts: starting N workers takes a while, and
+    // a SIGTERM in it (a service manager stopping what it just started) must be a drain with exit
+    // 0, not the default action's death by signal that leaves the workers to notice on their own.
+    const served = serveUntilStopped({
       target: supervisor,
       // A renewed certificate, for every worker.
       reloadTls: () => supervisor.reloadTls(),
@@ -76,7 +77,9 @@ export async function runSupervisor(options: ServerProgramOptions): Promise<numb
       logger,
       options,
     });
-    return code;
+    if (!(await supervisor.start())) return ExitCode.failure;
+    metrics?.announce(logger);
+    return await served;
   } finally {
     await metrics?.stop();
     await stderr.flush();
@@ -106,6 +109,7 @@ class WorkerPool implements Supervisor {
   private readonly slots: Slot[];
   private readonly events: ServerEvents;
   private ports: number[] | undefined;
+  private startup: Promise<boolean> | undefined;
   private stopping: Promise<void> | undefined;
   /**
    * starting: a worker that cannot listen ends the program; serving: every worker listened once,
@@ -152,7 +156,12 @@ class WorkerPool implements Supervisor {
    * then the rest. Resolves true once all listen, or false when one could not (the reason is
    * logged, the others are gone).
    */
-  async start(): Promise<boolean> {
+  start(): Promise<boolean> {
+    this.startup ??= this.startAll();
+    return this.startup;
+  }
+
+  private async startAll(): Promise<boolean> {
     // The workers bind with port sharing, which succeeds beside any other process that shares the
     // port too (a TLS server, another --workers server) and would split its clients with it: a
     // port held elsewhere is refused here, before a worker starts.
@@ -192,8 +201,11 @@ class WorkerPool implements Supervisor {
     return listen.filter((address): address is NetworkAddress => address.transport !== "unix");
   }
 
+  /** A stop asked for while the workers start waits for the start; one that failed has nothing to drain. */
   stop(): Promise<void> {
-    this.stopping ??= this.drainAll();
+    this.stopping ??= (this.startup ?? Promise.resolve(false)).then((started) =>
+      started ? this.drainAll() : undefined,
+    );
     return this.stopping;
   }
 
