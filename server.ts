@@ -8,6 +8,7 @@ import {
   framingArg,
   logLevelArg,
   parseBytes,
+  parseDeadline,
   parseFraming,
   parseHostPort,
   parseInteger,
@@ -20,13 +21,7 @@ import {
 import { SERVER_EXIT_CODES } from "./src/cli/exit-codes.ts";
 import { repeatedValues } from "./src/cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
-import {
-  parseHandshakeTimeout,
-  parseListen,
-  proxyProtocolFor,
-  tlsFilesFor,
-  workersFor,
-} from "./src/cli/network-args.ts";
+import { parseListen, proxyProtocolFor, tlsFilesFor, workersFor } from "./src/cli/network-args.ts";
 import { runCli } from "./src/cli/run.ts";
 import { CidrError, parseCidr } from "./src/net/cidr.ts";
 import { DEFAULT_MAX_HTTP_CONNECTIONS } from "./src/server/metrics/http-listener.ts";
@@ -221,7 +216,7 @@ export const serverCommand = withHelp(
         port: parsePort(args.port, { allowZero: true }),
         listen,
         tls: tlsFilesFor(listen, args),
-        tlsHandshakeTimeoutMs: parseHandshakeTimeout(args["tls-handshake-timeout"]),
+        tlsHandshakeTimeoutMs: parseDeadline("tls-handshake-timeout", args["tls-handshake-timeout"]),
         unixMode: parseOctalMode("unix-mode", args["unix-mode"]),
         framing: parseFraming(args.framing),
         limits: {
@@ -237,7 +232,7 @@ export const serverCommand = withHelp(
         deny: parseBlocks("deny", repeatedValues(rawArgs, serverArgs, "deny")),
         proxyProtocol: proxyProtocolFor(listen, args["proxy-protocol"]),
         proxyFrom: parseProxyFrom(repeatedValues(rawArgs, serverArgs, "proxy-from"), args["proxy-protocol"]),
-        proxyHeaderTimeoutMs: parsePositiveSeconds("proxy-header-timeout", args["proxy-header-timeout"]),
+        proxyHeaderTimeoutMs: parseDeadline("proxy-header-timeout", args["proxy-header-timeout"]),
         workers: workersFor(listen, parseWorkers(args.workers)),
         json: args.json,
         quiet: args.quiet,
@@ -288,13 +283,6 @@ function parseProxyFrom(values: string[], proxyProtocol: boolean): string[] | un
   if (values.length === 0) return undefined;
   if (!proxyProtocol) throw new UsageError("--proxy-from needs --proxy-protocol");
   return parseBlocks("proxy-from", values);
-}
-
-/** A timeout that must end: 0 would mean "wait forever", which a client could use to hold a socket. */
-function parsePositiveSeconds(flag: string, value: string): number {
-  const ms = parseSeconds(flag, value);
-  if (ms === 0) throw new UsageError(`--${flag} must be more than 0 seconds`);
-  return ms;
 }
 
 if (import.meta.main) await runCli(serverCommand);

@@ -59,6 +59,8 @@ test.each([
   [["--listen", "nowhere"], "--listen 'nowhere' is not an address"],
   [["--listen", "127.0.0.1:0", "--listen", "unix:"], "--listen 'unix:' names no socket"],
   [["--listen", "unix:/tmp/x.sock", "--unix-mode", "999"], "--unix-mode must be an octal file mode"],
+  // Setuid and sticky bits mean nothing on a socket file: permission bits only.
+  [["--listen", "unix:/tmp/x.sock", "--unix-mode", "4755"], "--unix-mode must be an octal file mode from 000 to 777"],
   [
     ["--listen", "tls://127.0.0.1:0", "--tls-cert", "a.crt"],
     "a tls:// listener needs --tls-cert FILE and --tls-key FILE",

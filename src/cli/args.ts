@@ -100,14 +100,24 @@ export function parseSeconds(flag: string, value: string): number {
   if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
     throw new UsageError(`--${flag} must be a number of seconds (0 or more), got '${value}'`);
   }
-  // Timers take at most 2^31-1 ms (24.8 days); longer would silently fire at once.
   if (seconds * 1000 > MAX_TIMER_MS) {
     throw new UsageError(`--${flag} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, got ${value}`);
   }
   return Math.round(seconds * 1000);
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Timers take at most 2^31-1 ms (24.8 days): a longer one fires at once, with a warning on stderr. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A deadline a client or proxy must meet (the TLS handshake, the PROXY header): more than 0, as a
+ * deadline of 0 would close every client before it could begin.
+ */
+export function parseDeadline(flag: string, value: string): number {
+  const ms = parseSeconds(flag, value);
+  if (ms === 0) throw new UsageError(`--${flag} must be more than 0 seconds`);
+  return ms;
+}
 
 /** A size such as 1048576, 64k, 1m (powers of 1024). */
 export function parseBytes(flag: string, value: string, min = 1): number {
@@ -123,8 +133,9 @@ export function parseBytes(flag: string, value: string, min = 1): number {
 
 /** File permissions in octal, as chmod takes them: 660, 0660, 0o660. */
 export function parseOctalMode(flag: string, value: string): number {
-  const match = /^(?:0o?)?([0-7]{1,4})$/i.exec(value.trim());
-  if (!match) throw new UsageError(`--${flag} must be an octal file mode like 0660, got '${value}'`);
+  // Permission bits only (000 to 777): setuid, setgid and sticky mean nothing on a socket file.
+  const match = /^(?:0o?)?([0-7]{1,3})$/i.exec(value.trim());
+  if (!match) throw new UsageError(`--${flag} must be an octal file mode from 000 to 777, like 0660, got '${value}'`);
   return Number.parseInt(match[1]!, 8);
 }
 

@@ -4,7 +4,7 @@
 import { ListenAddressError, parseListenAddress } from "../server/listeners/address.ts";
 import { type ListenerAddress, proxyProtocolProblem } from "../server/listeners/listener.ts";
 import type { TlsFiles } from "../server/listeners/tls-credentials.ts";
-import { parseSeconds, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 
 export function parseListen(values: readonly string[]): ListenerAddress[] {
   return values.map((value) => {
@@ -40,13 +40,6 @@ export function tlsFilesFor(listen: readonly ListenerAddress[], flags: TlsFlags)
     throw new UsageError("a tls:// listener needs --tls-cert FILE and --tls-key FILE");
   }
   return clientCa === undefined ? { cert, key } : { cert, key, clientCa };
-}
-
-/** `--tls-handshake-timeout`: a deadline must be one (0 would close every client at once). */
-export function parseHandshakeTimeout(value: string): number {
-  const ms = parseSeconds("tls-handshake-timeout", value);
-  if (ms === 0) throw new UsageError("--tls-handshake-timeout must be more than 0 seconds");
-  return ms;
 }
 
 /** Workers share TCP and TLS ports (reusePort); a Unix socket path has one owner. */

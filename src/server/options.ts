@@ -1,11 +1,12 @@
 // What startServer takes, and every default in one place: the library applies SERVER_DEFAULTS,
 // and the CLI renders the same object in --help, so the two cannot drift apart.
+import { MAX_TIMER_MS } from "../cli/args.ts";
 import { LOOPBACK_BLOCKS } from "../net/cidr.ts";
 import { ENDPOINT_DEFAULTS } from "../protocol/defaults.ts";
 import type { Framing } from "../protocol/messages.ts";
 import type { ServerEvents } from "./events.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
-import type { ListenerAddress } from "./listeners/listener.ts";
+import { type ListenerAddress, proxyProtocolProblem } from "./listeners/listener.ts";
 import type { TlsFiles } from "./listeners/tls-credentials.ts";
 import { DEFAULT_UNIX_MODE } from "./listeners/unix.ts";
 
@@ -79,3 +80,42 @@ export const SERVER_DEFAULTS = {
   proxyHeaderTimeoutMs: 5000,
   reusePort: false,
 } as const satisfies Required<Omit<ServerOptions, "events" | "listen" | "tls" | "wholeServerMaxConnections">>;
+
+/**
+ * What the CLI's flag parsing guarantees, checked for the library's callers too, before anything
+ * is opened: a number out of range, a framing or transport that does not exist, or an option
+ * that nothing would use (TLS files with no tls:// listener, which would serve plain text) is a
+ * mistake to report, not to serve around. Numbers out of range are RangeErrors, the rest TypeErrors.
+ */
+export function checkServerOptions(options: ServerOptions, addresses: readonly ListenerAddress[]): void {
+  if (options.framing !== undefined && options.framing !== "line" && options.framing !== "raw")
+    throw new TypeError(`framing must be "line" or "raw" (got ${String(options.framing)})`);
+  for (const [name, least] of [
+    ["drainTimeoutMs", 0],
+    ["closeTimeoutMs", 0],
+    // A deadline of 0 would close every client before it could begin.
+    ["tlsHandshakeTimeoutMs", 1],
+    ["proxyHeaderTimeoutMs", 1],
+  ] as const)
+    checkWhole(name, options[name], least, MAX_TIMER_MS);
+  // Permission bits only: setuid, setgid and sticky mean nothing on a socket file.
+  checkWhole("unixMode", options.unixMode, 0, 0o777);
+  checkWhole("port", options.port, 0, 65_535);
+  for (const address of addresses) {
+    if (address.transport === "tcp" || address.transport === "tls") checkWhole("listen port", address.port, 0, 65_535);
+    else if (address.transport !== "unix")
+      throw new TypeError(`listen: transport must be "tcp", "tls" or "unix" (got ${String(address.transport)})`);
+  }
+  if (options.tls && !addresses.some((address) => address.transport === "tls"))
+    throw new TypeError("tls is for tls:// listeners, and listen has none: the server would serve plain text");
+  const proxyProblem = options.proxyProtocol ? proxyProtocolProblem(addresses, "proxyProtocol") : undefined;
+  if (proxyProblem) throw new TypeError(proxyProblem);
+  if (options.proxyFrom && !options.proxyProtocol)
+    throw new TypeError("proxyFrom is for proxyProtocol: without it no PROXY header is read");
+}
+
+function checkWhole(name: string, value: unknown, least: number, most: number): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < least || value > most)
+    throw new RangeError(`${name} must be a whole number from ${least} to ${most} (got ${String(value)})`);
+}

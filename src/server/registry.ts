@@ -87,10 +87,12 @@ export class ConnectionRegistry {
     if (this.holdingInput) return;
     this.holdingInput = true;
     for (const connection of this.live) connection.hold(true);
-    void until.finally(() => {
+    const release = () => {
       this.holdingInput = false;
       for (const connection of this.live) connection.hold(false);
-    });
+    };
+    // Settled either way; a rejection is the caller's to handle, not one more unhandled here.
+    until.then(release, release);
   }
 
   /** Checks idle clients a few times per timeout period, so one closes within ~10% of its limit. */

@@ -19,10 +19,10 @@ import { copyServerStats, createServerStats, guardEvents, type ServerSnapshot, t
 import { MAX_LINGERING_REJECTIONS, openFileLimit, resolveLimits } from "./limits.ts";
 import { parseListenAddress } from "./listeners/address.ts";
 import type { ListenerAddress, NetworkAddress } from "./listeners/listener.ts";
-import { ListenError, proxyProtocolProblem } from "./listeners/listener.ts";
+import { ListenError } from "./listeners/listener.ts";
 import { openListeners } from "./listeners/open.ts";
 import { loadTlsCredentials, type TlsCredentials, validityProblem } from "./listeners/tls-credentials.ts";
-import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import { checkServerOptions, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import { proxyProtocolStage } from "./proxy-stage.ts";
 import { ConnectionRegistry } from "./registry.ts";
 import { drain } from "./shutdown.ts";
@@ -74,6 +74,10 @@ export type TlsReload =
 const shuttingDown: Rejection = { reason: "shutting-down", notice: notices.shuttingDown };
 
 export function startServer(options: ServerOptions = {}): RunningServer {
+  const addresses: ListenerAddress[] = options.listen?.length
+    ? options.listen.map((address) => (typeof address === "string" ? parseListenAddress(address) : address))
+    : [{ transport: "tcp", host: options.host ?? SERVER_DEFAULTS.host, port: options.port ?? SERVER_DEFAULTS.port }];
+  checkServerOptions(options, addresses);
   const events = guardEvents(options.events ?? {});
   const { limits } = resolveLimits(options.limits, openFileLimit());
   const stats = createServerStats();
@@ -154,15 +158,7 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     },
   };
 
-  const addresses: ListenerAddress[] = options.listen?.length
-    ? options.listen.map((address) => (typeof address === "string" ? parseListenAddress(address) : address))
-    : [{ transport: "tcp", host: options.host ?? SERVER_DEFAULTS.host, port: options.port ?? SERVER_DEFAULTS.port }];
-  const proxyProblem = options.proxyProtocol ? proxyProtocolProblem(addresses) : undefined;
-  if (proxyProblem) throw new Error(proxyProblem);
-  let tlsCredentials: TlsCredentials | undefined =
-    options.tls && addresses.some((address) => address.transport === "tls")
-      ? loadTlsCredentials(options.tls)
-      : undefined;
+  let tlsCredentials: TlsCredentials | undefined = options.tls ? loadTlsCredentials(options.tls) : undefined;
   const listeners = openListeners(addresses, {
     handlers: (stages) => socketHandlers(acceptor, events, stages),
     tlsCredentials: () => tlsCredentials,
@@ -216,6 +212,9 @@ export function startServer(options: ServerOptions = {}): RunningServer {
     stop,
     [Symbol.asyncDispose]: stop,
     kill() {
+      if (idleSweeper) clearInterval(idleSweeper);
+      // Stopped for good: a later stop() has nothing to wait for, and reloadTls() opens nothing.
+      stopping ??= Promise.resolve();
       registry.abortAll();
       for (const listener of listeners) listener.close();
     },

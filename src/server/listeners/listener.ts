@@ -102,12 +102,15 @@ function hostOf(address: ListenerAddress): string {
  * has no address for a header to replace. Served without the header, such a listener would let
  * anyone past --proxy-from, so the combination is refused (fail closed).
  */
-export function proxyProtocolProblem(addresses: readonly ListenerAddress[]): string | undefined {
+export function proxyProtocolProblem(
+  addresses: readonly ListenerAddress[],
+  option = "--proxy-protocol",
+): string | undefined {
   const other = addresses.find((address) => address.transport !== "tcp");
   if (!other) return undefined;
   const why =
     other.transport === "tls"
       ? "a TLS listener starts its handshake on the first bytes, before a header could be read"
       : "a Unix socket's peer has no address for a header to replace";
-  return `--proxy-protocol works on plain TCP listeners only (${describeAddress(other)}: ${why}); terminate TLS in the proxy, or listen on TCP`;
+  return `${option} works on plain TCP listeners only (${describeAddress(other)}: ${why}); terminate TLS in the proxy, or listen on TCP`;
 }

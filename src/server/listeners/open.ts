@@ -46,7 +46,7 @@ function open(address: ListenerAddress, options: OpenListenersOptions): Listener
       const credentials = options.tlsCredentials();
       if (!credentials) {
         throw new ListenError(
-          `The listener ${describeAddress(address)} needs a TLS certificate and key (--tls-cert and --tls-key)`,
+          `The listener ${describeAddress(address)} needs a TLS certificate and key (--tls-cert and --tls-key; the library's tls option)`,
           "TLS_NO_CERTIFICATE",
         );
       }
