@@ -214,6 +214,39 @@ describe("the server answers garbage", () => {
     expect(result.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
   });
 
+  test.each([
+    ["-m, the one-shot", ["-m", "a\nb"], undefined],
+    ["piped", [], "a\nb\n"],
+  ])(
+    "a raw-framing server's ack of two lines, which starts like an ack (%s): no receipt printed, exit 5",
+    async (_name, args, stdin) => {
+      // `Message 'a` starts as an ack does and was printed and counted as one.
+      await using server = await startServerProcess(["--quiet", "--framing", "raw"]);
+      const result = await runClient(["--port", String(server.port), ...args], stdin === undefined ? {} : { stdin });
+      expect(result.exitCode).toBe(LOST);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain(
+        "[ERROR] Unexpected reply from server: 'Message 'a' (2 of 2 messages unacknowledged)",
+      );
+    },
+  );
+
+  test("a read of lines that each start like an ack but lack its end: none is a receipt, exit 5", async () => {
+    // Large enough for the bulk check (WebAssembly), which looked only at each line's start and
+    // took 2,000 such lines for 2,000 acks: exit 0.
+    const result = await againstFake(
+      {
+        data: (socket, chunk) =>
+          void socket.write("Message 'cut short\n".repeat(chunk.toString().split("\n").length - 1)),
+      },
+      ["--response-timeout", "5"],
+      { stdin: Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join("") },
+    );
+    expect(result.exitCode).toBe(LOST);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("[ERROR] Unexpected reply from server: 'Message 'cut short'");
+  });
+
   test("a notice with escape sequences is shown escaped", async () => {
     const result = await againstFake({ data: (socket) => void socket.end("ERROR \x1b[2Jgone\n") }, ["-m", "hi"]);
     expect(result.exitCode).toBe(LOST);

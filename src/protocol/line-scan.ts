@@ -8,7 +8,7 @@
 // A runtime without WebAssembly SIMD scans everything with the plain functions.
 import { countLineBreaks } from "./framing.ts";
 import { LINE_SCAN_WASM_BASE64 } from "./line-scan-wasm.ts";
-import { ACK_PREFIX_BYTES, countAcks } from "./messages.ts";
+import { ACK_PREFIX_BYTES, ACK_SUFFIX_LINE_BYTES, countAcks, MIN_ACK_LENGTH } from "./messages.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -36,7 +36,7 @@ interface Scanner {
   /** A view of all of memory (replaced when it grows). */
   bytes: Uint8Array;
   countLf(start: number, end: number): number;
-  countPrefixedLines(start: number, end: number): number;
+  countPrefixedLines(start: number, end: number, minLength: number): number;
 }
 
 /** Made on first use; null when the module would not compile (no SIMD): the plain functions scan. */
@@ -59,7 +59,7 @@ function instantiate(): Scanner | null {
     const module = new WebAssembly.Module(Uint8Array.fromBase64(LINE_SCAN_WASM_BASE64));
     const exports = new WebAssembly.Instance(module).exports as unknown as Omit<Scanner, "bytes">;
     const scanner = { ...exports, bytes: new Uint8Array(exports.memory.buffer) };
-    describePrefix(scanner, ACK_PREFIX_BYTES);
+    describeAck(scanner, ACK_PREFIX_BYTES, ACK_SUFFIX_LINE_BYTES);
     return scanner;
   } catch {
     return null;
@@ -72,14 +72,17 @@ export function lineScanUsesWasm(): boolean {
 }
 
 /**
- * Writes what line-scan.wat's $startsWithPrefix compares with: the prefix (8 to 16 bytes; the
- * ack's is 9), zero-padded to two words, and the second word's mask.
+ * Writes what line-scan.wat compares with: for $startsWithPrefix the prefix (8 to 16 bytes; the
+ * ack's is 9), zero-padded to two words, and the second word's mask; for $endsWithSuffix the
+ * line's ending (the ack's suffix and LF: 24 bytes, three words).
  */
-function describePrefix(wasm: Scanner, prefix: Uint8Array): void {
+function describeAck(wasm: Scanner, prefix: Uint8Array, ending: Uint8Array): void {
   if (prefix.length < 8 || prefix.length > 16) throw new Error(`line-scan.wat takes prefixes of 8 to 16 bytes`);
+  if (ending.length !== 24) throw new Error(`line-scan.wat takes line endings of 24 bytes`);
   const memory = wasm.bytes;
   for (let i = 0; i < 16; i++) memory[i] = prefix[i] ?? 0;
   for (let i = 8; i < 16; i++) memory[8 + i] = i < prefix.length ? 0xff : 0;
+  memory.set(ending, 24);
 }
 
 /** Puts `data` where the scans read it, and LFs in the slack after it. */
@@ -120,7 +123,7 @@ export function countAcksInBulk(lines: Uint8Array): number {
       }
     }
     copyIn(wasm, lines.subarray(start, end));
-    const counted = wasm.countPrefixedLines(DATA, DATA + end - start);
+    const counted = wasm.countPrefixedLines(DATA, DATA + end - start, MIN_ACK_LENGTH);
     if (counted < 0) return -1;
     count += counted;
     start = end;

@@ -1,13 +1,14 @@
 ;; Line scanning for bulk streams, in WebAssembly: the client's count of the messages it sends
 ;; (the LFs of its input) and its check of the acks that come back (every line starts with the
-;; ack's prefix). In JavaScript both are one native indexOf call per line, and at a million short
+;; ack's prefix and ends with its suffix). In JavaScript both are one native indexOf call per line, and at a million short
 ;; lines the calls, not the searching, are most of the client's CPU. Here 16 bytes at a time are
 ;; tested for LFs (SIMD), and the code is compiled as it is instantiated: nothing waits for a JIT
 ;; to warm up, which a 100 ms process never sees.
 ;;
 ;; line-scan.ts copies the bytes in and calls these; scripts/wasm.ts compiles this file into
 ;; line-scan-wasm.ts (the bytes, so that the compiled binaries carry them). Memory layout:
-;; bytes [0, 24) describe a prefix, the bytes to scan start at 64 (DATA). Loads may read up to 16
+;; bytes [0, 24) describe a prefix, [24, 48) are a line's 24-byte ending (the ack's suffix and its
+;; LF), the bytes to scan start at 64 (DATA). Loads may read up to 16
 ;; bytes past the end of the data: line-scan.ts keeps that much memory beyond it.
 (module
   (memory (export "memory") 2)
@@ -42,20 +43,38 @@
       (i64.eq (i64.load (local.get $at)) (i64.load (i32.const 0)))
       (i64.eq (i64.and (i64.load offset=8 (local.get $at)) (i64.load (i32.const 16))) (i64.load (i32.const 8)))))
 
-  ;; How many lines [$start, $end) holds when it is only complete lines (the last byte is LF) and
-  ;; each starts with the prefix ($startsWithPrefix); else -1.
-  (func (export "countPrefixedLines") (param $start i32) (param $end i32) (result i32)
+  ;; Whether the line from $lineStart to the LF at $lf is at least $minLength bytes long (without
+  ;; its LF) and its last 24 bytes, LF included, are the ending at 24. At that length the ending
+  ;; cannot overlap the prefix, and the loads stay inside the line.
+  (func $endsWithSuffix (param $lineStart i32) (param $lf i32) (param $minLength i32) (result i32)
+    (local $at i32)
+    (if (i32.lt_u (i32.sub (local.get $lf) (local.get $lineStart)) (local.get $minLength))
+      (then (return (i32.const 0))))
+    (local.set $at (i32.sub (local.get $lf) (i32.const 23)))
+    (i32.and
+      (i32.and
+        (i64.eq (i64.load (local.get $at)) (i64.load (i32.const 24)))
+        (i64.eq (i64.load offset=8 (local.get $at)) (i64.load (i32.const 32))))
+      (i64.eq (i64.load offset=16 (local.get $at)) (i64.load (i32.const 40)))))
+
+  ;; How many lines [$start, $end) holds when it is only complete lines (the last byte is LF), each
+  ;; starting with the prefix ($startsWithPrefix) and ending with the ending ($endsWithSuffix, at
+  ;; least $minLength bytes long); else -1.
+  (func (export "countPrefixedLines") (param $start i32) (param $end i32) (param $minLength i32) (result i32)
     (local $i i32)
     (local $bits i32)
     (local $lf i32)
     (local $count i32)
+    (local $lineStart i32)
     (if (i32.ge_u (local.get $start) (local.get $end)) (then (return (i32.const -1))))
     (if (i32.ne (i32.load8_u (i32.sub (local.get $end) (i32.const 1))) (i32.const 0x0A))
       (then (return (i32.const -1))))
     (if (i32.eqz (call $startsWithPrefix (local.get $start)))
       (then (return (i32.const -1))))
     (local.set $i (local.get $start))
-    ;; Each LF ends a line; the next line (if any) must start with the prefix too.
+    (local.set $lineStart (local.get $start))
+    ;; Each LF ends a line, which must end as an ack does; the next line (if any) must start with
+    ;; the prefix too.
     (block $words_done
       (loop $words
         (br_if $words_done (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $end)))
@@ -64,6 +83,9 @@
           (loop $lfs
             (br_if $lfs_done (i32.eqz (local.get $bits)))
             (local.set $lf (i32.add (local.get $i) (i32.ctz (local.get $bits))))
+            (if (i32.eqz (call $endsWithSuffix (local.get $lineStart) (local.get $lf) (local.get $minLength)))
+              (then (return (i32.const -1))))
+            (local.set $lineStart (i32.add (local.get $lf) (i32.const 1)))
             (local.set $count (i32.add (local.get $count) (i32.const 1)))
             (if (i32.lt_u (i32.add (local.get $lf) (i32.const 1)) (local.get $end))
               (then
@@ -78,6 +100,9 @@
         (br_if $bytes_done (i32.ge_u (local.get $i) (local.get $end)))
         (if (i32.eq (i32.load8_u (local.get $i)) (i32.const 0x0A))
           (then
+            (if (i32.eqz (call $endsWithSuffix (local.get $lineStart) (local.get $i) (local.get $minLength)))
+              (then (return (i32.const -1))))
+            (local.set $lineStart (i32.add (local.get $i) (i32.const 1)))
             (local.set $count (i32.add (local.get $count) (i32.const 1)))
             (if (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $end))
               (then

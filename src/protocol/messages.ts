@@ -43,7 +43,12 @@ export type Reply =
 // first use (utf8.ts says why).
 export const ACK_PREFIX_BYTES = asciiBytes(ACK_PREFIX);
 /** The end of a line-framed ack, with its LF. */
-const ACK_SUFFIX_LINE_BYTES = asciiBytes(`${ACK_SUFFIX}\n`);
+export const ACK_SUFFIX_LINE_BYTES = asciiBytes(`${ACK_SUFFIX}\n`);
+/**
+ * The shortest ack (of an empty message). A shorter line may start with the prefix and end with
+ * the suffix, the two overlapping, as `Message ' received successfully` does: it is no ack.
+ */
+export const MIN_ACK_LENGTH = ACK_PREFIX.length + ACK_SUFFIX.length;
 /** What an ack adds to its message's bytes (the line's own LF is reused, a CR is dropped). */
 const ACK_OVERHEAD = ACK_PREFIX_BYTES.length + ACK_SUFFIX_LINE_BYTES.length - 1;
 const LF = 0x0a;
@@ -151,22 +156,36 @@ export class LineAckBuilder {
 
 /**
  * How many replies `lines` holds (complete lines, each with its LF, as a LinesHandler gets them)
- * when every one is a plain ack, else -1. It works on the bytes and allocates nothing, so a client
- * can take a read's acks whole without decoding them. (A line starts with the ASCII ACK_PREFIX
- * exactly when its decoded text does: ASCII characters come only from ASCII bytes.)
+ * when every one is a plain ack (isAck), else -1. It works on the bytes and allocates nothing, so
+ * a client can take a read's acks whole without decoding them. (A line starts and ends with the
+ * ASCII prefix and suffix exactly when its decoded text does: ASCII characters come only from
+ * ASCII bytes.)
  */
 export function countAcks(lines: Uint8Array): number {
   // A line ending in CR must lose it (line framing), so such lines take the line-by-line path.
   if (lines.indexOf(CR) !== -1) return -1;
   const prefixLength = ACK_PREFIX_BYTES.length;
+  const suffixLength = ACK_SUFFIX_LINE_BYTES.length;
   let count = 0;
   for (let start = 0; start < lines.length; count++) {
     for (let i = 0; i < prefixLength; i++) if (lines[start + i] !== ACK_PREFIX_BYTES[i]) return -1;
     const lf = typedIndexOf.call(lines, LF, start + prefixLength);
-    if (lf === -1) return -1;
+    if (lf === -1 || lf - start < MIN_ACK_LENGTH) return -1;
+    const suffixAt = lf + 1 - suffixLength;
+    for (let i = 0; i < suffixLength; i++) if (lines[suffixAt + i] !== ACK_SUFFIX_LINE_BYTES[i]) return -1;
     start = lf + 1;
   }
   return count === 0 ? -1 : count;
+}
+
+/**
+ * Whether a reply line (without its line ending) is an ack: the prefix, then the message, then
+ * the suffix. A line that only starts like one is something else, a server speaking another
+ * framing (a raw-framing ack of `a\nb` arrives as `Message 'a`, then `b' received ...`) or a
+ * line cut short, and is not counted as a receipt.
+ */
+export function isAck(line: string): boolean {
+  return line.length >= MIN_ACK_LENGTH && line.startsWith(ACK_PREFIX) && line.endsWith(ACK_SUFFIX);
 }
 
 /**
@@ -175,12 +194,12 @@ export function countAcks(lines: Uint8Array): number {
  * cut short by the close (a server killed mid-write, a proxy closing behind it), and is not one.
  */
 export function isWholeLastReply(text: string): boolean {
-  return text.startsWith(NOTICE_PREFIX) || (text.startsWith(ACK_PREFIX) && text.endsWith(ACK_SUFFIX));
+  return text.startsWith(NOTICE_PREFIX) || isAck(text);
 }
 
 /** Classifies one reply line from a server (line framing). */
 export function classifyReply(line: string): Reply {
-  if (line.startsWith(ACK_PREFIX)) return { kind: "ack", text: line };
+  if (isAck(line)) return { kind: "ack", text: line };
   if (line.startsWith(NOTICE_PREFIX)) return { kind: "notice", text: line.slice(NOTICE_PREFIX.length) };
   return { kind: "unexpected", text: line };
 }
