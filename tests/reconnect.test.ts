@@ -4,7 +4,7 @@
 // code once --reconnect-for is spent; without --reconnect a lost connection is still exit 5.
 import { describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
-
+import { makeCertificates } from "./helpers/certs.ts";
 import {
   DEADLINE_MS,
   runClient,
@@ -267,6 +267,63 @@ describe("what is sent again, and what is printed", () => {
       expect(Number(waits[1]![1])).toBeGreaterThanOrEqual(100);
     } finally {
       fake.stop();
+    }
+  });
+
+  test("TLS: a server that hangs up during the handshake (a balancer whose backend restarts), twice: retried, then served", async () => {
+    // Taken for a TLS failure like an untrusted certificate, it ended the run at once with exit 6.
+    using certs = makeCertificates();
+    const backend = Bun.listen<undefined>({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: Bun.file(certs.server.cert), key: Bun.file(certs.server.key) },
+      socket: {
+        data(socket, chunk) {
+          for (const line of chunk.toString().split("\n").slice(0, -1)) acknowledge(socket, line);
+        },
+        error() {},
+      },
+    });
+    // The balancer: plain TCP, closing its first two connections at once (no backend yet), then
+    // relaying bytes to the TLS backend.
+    let connections = 0;
+    const listener = Bun.listen<{ relay?: Socket<undefined>; early: Buffer[] }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        async open(socket) {
+          socket.data = { early: [] };
+          if (++connections <= 2) return void socket.end();
+          const relay = await Bun.connect<undefined>({
+            hostname: "127.0.0.1",
+            port: backend.port,
+            socket: { data: (_relay, chunk) => void socket.write(chunk), close: () => socket.end(), error() {} },
+          });
+          for (const chunk of socket.data.early) relay.write(chunk);
+          socket.data.relay = relay;
+        },
+        data(socket, chunk) {
+          if (socket.data.relay) socket.data.relay.write(chunk);
+          else socket.data.early.push(Buffer.from(chunk));
+        },
+        close: (socket) => void socket.data.relay?.end(),
+        error() {},
+      },
+    });
+    try {
+      const tls = ["--tls", "--tls-ca", certs.ca];
+      const result = await runClient(["--port", String(listener.port), ...tls, "--reconnect", "-m", "a"]);
+      expect(result.stderr).toContain("[RECONNECTING] The server closed the connection during the TLS handshake");
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toBe(`${ack("a")}\n`);
+      expect(connections).toBe(3);
+      // A certificate that does not verify fails the same way on every connection: not retried.
+      const untrusted = await runClient(["--port", String(listener.port), "--tls", "--reconnect", "-m", "a"]);
+      expect(untrusted.exitCode).toBe(6);
+      expect(untrusted.stderr).not.toContain("[RECONNECTING]");
+    } finally {
+      listener.stop(true);
+      backend.stop(true);
     }
   });
 

@@ -75,10 +75,16 @@ export function connectFailureOutcome(failure: ConnectFailure): Outcome {
 export const INSECURE_WARNING =
   "[WARNING] The server's certificate is not verified (--tls-insecure): anyone on the way can read and change messages";
 
-/** TLS failed: a certificate or a handshake that would fail the same way on a new connection. */
+/**
+ * TLS failed. A certificate, an alert or a protocol mix-up would fail the same way on a new
+ * connection; a server that hung up during the handshake, or never finished it, may not: a
+ * balancer accepts and closes while its backend restarts, and a stopped server resumes. Those
+ * --reconnect tries again, and the run still ends with exit 6 if they go on.
+ */
 export function tlsOutcome(failure: TlsFailure, tally?: Tally): Outcome {
   const reason = tlsReason(failure);
-  return { exitCode: ClientExit.tls, error: `[TLS] ${reason}${tally ? lossSuffix(tally) : ""}`, reason };
+  const transient = failure.kind === "no-handshake" || (failure.kind === "handshake-failed" && !failure.reason);
+  return { exitCode: ClientExit.tls, error: `[TLS] ${reason}${tally ? lossSuffix(tally) : ""}`, reason, transient };
 }
 
 function tlsReason(failure: TlsFailure): string {
