@@ -3,15 +3,21 @@
 // every ack printed once, in input order. With no server coming back it fails with the usual
 // code once --reconnect-for is spent; without --reconnect a lost connection is still exit 5.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Socket } from "bun";
 import { makeCertificates } from "./helpers/certs.ts";
 import {
+  CHILD_ENV,
   DEADLINE_MS,
   runClient,
   type ServerProcess,
   SOURCE_CLIENT,
   startClientProcess,
   startServerProcess,
+  TextCollector,
+  withDeadline,
 } from "./helpers/processes.ts";
 import { acknowledge, freePort, scriptedServer, startFakeServer, unacceptingListener } from "./helpers/sockets.ts";
 import { ack } from "./helpers/spec.ts";
@@ -76,6 +82,47 @@ describe("client --reconnect across a server restart on the same port", () => {
     expect(result.stderr).toMatch(/\[RECONNECTING\] .+; retrying in \d+ ms \(\d+ unacknowledged\)\n/);
     expect(count(result.stderr, "[CONNECTED] Connected to server\n")).toBe(2);
     expect(result.stderr).not.toContain("[ERROR]");
+  });
+
+  test("stdout and stderr into one slow pipe (2>&1): the status lines of a restart land between whole acks", async () => {
+    // stdout's writer finishes a write that a full pipe took only part of later, while stderr
+    // wrote at once: `Message 'message 287985' received successf[RECONNECTING] ...`.
+    const port = freePort();
+    const dir = mkdtempSync(join(tmpdir(), "socket-lab-one-pipe-"));
+    const input = join(dir, "input.txt");
+    const LINES = 300_000;
+    writeFileSync(input, lines(0, LINES));
+    // A reader that takes 4 KiB every half millisecond: the pipe is full most of the time.
+    const slowReader =
+      "import sys, time\nwhile d := sys.stdin.buffer.read1(4096):\n    sys.stdout.buffer.write(d); time.sleep(0.0005)";
+    const command = [...SOURCE_CLIENT, "--port", String(port), "--reconnect"].map((arg) => `'${arg}'`).join(" ");
+    const servers = [await startServerProcess(["--port", String(port), "--quiet"])];
+    const pipeline = Bun.spawn(["sh", "-c", `${command} < '${input}' 2>&1 | python3 -c '${slowReader}'`], {
+      stdout: "pipe",
+      stderr: "inherit",
+      env: CHILD_ENV,
+    });
+    const output = new TextCollector(pipeline.stdout);
+    try {
+      await output.waitForLines(5000);
+      servers[0]!.proc.kill("SIGKILL");
+      await servers[0]!.proc.exited;
+      servers.push(await startServerProcess(["--port", String(port), "--quiet"]));
+      expect(await withDeadline(pipeline.exited, DEADLINE_MS * 3, "the pipeline did not end")).toBe(0);
+      await output.done;
+      const torn = output.text
+        .split("\n")
+        .slice(0, -1)
+        .filter((line) => !/^Message 'message \d+' received successfully$|^\[[A-Z]+\] [^[]+$/.test(line));
+      expect(torn).toEqual([]);
+      // (Booleans: a failure would print all 12 MB.)
+      expect(output.text.includes("\n[RECONNECTING] ")).toBe(true);
+      expect(count(output.text, " received successfully\n")).toBe(LINES);
+    } finally {
+      pipeline.kill("SIGKILL");
+      for (const server of servers) server.proc.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("without --reconnect the same loss is exit 5, with how many went unacknowledged", async () => {
@@ -297,7 +344,7 @@ describe("what is sent again, and what is printed", () => {
           const relay = await Bun.connect<undefined>({
             hostname: "127.0.0.1",
             port: backend.port,
-            socket: { data: (_relay, chunk) => void socket.write(chunk), close: () => socket.end(), error() {} },
+            socket: { data: (_relay, chunk) => void socket.write(chunk), close: () => void socket.end(), error() {} },
           });
           for (const chunk of socket.data.early) relay.write(chunk);
           socket.data.relay = relay;

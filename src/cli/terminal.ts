@@ -49,15 +49,19 @@ export async function isTerminal(stream: Stream): Promise<boolean> {
 }
 
 /**
- * Whether `other` is the very terminal `terminal` is (stdout and stderr of `client < big.txt`):
- * then what goes to either lands on one screen, in the order the writes reach it. The same
- * character device as a terminal is that terminal: its device number (rdev), and the filesystem
- * holding its node (dev), which tells apart pty instances (containers) that number theirs alike.
+ * Whether the two streams lead to one place: the same terminal (stdout and stderr of
+ * `client < big.txt`), or the same pipe or file (`2>&1`, `>log 2>>log`). Then what goes to either
+ * lands in one sequence, in the order the writes reach it, so a write of one can land in the
+ * middle of the other's line. The same character device is the same terminal: its device number
+ * (rdev), and the filesystem holding its node (dev), which tells apart pty instances (containers)
+ * that number theirs alike. Anything else is the same when it is the same node (dev and inode).
  */
-export async function isSameTerminal(terminal: Stream, other: Stream): Promise<boolean> {
+export async function isSameDestination(first: Stream, second: Stream): Promise<boolean> {
   try {
-    const [first, second] = await Promise.all([Bun.file(FDS[terminal]).stat(), Bun.file(FDS[other]).stat()]);
-    return second.isCharacterDevice() && first.rdev === second.rdev && first.dev === second.dev;
+    const [a, b] = await Promise.all([Bun.file(FDS[first]).stat(), Bun.file(FDS[second]).stat()]);
+    if (a.isCharacterDevice() || b.isCharacterDevice())
+      return a.isCharacterDevice() && b.isCharacterDevice() && a.rdev === b.rdev && a.dev === b.dev;
+    return a.dev === b.dev && a.ino === b.ino;
   } catch {
     return false; // Not known to be one: each keeps its own writer.
   }

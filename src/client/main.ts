@@ -2,7 +2,7 @@
 // pipeline), wire it to stdin/stdout/stderr, and turn the outcome into output and an exit code.
 import { UsageError } from "../cli/args.ts";
 import { ClientExit } from "../cli/exit-codes.ts";
-import { isSameTerminal, isTerminal } from "../cli/terminal.ts";
+import { isSameDestination, isTerminal } from "../cli/terminal.ts";
 import { loadTlsFiles, TlsFileError, type TlsSettings } from "../net/tls-files.ts";
 import { createLogger, flushLogs, type LogLevelName, toStderr } from "../output/logger.ts";
 import { createLineSink, flushWithin, type LineSink } from "../output/sink.ts";
@@ -34,11 +34,13 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     throw new UsageError("--reconnect is for pipelines (stdin is a terminal here: an interactive session)");
   }
   const outputIsTerminal = !interactive && (await isTerminal("stdout"));
-  // One terminal for both (`client < big.txt`): everything it shows goes through stdout's writer,
-  // in the order it is written (acks, status and error lines, the progress line). Two writers, each
-  // flushing on its own, could land a status line or a redraw in the middle of the acks. Known
-  // from two fstats: stderr's stream, costly to create, is not looked at.
-  const oneTerminal = outputIsTerminal && (await isSameTerminal("stdout", "stderr"));
+  // One terminal, pipe or file for both (`client < big.txt`, `client 2>&1 | ...`): everything goes
+  // through stdout's writer, in the order it is written (acks, status and error lines, the progress
+  // line). Two writers, each flushing on its own, land a status line or a redraw in the middle of
+  // an ack: stdout's writer finishes a write a full pipe took only part of later, while stderr
+  // writes at once. Known from two fstats: stderr's stream, costly to create, is not looked at.
+  const oneStream = !interactive && (await isSameDestination("stdout", "stderr"));
+  const oneTerminal = outputIsTerminal && oneStream;
   // Pipeline: the acks' writer. Made before the logger, which may write through it too (below).
   const output = interactive
     ? undefined
@@ -47,12 +49,12 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
           // Nobody reads our acks any more (`client | head -1`): stop quietly, as SIGPIPE would.
           if (error.code === "EPIPE") process.exit(ClientExit.brokenPipe);
           // Acks are this mode's data: losing them (a full disk, ...) fails the run. (On one
-          // terminal for both, the sentence is lost with them: that terminal is stderr's too.)
+          // stream for both, the sentence is lost with them: that stream is stderr's too.)
           logger.error(`[ERROR] Cannot write to stdout: ${error.code ?? error.message}`, { event: "error" });
           void flushLogs().then(() => process.exit(ClientExit.failure));
         },
       });
-  const toStatusStream = output && oneTerminal ? (line: string) => output.write(line) : toStderr;
+  const toStatusStream = output && oneStream ? (line: string) => output.write(line) : toStderr;
   // pv's rule: a live line only where a person watches stderr.
   const progress =
     !interactive && !options.quiet && !options.json && (oneTerminal || (await isTerminal("stderr")))
@@ -123,12 +125,12 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
     );
     runOver = true;
     // The acks first, then the last status lines on stderr (`2>&1` into one pipe keeps that order).
-    if (!oneTerminal) await flushOutput(output, outcome);
+    if (!oneStream) await flushOutput(output, outcome);
   }
   if (outcome.error) logger.error(outcome.error, { event: statusEvent(outcome.error), exitCode: outcome.exitCode });
   status("[DISCONNECTED] Disconnected from server");
-  // On one terminal for both, those lines went through stdout's writer, behind the acks.
-  if (output && oneTerminal) await flushOutput(output, outcome);
+  // On one stream for both, those lines went through stdout's writer, behind the acks.
+  if (output && oneStream) await flushOutput(output, outcome);
   return outcome.exitCode;
 }
 

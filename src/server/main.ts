@@ -55,7 +55,7 @@ export interface ServerProgramOptions {
 }
 
 export async function runServerProgram(options: ServerProgramOptions): Promise<number> {
-  joinOutputWhenOneFile();
+  await joinOutputWhenOneFile();
   // A worker runs the supervisor's own command line: its environment says it is a worker.
   const assignment = workerAssignment();
   if (assignment) return runWorker(options, serverOptionsOf(options), assignment);

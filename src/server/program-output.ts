@@ -1,6 +1,6 @@
 // What the server program says about its output, limits and listeners, the same whether one
 // process serves (main.ts) or a supervisor speaks for its workers (workers/supervisor.ts).
-import { fstatSync } from "node:fs";
+import { isSameDestination } from "../cli/terminal.ts";
 import { isLoopback, parseIp } from "../net/cidr.ts";
 import type { Logger } from "../output/logger.ts";
 import { createLineSink, type LineSink, writeStderrThroughStdout } from "../output/sink.ts";
@@ -12,14 +12,8 @@ import { loadTlsCredentials, type TlsFiles, validityProblem } from "./listeners/
  * so their lines go through one writer and stay whole (writeStderrThroughStdout). Call it before
  * the first line.
  */
-export function joinOutputWhenOneFile(): void {
-  try {
-    const stdout = fstatSync(1);
-    const stderr = fstatSync(2);
-    if (stdout.dev === stderr.dev && stdout.ino === stderr.ino) writeStderrThroughStdout();
-  } catch {
-    // A descriptor that is closed: there is nothing to join.
-  }
+export async function joinOutputWhenOneFile(): Promise<void> {
+  if (await isSameDestination("stdout", "stderr")) writeStderrThroughStdout();
 }
 
 /** The sink for per-message lines on stdout, or none with --quiet. */
