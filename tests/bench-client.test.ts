@@ -79,14 +79,56 @@ describe("client bench", () => {
     }
   });
 
+  test("one connection the server stops answering while it serves the others: an error after --response-timeout", async () => {
+    // The run's silence check looked only at all replies together: exit 0, no error, and that
+    // connection's batch waited the whole run.
+    let connections = 0;
+    const partial = Bun.listen<{ silent: boolean }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open(socket) {
+          socket.data = { silent: ++connections === 1 };
+        },
+        data(socket, chunk) {
+          if (socket.data.silent) return;
+          const lines = chunk.toString().split("\n").length - 1;
+          socket.write("Message 'ping' received successfully\n".repeat(lines));
+        },
+        error() {},
+      },
+    });
+    try {
+      const args = ["bench", "--port", String(partial.port), "-c", "3", "-d", "2.5", "--response-timeout", "1"];
+      const result = await runClient([...args, "--json", "--quiet"], { deadlineMs: 15_000 });
+      expect(result.exitCode).toBe(1);
+      const report = JSON.parse(result.stdout);
+      expect(report).toMatchObject({ connected: 3, errors: 1, errorKinds: { "no-response": 1 } });
+      expect(report.messages).toBeGreaterThan(100);
+    } finally {
+      partial.stop(true);
+    }
+  });
+
+  test.each([
+    [["-P", "100000000"], "--pipeline must be at most 65536, got 100000000"],
+    [["-P", "60000", "-m", "x".repeat(300)], "bytes in one write: at most 16777216"],
+    [["--framing", "raw", "-m", ""], "--message must not be empty in raw framing"],
+  ])("bench %p: a usage error, before anything is sent", async (flags, message) => {
+    const result = await runClient(["bench", "--port", String(server().port), ...flags]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
   test("a server that turns connections away: its notice is said once, those are errors, not replies", async () => {
     await using full = await startServerProcess(["--quiet", "--max-connections", "1"]);
     const result = await runClient(["bench", "--port", String(full.port), "-c", "3", "-n", "50", "--json", "--quiet"]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toBe("[ERROR] server is full\n");
-    // Known as notices (before, each counted as a reply and then as a connection "closed").
+    // Known as notices (before, each counted as a reply and then as a connection "closed"), and
+    // not as connected: the summary said "connections 3 of 3".
     const report = JSON.parse(result.stdout);
-    expect(report).toMatchObject({ connected: 3, errors: 2, errorKinds: { notice: 2 } });
+    expect(report).toMatchObject({ connected: 1, errors: 2, errorKinds: { notice: 2 } });
     // The admitted connection does all 50, also any a refused one had taken before its notice came.
     expect(report.messages).toBe(50);
   });

@@ -443,6 +443,15 @@ describe("what is sent again, and what is printed", () => {
     }
   });
 
+  test.each([["--reconnect-for", "10"], ["--resend-buffer=1m"]])(
+    "%s without --reconnect is a usage error (it did nothing: a refused connection was exit 3 at once)",
+    async (...flag) => {
+      const result = await runClient(["--port", String(freePort()), ...flag.filter(Boolean), "-m", "x"]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain(`${flag[0]!.split("=")[0]} needs --reconnect`);
+    },
+  );
+
   test("interactive mode refuses --reconnect with a usage error", async () => {
     const session = TerminalSession.start(SOURCE_CLIENT, ["--port", String(freePort()), "--reconnect"]);
     try {

@@ -9,7 +9,8 @@ import { CLIENT_DEFAULTS } from "../client/options.ts";
 import { connectFailureOutcome, INSECURE_WARNING } from "../client/outcome.ts";
 import { loadTlsFiles, TlsFileError } from "../net/tls-files.ts";
 import { escapeForTerminal } from "../output/escape.ts";
-import { BENCH_DEFAULTS } from "./defaults.ts";
+import { utf8Length } from "../protocol/utf8.ts";
+import { BENCH_DEFAULTS, MAX_BATCH_BYTES, MAX_PIPELINE } from "./defaults.ts";
 import { runBench } from "./generator.ts";
 import { Histogram } from "./histogram.ts";
 import { formatDistribution, formatProgress, formatSummary } from "./report.ts";
@@ -61,7 +62,7 @@ const benchArgs = {
     alias: "P",
     valueHint: "N",
     group: "load",
-    description: "Messages in flight per connection: sent in one write, all replies awaited (line framing)",
+    description: `Messages in flight per connection: sent in one write, all replies awaited (line framing; at most ${MAX_PIPELINE})`,
     default: String(BENCH_DEFAULTS.pipeline),
   },
   message: {
@@ -101,6 +102,16 @@ export const benchCommand = withHelp(
       if (framing === "raw" && pipeline > 1)
         throw new UsageError("--pipeline must be 1 in raw framing (a read is a message)");
       if (args.message.includes("\n")) throw new UsageError("--message must be one line");
+      if (framing === "raw" && args.message === "")
+        throw new UsageError("--message must not be empty in raw framing (an empty read is no message)");
+      // One batch is one write, and a server that does not read keeps it in our memory, per
+      // connection: -P 100000000 made a 1-second run take 2 GB.
+      if (pipeline > MAX_PIPELINE) throw new UsageError(`--pipeline must be at most ${MAX_PIPELINE}, got ${pipeline}`);
+      const batchBytes = pipeline * (utf8Length(args.message) + 1);
+      if (batchBytes > MAX_BATCH_BYTES)
+        throw new UsageError(
+          `--pipeline ${pipeline} of --message's ${utf8Length(args.message) + 1} bytes is ${batchBytes} bytes in one write: at most ${MAX_BATCH_BYTES}`,
+        );
       const durationMs = parseSeconds("duration", args.duration);
       if (durationMs <= 0 && args.requests === undefined)
         throw new UsageError("--duration must be more than 0 seconds");

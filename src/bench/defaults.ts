@@ -9,6 +9,11 @@
 import { ENDPOINT_DEFAULTS } from "../protocol/defaults.ts";
 import type { BenchOptions } from "./generator.ts";
 
+/** The most messages in flight on one connection (--pipeline). */
+export const MAX_PIPELINE = 65_536;
+/** The most bytes of one batch (--pipeline messages, one write), which each connection may hold. */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 export const BENCH_DEFAULTS = {
   ...ENDPOINT_DEFAULTS,
   connections: 50,

@@ -69,7 +69,7 @@ export interface BenchResult {
   framing: Framing;
   message: string;
   connections: number;
-  /** Connections that opened; the rest are counted in errors. */
+  /** Connections that opened and were served (not turned away at once); the rest are counted in errors. */
   connected: number;
   pipeline: number;
   /** Time from the first batch to the end of the run. */
@@ -93,6 +93,10 @@ type BenchSocket = Socket<Worker | undefined>;
 class Worker {
   owed = 0;
   sentAt = 0;
+  /** When this connection last sent a batch or got a reply: the response timeout counts from it. */
+  heardAt = 0;
+  /** It got a reply once: a notice after that ends a served connection, not one turned away. */
+  replied = false;
   /** Bytes of the current batch the kernel has not taken yet (rare: batches are small). */
   unsent: Uint8Array | undefined;
   closedByUs = false;
@@ -111,6 +115,7 @@ class Worker {
     if (count === 0) return this.run.retire(this);
     this.owed = count;
     this.sentAt = performance.now();
+    this.heardAt = this.sentAt;
     this.write(
       count === this.run.pipeline ? this.run.batch : this.run.batch.subarray(0, count * this.run.messageBytes),
     );
@@ -145,8 +150,11 @@ class Worker {
       this.atLineStart = chunk[chunk.length - 1] === LF;
     }
     if (replies > 0) {
-      if (this.run.measuring) this.run.recordReplies(replies, performance.now() - this.sentAt);
+      const now = performance.now();
+      if (this.run.measuring) this.run.recordReplies(replies, now - this.sentAt);
       this.owed -= replies;
+      this.heardAt = now;
+      this.replied = true;
     }
     if (notice !== undefined) return this.noticed(this, notice);
     if (replies > 0 && this.owed <= 0) {
@@ -174,6 +182,8 @@ class Run {
   measuring = false;
   messages = 0;
   errors = 0;
+  /** Connections that opened and were sent a notice (server is full, ...) before any reply. */
+  turnedAway = 0;
   readonly errorKinds: Partial<Record<ErrorKind, number>> = {};
   readonly workers = new Set<Worker>();
   private budget: number;
@@ -186,7 +196,7 @@ class Run {
     const framed = options.framing === "line" ? `${options.message}\n` : options.message;
     const one = Buffer.from(framed);
     this.messageBytes = one.length;
-    this.batch = Buffer.concat(Array.from({ length: this.pipeline }, () => one));
+    this.batch = Buffer.alloc(one.length * this.pipeline, one);
     this.budget = options.requests ?? Infinity;
   }
 
@@ -257,7 +267,10 @@ class Run {
     if (this.stopped.size === 0) this.allStoppedClosed.resolve();
   }
 
-  /** After stop(): waits up to `graceMs` for the replies still on their way, then closes every connection. */
+  /**
+   * After stop(): waits up to `graceMs` for the replies still on their way, then closes every
+   * connection. One whose replies have not come by then has a server that stopped answering it.
+   */
   async closeAll(graceMs: number): Promise<void> {
     if (this.stopped.size > 0) {
       let timer: Timer | undefined;
@@ -267,8 +280,20 @@ class Run {
       ]);
       clearTimeout(timer);
     }
-    for (const worker of this.stopped) worker.socket.end();
+    for (const worker of this.stopped) {
+      this.error("no-response");
+      worker.socket.end();
+    }
     this.stopped.clear();
+  }
+
+  /** The server stopped answering this one connection: it is an error, and the others go on. */
+  giveUp(worker: Worker): void {
+    worker.closedByUs = true;
+    this.error("no-response");
+    this.giveBack(worker.owed);
+    worker.socket.terminate();
+    this.forget(worker);
   }
 }
 
@@ -293,7 +318,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       // Every connection is waiting on a server that stopped answering: each is an error.
       for (let i = 0; i < run.workers.size; i++) run.error("no-response");
       run.stop({ waitForReplies: false });
+      return;
     }
+    // One connection the server stopped answering while the others are served.
+    if (responseTimeoutMs > 0)
+      for (const worker of [...run.workers])
+        if (worker.owed > 0 && now - worker.heardAt >= responseTimeoutMs) run.giveUp(worker);
   }, 1000);
   const deadline =
     options.requests === undefined
@@ -320,7 +350,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     framing: options.framing,
     message: options.message,
     connections: options.connections,
-    connected: options.connections - countConnectErrors(run),
+    connected: options.connections - countConnectErrors(run) - run.turnedAway,
     pipeline: run.pipeline,
     elapsedMs,
     connectMs,
@@ -427,6 +457,7 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
     if (worker.closedByUs) return run.closeStopped(worker);
     worker.closedByUs = true;
     run.error(kind);
+    if (kind === "notice" && !worker.replied) run.turnedAway++;
     // -n N means N acknowledged: what the lost connection still owed goes to the others.
     run.giveBack(worker.owed);
     run.forget(worker);

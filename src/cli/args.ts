@@ -86,8 +86,9 @@ export function parseLogLevel(value: string): LogLevelName {
 export function parseInteger(flag: string, value: string, min = 0): number {
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} must be a whole number, got '${value}'`);
   const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < min)
-    throw new UsageError(`--${flag} must be at least ${min}, got ${value}`);
+  if (!Number.isSafeInteger(number))
+    throw new UsageError(`--${flag} is too large (at most ${Number.MAX_SAFE_INTEGER}), got ${value}`);
+  if (number < min) throw new UsageError(`--${flag} must be at least ${min}, got ${value}`);
   return number;
 }
 

@@ -11,6 +11,7 @@ import {
   parseFraming,
   parseLogLevel,
   parseSeconds,
+  UsageError,
 } from "../cli/args.ts";
 import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-network-args.ts";
 import { CLIENT_EXIT_CODES } from "../cli/exit-codes.ts";
@@ -18,6 +19,7 @@ import { repeatedValues } from "../cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
 import { runCli } from "../cli/run.ts";
 import { CLIENT_DEFAULTS } from "./options.ts";
+import type { ReconnectOptions } from "./reconnect.ts";
 
 // Each flag's `group` is the --help section that lists it (src/cli/help.ts, HELP_GROUPS).
 const clientArgs = {
@@ -104,12 +106,7 @@ export const clientCommand = withHelp(
         json: args.json,
         quiet: args.quiet,
         logLevel: parseLogLevel(args["log-level"]),
-        reconnect: args.reconnect
-          ? {
-              reconnectForMs: parseSeconds("reconnect-for", args["reconnect-for"]),
-              resendBufferBytes: parseBytes("resend-buffer", args["resend-buffer"]),
-            }
-          : undefined,
+        reconnect: reconnectOptions(args, rawArgs),
       }),
   }),
   {
@@ -125,6 +122,22 @@ export const clientCommand = withHelp(
     exitCodes: CLIENT_EXIT_CODES,
   },
 );
+
+/** --reconnect's settings; without it, its flags would do nothing, so they are a usage error. */
+function reconnectOptions(
+  args: { reconnect: boolean; "reconnect-for": string; "resend-buffer": string },
+  rawArgs: string[],
+): ReconnectOptions | undefined {
+  if (!args.reconnect) {
+    for (const flag of ["reconnect-for", "resend-buffer"] as const)
+      if (repeatedValues(rawArgs, clientArgs, flag).length > 0) throw new UsageError(`--${flag} needs --reconnect`);
+    return undefined;
+  }
+  return {
+    reconnectForMs: parseSeconds("reconnect-for", args["reconnect-for"]),
+    resendBufferBytes: parseBytes("resend-buffer", args["resend-buffer"]),
+  };
+}
 
 /** The whole program, for any command line but a one-shot's (client-entry.ts). */
 export function runClientCommand(args: string[]): Promise<never> {
