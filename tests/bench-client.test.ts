@@ -1,6 +1,14 @@
 // `client bench` as a user runs it, against our server as a real process.
 import { describe, expect, test } from "bun:test";
-import { runClient, serverForThisFile, startServerProcess } from "./helpers/processes.ts";
+import {
+  CHILD_ENV,
+  DEADLINE_MS,
+  runClient,
+  SOURCE_CLIENT,
+  serverForThisFile,
+  startServerProcess,
+  withDeadline,
+} from "./helpers/processes.ts";
 import { freePort } from "./helpers/sockets.ts";
 
 const server = serverForThisFile(["--quiet"]);
@@ -107,6 +115,24 @@ describe("client bench", () => {
       expect(report.messages).toBeGreaterThan(100);
     } finally {
       partial.stop(true);
+    }
+  });
+
+  test("Ctrl+C ends a run early with its summary so far, and exit 130 (it printed nothing)", async () => {
+    const proc = Bun.spawn(
+      [...SOURCE_CLIENT, "bench", "--port", String(server().port), "-c", "4", "-d", "60", "--json", "--quiet"],
+      { stdout: "pipe", stderr: "pipe", env: CHILD_ENV },
+    );
+    try {
+      await Bun.sleep(1500);
+      proc.kill("SIGINT");
+      expect(await withDeadline(proc.exited, DEADLINE_MS, "bench did not stop")).toBe(130);
+      const report = JSON.parse(await new Response(proc.stdout).text());
+      expect(report.messages).toBeGreaterThan(0);
+      expect(report.elapsedMs).toBeLessThan(10_000);
+      expect(report.errors).toBe(0);
+    } finally {
+      proc.kill("SIGKILL");
     }
   });
 

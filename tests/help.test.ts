@@ -93,7 +93,7 @@ const SCREENS: Screen[] = [
       "--pipeline": [number, BENCH_DEFAULTS.pipeline],
       "--message": [text, BENCH_DEFAULTS.message],
     },
-    exitCodes: [0, 1, 2],
+    exitCodes: [0, 1, 2, 130],
     hostWording: /^Server to connect to/,
   },
 ];

@@ -138,7 +138,13 @@ export const benchCommand = withHelp(
       };
       const progressOnTerminal = process.stderr.isTTY === true;
       const histogram = new Histogram();
+      // Ctrl+C ends the run early with its summary so far, as hey and oha do; a second exits at once.
+      const interrupt = new AbortController();
+      const onSignal = () => (interrupt.signal.aborted ? process.exit(ExitCode.interrupted) : interrupt.abort());
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       const result = await runBench({
+        signal: interrupt.signal,
         histogram,
         ...where,
         tls,
@@ -168,6 +174,7 @@ export const benchCommand = withHelp(
         const distribution = formatDistribution(histogram, { color });
         process.stdout.write(`${formatSummary(result)}\n${distribution ? `${distribution}\n` : ""}`);
       }
+      if (interrupt.signal.aborted) return ExitCode.interrupted;
       return result.errors === 0 ? 0 : 1;
     },
   }),

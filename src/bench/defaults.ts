@@ -25,5 +25,5 @@ export const BENCH_DEFAULTS = {
   sendProxyHeader: false,
 } as const satisfies Omit<
   Required<BenchOptions>,
-  "requests" | "onProgress" | "histogram" | "unix" | "tls" | "onConnectFailure" | "onNotice"
+  "requests" | "onProgress" | "histogram" | "unix" | "tls" | "onConnectFailure" | "onNotice" | "signal"
 >;

@@ -39,6 +39,8 @@ export interface BenchOptions extends ConnectTarget {
   sendProxyHeader?: boolean;
   /** Called for each `ERROR <notice>` a server sends (the connection ends), with its text. */
   onNotice?(text: string): void;
+  /** Aborted: the run ends now (Ctrl+C), and the result is of what was measured until then. */
+  signal?: AbortSignal;
 }
 
 export interface BenchProgress {
@@ -306,6 +308,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
   const start = performance.now();
   run.measuring = true;
+  const stopNow = () => run.stop();
+  options.signal?.addEventListener("abort", stopNow);
   let lastCount = 0;
   let lastProgressAt = start;
   const progress = setInterval(() => {
@@ -329,12 +333,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     options.requests === undefined
       ? setTimeout(() => run.stop(), options.durationMs ?? BENCH_DEFAULTS.durationMs)
       : undefined;
-  if (run.workers.size === 0) run.stop();
+  if (run.workers.size === 0 || options.signal?.aborted) run.stop();
   for (const worker of [...run.workers]) worker.sendBatch();
   await run.done;
   const elapsedMs = performance.now() - start;
   clearInterval(progress);
   clearTimeout(deadline);
+  options.signal?.removeEventListener("abort", stopNow);
   run.stop();
   // Replies to the last batches are a round trip away (a server that stopped answering was given
   // up on without waiting: no-response). They are not counted: the clock has stopped.
@@ -463,7 +468,8 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
     run.forget(worker);
   };
   const connector = async () => {
-    while (next < options.connections) {
+    // Interrupted while opening: no more (10,000 of them take a while).
+    while (next < options.connections && !options.signal?.aborted) {
       next++;
       await openOne();
     }

@@ -54,6 +54,7 @@ export const BENCH_EXIT_CODES = {
   ok: { code: ExitCode.ok, meaning: "The run ended without errors" },
   failure: { code: ExitCode.failure, meaning: "Errors: refused, TLS failures, reset, closed early, or no reply" },
   usage: { code: ExitCode.usage, meaning: "Usage error: an unknown flag or a bad value" },
+  interrupted: { code: ExitCode.interrupted, meaning: "Interrupted (Ctrl+C): the summary is of the run until then" },
 } as const satisfies ExitCodeTable;
 
 /** The client's codes by name: `ClientExit.refused` is 3. */
