@@ -9,7 +9,7 @@ import {
   startServerProcess,
   withDeadline,
 } from "./helpers/processes.ts";
-import { freePort } from "./helpers/sockets.ts";
+import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 
 const server = serverForThisFile(["--quiet"]);
 
@@ -133,6 +133,53 @@ describe("client bench", () => {
       expect(report.errors).toBe(0);
     } finally {
       proc.kill("SIGKILL");
+    }
+  });
+
+  test("Ctrl+C while connections are still opening: only the ones that opened count as connected, and it ends at once", async () => {
+    // Connections never attempted were counted as connected ("connections 3000 of 3000"), and
+    // the run waited for the attempts under way to time out.
+    const stuck = await unacceptingListener();
+    const proc = Bun.spawn(
+      [...SOURCE_CLIENT, "bench", "--port", String(stuck.port), "-c", "3000", "--json", "--quiet"],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+        env: CHILD_ENV,
+      },
+    );
+    try {
+      await Bun.sleep(500);
+      const interruptedAt = performance.now();
+      proc.kill("SIGINT");
+      expect(await withDeadline(proc.exited, DEADLINE_MS, "bench did not stop")).toBe(130);
+      expect(performance.now() - interruptedAt).toBeLessThan(3000);
+      expect(JSON.parse(await new Response(proc.stdout).text())).toMatchObject({ connections: 3000, connected: 0 });
+    } finally {
+      proc.kill("SIGKILL");
+      await stuck.close();
+    }
+  });
+
+  test("a server slower than the end's grace (2.5 s a reply) but inside --response-timeout: no error", async () => {
+    // Its replies still on their way when the run ended were counted as no-response errors.
+    const slow = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket, chunk) {
+          const lines = chunk.toString().split("\n").length - 1;
+          setTimeout(() => socket.write("Message 'ping' received successfully\n".repeat(lines)), 2500);
+        },
+        error() {},
+      },
+    });
+    try {
+      const result = await runClient(["bench", "--port", String(slow.port), "-c", "2", "-d", "1", "--json", "--quiet"]);
+      expect(result.exitCode).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ connected: 2, errors: 0, messages: 0 });
+    } finally {
+      slow.stop(true);
     }
   });
 

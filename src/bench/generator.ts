@@ -99,6 +99,8 @@ class Worker {
   heardAt = 0;
   /** It got a reply once: a notice after that ends a served connection, not one turned away. */
   replied = false;
+  /** It is in the run's count of connected connections. */
+  counted = false;
   /** Bytes of the current batch the kernel has not taken yet (rare: batches are small). */
   unsent: Uint8Array | undefined;
   closedByUs = false;
@@ -184,8 +186,10 @@ class Run {
   measuring = false;
   messages = 0;
   errors = 0;
-  /** Connections that opened and were sent a notice (server is full, ...) before any reply. */
-  turnedAway = 0;
+  /** Connections open and served: opened, less those turned away (a notice before any reply). */
+  connected = 0;
+  /** How long a connection may wait for a reply (0: for ever), for the end of the run too. */
+  responseTimeoutMs = 0;
   readonly errorKinds: Partial<Record<ErrorKind, number>> = {};
   readonly workers = new Set<Worker>();
   private budget: number;
@@ -271,7 +275,7 @@ class Run {
 
   /**
    * After stop(): waits up to `graceMs` for the replies still on their way, then closes every
-   * connection. One whose replies have not come by then has a server that stopped answering it.
+   * connection. One that has had no reply for the response timeout by then is a no-response error.
    */
   async closeAll(graceMs: number): Promise<void> {
     if (this.stopped.size > 0) {
@@ -282,8 +286,10 @@ class Run {
       ]);
       clearTimeout(timer);
     }
+    const now = performance.now();
     for (const worker of this.stopped) {
-      this.error("no-response");
+      // Slow is not silent: a reply the grace did not wait for may still be on its way.
+      if (this.responseTimeoutMs > 0 && now - worker.heardAt >= this.responseTimeoutMs) this.error("no-response");
       worker.socket.end();
     }
     this.stopped.clear();
@@ -302,6 +308,7 @@ class Run {
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const run = new Run(options);
   const responseTimeoutMs = options.responseTimeoutMs ?? BENCH_DEFAULTS.responseTimeoutMs;
+  run.responseTimeoutMs = responseTimeoutMs;
   const connectStart = performance.now();
   await openConnections(run, options);
   const connectMs = performance.now() - connectStart;
@@ -355,7 +362,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     framing: options.framing,
     message: options.message,
     connections: options.connections,
-    connected: options.connections - countConnectErrors(run) - run.turnedAway,
+    connected: run.connected,
     pipeline: run.pipeline,
     elapsedMs,
     connectMs,
@@ -388,13 +395,6 @@ const CONNECT_ERROR_KINDS: Record<ConnectFailure["kind"], ErrorKind> = {
   reset: "connect-error",
   error: "connect-error",
 };
-
-/** The error kinds of connections that never carried a message. */
-const CONNECT_ERRORS = [...new Set(Object.values(CONNECT_ERROR_KINDS))];
-
-function countConnectErrors(run: Run): number {
-  return CONNECT_ERRORS.reduce((sum, kind) => sum + (run.errorKinds[kind] ?? 0), 0);
-}
 
 /** Opens every connection, a bounded number at a time; failures are counted, not thrown. */
 async function openConnections(run: Run, options: BenchOptions): Promise<void> {
@@ -435,7 +435,11 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
         worker.write(Buffer.from(formatProxyV1(local, remote)));
       }
       // Lost already (a TLS server refusing us right after the handshake), and counted then.
-      if (!worker.closedByUs) run.workers.add(worker);
+      if (!worker.closedByUs) {
+        run.workers.add(worker);
+        worker.counted = true;
+        run.connected++;
+      }
     } catch (error) {
       const failure: ConnectFailure =
         error instanceof ConnectError ? error.failure : { kind: "error", error: error as Error };
@@ -462,7 +466,7 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
     if (worker.closedByUs) return run.closeStopped(worker);
     worker.closedByUs = true;
     run.error(kind);
-    if (kind === "notice" && !worker.replied) run.turnedAway++;
+    if (worker.counted && !worker.replied && (kind === "notice" || kind === "tls")) run.connected--;
     // -n N means N acknowledged: what the lost connection still owed goes to the others.
     run.giveBack(worker.owed);
     run.forget(worker);
@@ -474,5 +478,11 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
       await openOne();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, options.connections) }, connector));
+  const connectors = Array.from({ length: Math.min(CONNECT_CONCURRENCY, options.connections) }, connector);
+  // Interrupted: the attempts under way (up to --timeout each, against a server that does not
+  // accept) are not waited for; whatever they come to is not part of the result.
+  const { promise: aborted, resolve } = Promise.withResolvers<void>();
+  if (options.signal?.aborted) resolve();
+  options.signal?.addEventListener("abort", () => resolve(), { once: true });
+  await Promise.race([Promise.all(connectors), aborted]);
 }
