@@ -1,7 +1,15 @@
 // The numbers a user types on the command line (src/cli/args.ts): what each parser accepts, what it
 // makes of it, and the one plain sentence it answers a bad value with (a UsageError: exit code 2).
 import { describe, expect, test } from "bun:test";
-import { parseBytes, parseHostPort, parseInteger, parsePort, parseSeconds, UsageError } from "../src/cli/args.ts";
+import {
+  parseBytes,
+  parseHostPort,
+  parseInteger,
+  parseOctalMode,
+  parsePort,
+  parseSeconds,
+  UsageError,
+} from "../src/cli/args.ts";
 
 /** The error a parser throws for `value`, or a failure if it accepts it. */
 function refusal(parse: () => unknown): UsageError {
@@ -166,4 +174,25 @@ describe("parseHostPort", () => {
       );
     },
   );
+});
+
+describe("parseOctalMode (--unix-mode)", () => {
+  test.each([
+    ["660", 0o660],
+    ["0660", 0o660],
+    ["00660", 0o660],
+    ["0o660", 0o660],
+    ["0o0660", 0o660],
+    ["0", 0],
+    ["777", 0o777],
+  ])("%j is %o", (value, mode) => {
+    expect(parseOctalMode("unix-mode", value)).toBe(mode);
+  });
+
+  // Setuid, setgid and sticky mean nothing on a socket file; 8 and 9 are not octal.
+  test.each(["4755", "1777", "0o4755", "999", "rw-rw----", ""])("%j is refused", (value) => {
+    expect(refusal(() => parseOctalMode("unix-mode", value)).message).toStartWith(
+      "--unix-mode must be an octal file mode from 000 to 777",
+    );
+  });
 });

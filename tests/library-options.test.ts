@@ -3,7 +3,7 @@
 // public methods hold up when called in an order the program never uses.
 import { describe, expect, test } from "bun:test";
 import { freePort } from "../harness/ports.ts";
-import { type ServerOptions, startServer } from "../src/index.ts";
+import { SERVER_DEFAULTS, type ServerOptions, startServer } from "../src/index.ts";
 import { makeCertificates } from "./helpers/certs.ts";
 
 /** Whether something accepts connections on the port (a listener left open by a failed start). */
@@ -24,14 +24,18 @@ describe("refused before anything opens", () => {
     [
       "drainTimeoutMs: Infinity",
       { drainTimeoutMs: Number.POSITIVE_INFINITY },
-      /^drainTimeoutMs must be a whole number from 0 to 2147483647/,
+      /^drainTimeoutMs must be a number of milliseconds, 0 or more, at most 2147483647 \(got Infinity\)/,
     ],
     ["drainTimeoutMs: 3e9", { drainTimeoutMs: 3e9 }, /^drainTimeoutMs must be/],
     ["closeTimeoutMs: NaN", { closeTimeoutMs: Number.NaN }, /^closeTimeoutMs must be/],
     ["closeTimeoutMs: -1", { closeTimeoutMs: -1 }, /^closeTimeoutMs must be/],
     // 0 failed every handshake at once.
-    ["tlsHandshakeTimeoutMs: 0", { tlsHandshakeTimeoutMs: 0 }, /^tlsHandshakeTimeoutMs must be a whole number from 1/],
-    ["proxyHeaderTimeoutMs: 0.5", { proxyHeaderTimeoutMs: 0.5 }, /^proxyHeaderTimeoutMs must be/],
+    [
+      "tlsHandshakeTimeoutMs: 0",
+      { tlsHandshakeTimeoutMs: 0 },
+      /^tlsHandshakeTimeoutMs must be a number of milliseconds, more than 0/,
+    ],
+    ["proxyHeaderTimeoutMs: -5", { proxyHeaderTimeoutMs: -5 }, /^proxyHeaderTimeoutMs must be/],
     // Setuid, setgid and sticky bits on the socket file.
     ["unixMode: 0o4777", { unixMode: 0o4777 }, /^unixMode must be a whole number from 0 to 511/],
     ["port: 70000", { port: 70_000 }, /^port must be a whole number from 0 to 65535 \(got 70000\)/],
@@ -71,6 +75,23 @@ describe("refused before anything opens", () => {
     const listen = [`127.0.0.1:${port}`, { transport: "udp", host: "127.0.0.1", port: 0 }] as ServerOptions["listen"];
     expect(() => startServer({ listen })).toThrow(/^listen: transport must be "tcp", "tls" or "unix" \(got udp\)/);
     expect(await accepts(port)).toBe(false);
+  });
+});
+
+describe("what the checks must let through", () => {
+  test.each<[string, ServerOptions]>([
+    // SERVER_DEFAULTS carries proxyFrom (loopback) with proxyProtocol off: it is the default, not a request.
+    ["SERVER_DEFAULTS spread in", { ...SERVER_DEFAULTS, port: 0 }],
+    ["an empty proxyFrom", { port: 0, proxyFrom: [] }],
+    // Timers take fractions: a computed 1.1 * 1000 is 1100.0000000000002.
+    [
+      "fractional timeouts",
+      { port: 0, drainTimeoutMs: 1.1 * 1000, closeTimeoutMs: 1500.5, tlsHandshakeTimeoutMs: 0.5 },
+    ],
+  ])("%s: the server starts", async (_name, options) => {
+    const server = startServer(options);
+    expect(server.port).toBeGreaterThan(0);
+    await server.stop();
   });
 });
 

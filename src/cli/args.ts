@@ -135,7 +135,7 @@ export function parseBytes(flag: string, value: string, min = 1): number {
 /** File permissions in octal, as chmod takes them: 660, 0660, 0o660. */
 export function parseOctalMode(flag: string, value: string): number {
   // Permission bits only (000 to 777): setuid, setgid and sticky mean nothing on a socket file.
-  const match = /^(?:0o?)?([0-7]{1,3})$/i.exec(value.trim());
+  const match = /^(?:0o)?0*([0-7]{1,3})$/i.exec(value.trim());
   if (!match) throw new UsageError(`--${flag} must be an octal file mode from 000 to 777, like 0660, got '${value}'`);
   return Number.parseInt(match[1]!, 8);
 }

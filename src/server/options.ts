@@ -90,14 +90,14 @@ export const SERVER_DEFAULTS = {
 export function checkServerOptions(options: ServerOptions, addresses: readonly ListenerAddress[]): void {
   if (options.framing !== undefined && options.framing !== "line" && options.framing !== "raw")
     throw new TypeError(`framing must be "line" or "raw" (got ${String(options.framing)})`);
-  for (const [name, least] of [
-    ["drainTimeoutMs", 0],
-    ["closeTimeoutMs", 0],
+  for (const [name, deadline] of [
+    ["drainTimeoutMs", false],
+    ["closeTimeoutMs", false],
     // A deadline of 0 would close every client before it could begin.
-    ["tlsHandshakeTimeoutMs", 1],
-    ["proxyHeaderTimeoutMs", 1],
+    ["tlsHandshakeTimeoutMs", true],
+    ["proxyHeaderTimeoutMs", true],
   ] as const)
-    checkWhole(name, options[name], least, MAX_TIMER_MS);
+    checkTimeout(name, options[name], deadline);
   // Permission bits only: setuid, setgid and sticky mean nothing on a socket file.
   checkWhole("unixMode", options.unixMode, 0, 0o777);
   checkWhole("port", options.port, 0, 65_535);
@@ -110,8 +110,20 @@ export function checkServerOptions(options: ServerOptions, addresses: readonly L
     throw new TypeError("tls is for tls:// listeners, and listen has none: the server would serve plain text");
   const proxyProblem = options.proxyProtocol ? proxyProtocolProblem(addresses, "proxyProtocol") : undefined;
   if (proxyProblem) throw new TypeError(proxyProblem);
-  if (options.proxyFrom && !options.proxyProtocol)
+  // SERVER_DEFAULTS' own list (spread into the options) and an empty one ask for nothing.
+  const proxyFromGiven = options.proxyFrom !== SERVER_DEFAULTS.proxyFrom && (options.proxyFrom?.length ?? 0) > 0;
+  if (proxyFromGiven && !options.proxyProtocol)
     throw new TypeError("proxyFrom is for proxyProtocol: without it no PROXY header is read");
+}
+
+/** Milliseconds, fractions allowed (timers take them), within a timer's range. */
+function checkTimeout(name: string, value: unknown, deadline: boolean): void {
+  if (value === undefined) return;
+  const least = deadline ? "more than 0" : "0 or more";
+  if (typeof value !== "number" || !(deadline ? value > 0 : value >= 0) || !(value <= MAX_TIMER_MS))
+    throw new RangeError(
+      `${name} must be a number of milliseconds, ${least}, at most ${MAX_TIMER_MS} (got ${String(value)})`,
+    );
 }
 
 function checkWhole(name: string, value: unknown, least: number, most: number): void {
