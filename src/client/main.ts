@@ -38,8 +38,11 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   // through stdout's writer, in the order it is written (acks, status and error lines, the progress
   // line). Two writers, each flushing on its own, land a status line or a redraw in the middle of
   // an ack: stdout's writer finishes a write a full pipe took only part of later, while stderr
-  // writes at once. Known from two fstats: stderr's stream, costly to create, is not looked at.
-  const oneStream = !interactive && (await isSameDestination("stdout", "stderr"));
+  // writes at once. Known from two fstats (stderr's stream, costly to create, is not looked at),
+  // made only where the two can be one: both terminals, or neither (isatty is free; the fstats
+  // cost a start about 0.5 ms).
+  const oneStream =
+    !interactive && outputIsTerminal === (await isTerminal("stderr")) && (await isSameDestination("stdout", "stderr"));
   const oneTerminal = outputIsTerminal && oneStream;
   // Pipeline: the acks' writer. Made before the logger, which may write through it too (below).
   const output = interactive

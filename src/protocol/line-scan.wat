@@ -43,29 +43,21 @@
       (i64.eq (i64.load (local.get $at)) (i64.load (i32.const 0)))
       (i64.eq (i64.and (i64.load offset=8 (local.get $at)) (i64.load (i32.const 16))) (i64.load (i32.const 8)))))
 
-  ;; Whether the line from $lineStart to the LF at $lf is at least $minLength bytes long (without
-  ;; its LF) and its last 24 bytes, LF included, are the ending at 24. At that length the ending
-  ;; cannot overlap the prefix, and the loads stay inside the line.
-  (func $endsWithSuffix (param $lineStart i32) (param $lf i32) (param $minLength i32) (result i32)
-    (local $at i32)
-    (if (i32.lt_u (i32.sub (local.get $lf) (local.get $lineStart)) (local.get $minLength))
-      (then (return (i32.const 0))))
-    (local.set $at (i32.sub (local.get $lf) (i32.const 23)))
-    (i32.and
-      (i32.and
-        (i64.eq (i64.load (local.get $at)) (i64.load (i32.const 24)))
-        (i64.eq (i64.load offset=8 (local.get $at)) (i64.load (i32.const 32))))
-      (i64.eq (i64.load offset=16 (local.get $at)) (i64.load (i32.const 40)))))
-
   ;; How many lines [$start, $end) holds when it is only complete lines (the last byte is LF), each
-  ;; starting with the prefix ($startsWithPrefix) and ending with the ending ($endsWithSuffix, at
-  ;; least $minLength bytes long); else -1.
+  ;; starting with the prefix ($startsWithPrefix), at least $minLength bytes long (without its LF),
+  ;; and ending with the 24-byte ending at 24 (compared as three words, inline: a call per line
+  ;; cost a large read a third more). At that length the ending cannot overlap the prefix and the
+  ;; loads, from $lf - 23 to $lf, lie inside the line; a shorter line's may reach before it (never
+  ;; before memory's start: the data starts at 64), and its length alone decides.
   (func (export "countPrefixedLines") (param $start i32) (param $end i32) (param $minLength i32) (result i32)
     (local $i i32)
     (local $bits i32)
     (local $lf i32)
     (local $count i32)
     (local $lineStart i32)
+    (local $end0 i64)
+    (local $end1 i64)
+    (local $end2 i64)
     (if (i32.ge_u (local.get $start) (local.get $end)) (then (return (i32.const -1))))
     (if (i32.ne (i32.load8_u (i32.sub (local.get $end) (i32.const 1))) (i32.const 0x0A))
       (then (return (i32.const -1))))
@@ -73,6 +65,9 @@
       (then (return (i32.const -1))))
     (local.set $i (local.get $start))
     (local.set $lineStart (local.get $start))
+    (local.set $end0 (i64.load (i32.const 24)))
+    (local.set $end1 (i64.load (i32.const 32)))
+    (local.set $end2 (i64.load (i32.const 40)))
     ;; Each LF ends a line, which must end as an ack does; the next line (if any) must start with
     ;; the prefix too.
     (block $words_done
@@ -83,7 +78,15 @@
           (loop $lfs
             (br_if $lfs_done (i32.eqz (local.get $bits)))
             (local.set $lf (i32.add (local.get $i) (i32.ctz (local.get $bits))))
-            (if (i32.eqz (call $endsWithSuffix (local.get $lineStart) (local.get $lf) (local.get $minLength)))
+            (if (i32.or
+                  (i32.lt_u (i32.sub (local.get $lf) (local.get $lineStart)) (local.get $minLength))
+                  (i64.ne
+                    (i64.or
+                      (i64.or
+                        (i64.xor (i64.load offset=0 (i32.sub (local.get $lf) (i32.const 23))) (local.get $end0))
+                        (i64.xor (i64.load offset=8 (i32.sub (local.get $lf) (i32.const 23))) (local.get $end1)))
+                      (i64.xor (i64.load offset=16 (i32.sub (local.get $lf) (i32.const 23))) (local.get $end2)))
+                    (i64.const 0)))
               (then (return (i32.const -1))))
             (local.set $lineStart (i32.add (local.get $lf) (i32.const 1)))
             (local.set $count (i32.add (local.get $count) (i32.const 1)))
@@ -100,7 +103,15 @@
         (br_if $bytes_done (i32.ge_u (local.get $i) (local.get $end)))
         (if (i32.eq (i32.load8_u (local.get $i)) (i32.const 0x0A))
           (then
-            (if (i32.eqz (call $endsWithSuffix (local.get $lineStart) (local.get $i) (local.get $minLength)))
+            (if (i32.or
+                  (i32.lt_u (i32.sub (local.get $i) (local.get $lineStart)) (local.get $minLength))
+                  (i64.ne
+                    (i64.or
+                      (i64.or
+                        (i64.xor (i64.load offset=0 (i32.sub (local.get $i) (i32.const 23))) (local.get $end0))
+                        (i64.xor (i64.load offset=8 (i32.sub (local.get $i) (i32.const 23))) (local.get $end1)))
+                      (i64.xor (i64.load offset=16 (i32.sub (local.get $i) (i32.const 23))) (local.get $end2)))
+                    (i64.const 0)))
               (then (return (i32.const -1))))
             (local.set $lineStart (i32.add (local.get $i) (i32.const 1)))
             (local.set $count (i32.add (local.get $count) (i32.const 1)))
