@@ -283,6 +283,32 @@ describe("stopping", () => {
     }
   });
 
+  test("Ctrl+C to the whole process group while the workers start (before they take signals): exit 0, no failure", async () => {
+    // The signal's default action ended a worker still loading: "[ERROR] worker 2 exited before
+    // listening (signal SIGINT)" and exit 1; one that drained and exited 0 was "restarting".
+    // Its own session, as a terminal's foreground job has its own process group.
+    const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
+      env: CHILD_ENV,
+      stdout: "ignore",
+      stderr: "pipe",
+      detached: true,
+    });
+    const stderr = new TextCollector(proc.stderr);
+    let workers: number[] = [];
+    try {
+      workers = await firstWorkerOf(proc.pid);
+      process.kill(-proc.pid, "SIGINT");
+      expect(await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit")).toBe(0);
+      await stderr.done;
+      expect(stderr.text).not.toContain("[ERROR]");
+      expect(stderr.text).not.toContain("restarting");
+      await eventually(() => workers.every(isGone), DEADLINE_MS, "the workers gone");
+    } finally {
+      for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
+      proc.kill("SIGKILL");
+    }
+  });
+
   test("SIGTERM while the workers are still starting: they start, then drain, and the exit is 0", async () => {
     // A service manager may stop what it has just started. The signal's default action ended the
     // supervisor with 143 and left its workers to notice on their own.

@@ -42,6 +42,8 @@ const LOG_BACKLOG_CHARS = 4 * 1024 * 1024;
 const COLLECT_TIMEOUT_MS = 1000;
 /** Beyond a worker's own deadlines (drain, then its stdout), before it is killed. */
 const STOP_GRACE_MS = 2000;
+/** How long the exit of a worker a signal may have ended waits for the supervisor's own handler. */
+const SIGNAL_SETTLE_MS = 100;
 
 export async function runSupervisor(options: ServerProgramOptions): Promise<number> {
   checkConnectionShares(options.limits.maxConnections, options.workers);
@@ -78,7 +80,8 @@ export async function runSupervisor(options: ServerProgramOptions): Promise<numb
       options,
     });
     if (!(await supervisor.start())) return ExitCode.failure;
-    metrics?.announce(logger);
+    // A stop during the start: its drain, not the announcement of a server now going away.
+    if (!supervisor.stopRequested) metrics?.announce(logger);
     return await served;
   } finally {
     await metrics?.stop();
@@ -175,10 +178,13 @@ class WorkerPool implements Supervisor {
     }
     const [first, ...rest] = this.slots;
     const ready = await this.launch(first!);
-    if (!ready) return false;
+    // Stopped while starting (a Ctrl+C reaches the whole process group, and may end a worker that
+    // has not yet taken its signals): not a failure; the stop drains whatever did start.
+    if (!ready) return this.stopping !== undefined;
     this.ports = ready.listeners.map((listener) => (listener.transport === "unix" ? 0 : listener.port));
     const others = await Promise.all(rest.map((slot) => this.launch(slot)));
     if (others.some((answer) => answer === undefined)) {
+      if (this.stopping) return true;
       // Nobody was told the server is up: nothing to drain, no shutdown to announce.
       this.state = "failed";
       this.kill();
@@ -199,6 +205,10 @@ class WorkerPool implements Supervisor {
     const { listen, host, port } = this.options;
     if (listen.length === 0) return [{ transport: "tcp", host, port }];
     return listen.filter((address): address is NetworkAddress => address.transport !== "unix");
+  }
+
+  get stopRequested(): boolean {
+    return this.stopping !== undefined;
   }
 
   /** A stop asked for while the workers start waits for the start; one that failed has nothing to drain. */
@@ -298,6 +308,12 @@ class WorkerPool implements Supervisor {
       slot.active = 0;
       // What it said last (why it failed, a crash's trace) is on its way out: let it out first.
       await slot.stderrRelay;
+      // A signal to the whole process group (a terminal's Ctrl+C) ends a worker, or has it drain
+      // and exit 0, as it reaches the supervisor, whose own handler may not have run yet. Once it
+      // has, the stop is known: the worker was stopped, not failed, and is not restarted.
+      if (proc.exitCode === 0 || proc.signalCode === "SIGINT" || proc.signalCode === "SIGTERM")
+        await Bun.sleep(SIGNAL_SETTLE_MS);
+      if (!listened && this.stopping) return resolve(undefined);
       if (!listened) {
         reportListenError(
           this.logger,
