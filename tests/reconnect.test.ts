@@ -364,6 +364,21 @@ describe("what is sent again, and what is printed", () => {
       expect(result.exitCode).toBe(0);
       expect(result.stdout).toBe(`${ack("a")}\n`);
       expect(connections).toBe(3);
+      // A server that never answers the handshake (one speaking plain text, waiting for a line),
+      // on the first connection: a wrong --tls, which waiting would not change. Exit 6 after
+      // --timeout, not after --reconnect-for.
+      const silent = startFakeServer({});
+      try {
+        const started = performance.now();
+        const args = ["--port", String(silent.port), ...tls, "--reconnect", "--timeout", "1", "-m", "a"];
+        const wrong = await runClient(args);
+        expect(wrong.exitCode).toBe(6);
+        expect(wrong.stderr).toContain("did not complete the TLS handshake");
+        expect(wrong.stderr).not.toContain("[RECONNECTING]");
+        expect(performance.now() - started).toBeLessThan(10_000);
+      } finally {
+        silent.stop();
+      }
       // A certificate that does not verify fails the same way on every connection: not retried.
       const untrusted = await runClient(["--port", String(listener.port), "--tls", "--reconnect", "-m", "a"]);
       expect(untrusted.exitCode).toBe(6);

@@ -17,6 +17,12 @@ export interface Outcome {
    * so --reconnect tries again; a message that is too long or a protocol mix-up would only repeat.
    */
   transient?: boolean;
+  /**
+   * Transient only once the run has had a connection: a TLS handshake that never finishes on the
+   * first one is most likely a wrong --tls (a plain-text server waiting for a line), which waiting
+   * would not change; after a connection has worked, it is a server restarting or stopped.
+   */
+  transientOnceConnected?: boolean;
 }
 
 export function connectFailureOutcome(failure: ConnectFailure): Outcome {
@@ -77,14 +83,20 @@ export const INSECURE_WARNING =
 
 /**
  * TLS failed. A certificate, an alert or a protocol mix-up would fail the same way on a new
- * connection; a server that hung up during the handshake, or never finished it, may not: a
- * balancer accepts and closes while its backend restarts, and a stopped server resumes. Those
- * --reconnect tries again, and the run still ends with exit 6 if they go on.
+ * connection; a server that hung up during the handshake may not (a balancer accepts and closes
+ * while its backend restarts), nor may one that never finished it, once a connection has worked
+ * (a stopped server resumes). Those --reconnect tries again, and the run still ends with exit 6
+ * if they go on.
  */
 export function tlsOutcome(failure: TlsFailure, tally?: Tally): Outcome {
   const reason = tlsReason(failure);
-  const transient = failure.kind === "no-handshake" || (failure.kind === "handshake-failed" && !failure.reason);
-  return { exitCode: ClientExit.tls, error: `[TLS] ${reason}${tally ? lossSuffix(tally) : ""}`, reason, transient };
+  return {
+    exitCode: ClientExit.tls,
+    error: `[TLS] ${reason}${tally ? lossSuffix(tally) : ""}`,
+    reason,
+    transient: failure.kind === "handshake-failed" && !failure.reason,
+    transientOnceConnected: failure.kind === "no-handshake",
+  };
 }
 
 function tlsReason(failure: TlsFailure): string {

@@ -70,6 +70,8 @@ export class Session {
   // With --reconnect only:
   private readonly unacknowledged: Unacknowledged | undefined;
   private readonly plan: RetryPlan | undefined;
+  /** A connection of this run has opened: some failures are passing ones only after that (transientOnceConnected). */
+  private hasConnected = false;
   private reconnecting = false;
   /** The connection was lost while nothing was owed: reconnect when the next bytes are sent. */
   private idleLoss: Outcome | undefined;
@@ -207,7 +209,7 @@ export class Session {
     let last = cause;
     while (true) {
       if (last) {
-        const delay = this.plan && last.transient ? this.plan.nextDelay() : undefined;
+        const delay = this.mayRetry(last) ? this.plan!.nextDelay() : undefined;
         if (delay === undefined) return last;
         this.listeners.reconnect!.say(
           `[RECONNECTING] ${last.reason}; retrying in ${delay} ms (${this.owed} unacknowledged)`,
@@ -223,6 +225,7 @@ export class Session {
         const link = await this.openLink();
         if (this.closed) return void link.close();
         this.plan?.connected();
+        this.hasConnected = true;
         return link;
       } catch (error) {
         last = connectFailureOutcome(
@@ -290,10 +293,18 @@ export class Session {
     }
   }
 
+  /** Whether --reconnect tries again after this failure. */
+  private mayRetry(outcome: Outcome): boolean {
+    return (
+      this.plan !== undefined &&
+      (outcome.transient === true || (outcome.transientOnceConnected === true && this.hasConnected))
+    );
+  }
+
   /** The connection failed: the run ends, unless --reconnect may go on over a new one. */
   private connectionFailed(outcome: Outcome): void {
     if (this.failed || this.closed) return;
-    if (!this.plan || !outcome.transient) return this.failWith(outcome);
+    if (!this.mayRetry(outcome)) return this.failWith(outcome);
     clearTimeout(this.responseTimer);
     this.responseTimer = undefined;
     this.link?.close();
