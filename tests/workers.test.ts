@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { memoryKiB } from "../harness/procfs.ts";
 import { buildBinary, ENTRY_POINTS, MULTICALL_ENTRY } from "../scripts/compile.ts";
 import { UsageError } from "../src/cli/args.ts";
@@ -79,6 +80,36 @@ function childrenOf(pid: number): number[] {
     }
   }
   return children;
+}
+
+/**
+ * Starts `server --workers 2`, signals it (`signal`) as soon as its first worker is spawned,
+ * before that worker listens, and waits for it to exit and for every worker seen to be gone.
+ */
+async function signalledWhileStarting(
+  signal: (supervisor: Subprocess) => void,
+  { ownSession = false } = {},
+): Promise<{ exitCode: number; stderr: string; workersGoneWhenItExited: boolean }> {
+  const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
+    env: CHILD_ENV,
+    stdout: "ignore",
+    stderr: "pipe",
+    detached: ownSession,
+  });
+  const stderr = new TextCollector(proc.stderr);
+  let workers: number[] = [];
+  try {
+    workers = await firstWorkerOf(proc.pid);
+    signal(proc);
+    const exitCode = await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit");
+    const workersGoneWhenItExited = workers.every(isGone);
+    await stderr.done;
+    await eventually(() => workers.every(isGone), DEADLINE_MS, "the workers gone after their supervisor");
+    return { exitCode, stderr: stderr.text, workersGoneWhenItExited };
+  } finally {
+    for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
+    proc.kill("SIGKILL");
+  }
 }
 
 /** The supervisor's first worker, as soon as it is spawned (before it listens). */
@@ -266,71 +297,33 @@ describe("stopping", () => {
 
   test("SIGKILL while the first worker is still starting: that worker does not serve on with no parent", async () => {
     // Its "ready" to a supervisor that is gone never completed, and it stayed, listening, for good.
-    const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
-      env: CHILD_ENV,
-      stdout: "ignore",
-      stderr: "ignore",
-    });
-    let workers: number[] = [];
-    try {
-      workers = await firstWorkerOf(proc.pid);
-      proc.kill("SIGKILL");
-      await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit");
-      await eventually(() => workers.every(isGone), DEADLINE_MS, "the worker gone after its supervisor");
-    } finally {
-      for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
-      proc.kill("SIGKILL");
-    }
+    // The workers go after it, when their channel closes; signalledWhileStarting fails unless
+    // every one it saw is gone within the deadline.
+    await signalledWhileStarting((supervisor) => supervisor.kill("SIGKILL"));
   });
 
   test("Ctrl+C to the whole process group while the workers start (before they take signals): exit 0, no failure", async () => {
     // The signal's default action ended a worker still loading: "[ERROR] worker 2 exited before
     // listening (signal SIGINT)" and exit 1; one that drained and exited 0 was "restarting".
     // Its own session, as a terminal's foreground job has its own process group.
-    const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
-      env: CHILD_ENV,
-      stdout: "ignore",
-      stderr: "pipe",
-      detached: true,
+    const { exitCode, stderr } = await signalledWhileStarting((supervisor) => process.kill(-supervisor.pid, "SIGINT"), {
+      ownSession: true,
     });
-    const stderr = new TextCollector(proc.stderr);
-    let workers: number[] = [];
-    try {
-      workers = await firstWorkerOf(proc.pid);
-      process.kill(-proc.pid, "SIGINT");
-      expect(await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit")).toBe(0);
-      await stderr.done;
-      expect(stderr.text).not.toContain("[ERROR]");
-      expect(stderr.text).not.toContain("restarting");
-      await eventually(() => workers.every(isGone), DEADLINE_MS, "the workers gone");
-    } finally {
-      for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
-      proc.kill("SIGKILL");
-    }
+    expect(exitCode).toBe(0);
+    expect(stderr).not.toContain("[ERROR]");
+    expect(stderr).not.toContain("restarting");
   });
 
   test("SIGTERM while the workers are still starting: they start, then drain, and the exit is 0", async () => {
     // A service manager may stop what it has just started. The signal's default action ended the
     // supervisor with 143 and left its workers to notice on their own.
-    const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
-      env: CHILD_ENV,
-      stdout: "ignore",
-      stderr: "pipe",
-    });
-    const stderr = new TextCollector(proc.stderr);
-    let workers: number[] = [];
-    try {
-      workers = await firstWorkerOf(proc.pid);
-      proc.kill("SIGTERM");
-      expect(await withDeadline(proc.exited, DEADLINE_MS, "the supervisor did not exit")).toBe(0);
-      await stderr.done;
-      expect(stderr.text).toContain("[SHUTTING DOWN]");
-      expect(stderr.text).toEndWith("[CLOSED] Server socket closed\n");
-      expect(workers.every(isGone)).toBe(true);
-    } finally {
-      for (const pid of workers) if (!isGone(pid)) process.kill(pid, "SIGKILL");
-      proc.kill("SIGKILL");
-    }
+    const { exitCode, stderr, workersGoneWhenItExited } = await signalledWhileStarting((supervisor) =>
+      supervisor.kill("SIGTERM"),
+    );
+    expect(exitCode).toBe(0);
+    expect(stderr).toContain("[SHUTTING DOWN]");
+    expect(stderr).toEndWith("[CLOSED] Server socket closed\n");
+    expect(workersGoneWhenItExited).toBe(true);
   });
 });
 
