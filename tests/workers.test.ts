@@ -37,7 +37,7 @@ import {
   TextCollector,
   withDeadline,
 } from "./helpers/processes.ts";
-import { connectClients, RawClient } from "./helpers/sockets.ts";
+import { connectClients, freePort, RawClient } from "./helpers/sockets.ts";
 import { ack, ackLine } from "./helpers/spec.ts";
 import { stuckReader } from "./helpers/stuck-reader.ts";
 
@@ -88,9 +88,9 @@ function childrenOf(pid: number): number[] {
  */
 async function signalledWhileStarting(
   signal: (supervisor: Subprocess) => void,
-  { ownSession = false } = {},
+  { ownSession = false, port = 0 } = {},
 ): Promise<{ exitCode: number; stderr: string; workersGoneWhenItExited: boolean }> {
-  const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", "0", "--quiet"], {
+  const proc = Bun.spawn([...SOURCE_SERVER, "--workers", "2", "--port", String(port), "--quiet"], {
     env: CHILD_ENV,
     stdout: "ignore",
     stderr: "pipe",
@@ -314,16 +314,38 @@ describe("stopping", () => {
     expect(stderr).not.toContain("restarting");
   });
 
-  test("SIGTERM while the workers are still starting: they start, then drain, and the exit is 0", async () => {
+  test("SIGTERM while the workers are still starting: the start ends, what started drains, and the exit is 0", async () => {
     // A service manager may stop what it has just started. The signal's default action ended the
     // supervisor with 143 and left its workers to notice on their own.
     const { exitCode, stderr, workersGoneWhenItExited } = await signalledWhileStarting((supervisor) =>
       supervisor.kill("SIGTERM"),
     );
     expect(exitCode).toBe(0);
-    expect(stderr).toContain("[SHUTTING DOWN]");
-    expect(stderr).toEndWith("[CLOSED] Server socket closed\n");
+    expect(stderr).not.toContain("[ERROR]");
+    // Not announced, so no goodbye either: the stop came before the server was up.
+    expect(stderr).not.toContain("[STARTING]");
+    expect(stderr).not.toContain("[SHUTTING DOWN]");
     expect(workersGoneWhenItExited).toBe(true);
+  });
+
+  test("a worker that fails to listen while a stop is under way is still a failure: exit 1, with the reason", async () => {
+    // Taken for stopped, a port taken between the supervisor's check and the worker's bind gave
+    // exit 0 and no error: a server that never listened, reported as a clean stop.
+    const port = freePort();
+    let taken: { stop(closeActiveConnections?: boolean): void } | undefined;
+    try {
+      const { exitCode, stderr } = await signalledWhileStarting(
+        (supervisor) => {
+          taken = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+          supervisor.kill("SIGINT");
+        },
+        { port },
+      );
+      expect(exitCode).toBe(1);
+      expect(stderr).toContain(`[ERROR] Address 127.0.0.1:${port} is already in use`);
+    } finally {
+      taken?.stop(true);
+    }
   });
 });
 

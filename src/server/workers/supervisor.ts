@@ -106,6 +106,8 @@ interface Slot {
   stderrRelay: Promise<void>;
   /** Answers to collect(), by request id. */
   waiting: Map<number, (answer: WorkerSnapshot | undefined) => void>;
+  /** Its worker was ended by the stop before it listened: stopped, not failed. */
+  stoppedBeforeListening: boolean;
 }
 
 class WorkerPool implements Supervisor {
@@ -138,6 +140,7 @@ class WorkerPool implements Supervisor {
       stdoutRelay: Promise.resolve(),
       stderrRelay: Promise.resolve(),
       waiting: new Map(),
+      stoppedBeforeListening: false,
     }));
     const warnBehind = stdoutBehindWarning(logger);
     this.stdoutTarget = messages && {
@@ -176,15 +179,18 @@ class WorkerPool implements Supervisor {
       this.state = "failed";
       return false;
     }
+    // A stop while starting ends the start: the workers not yet launched are not, none is
+    // announced, and the stop drains the ones that did start. A worker the stop itself ended (a
+    // Ctrl+C reaches the whole process group, before a new worker takes its signals) is no failure.
     const [first, ...rest] = this.slots;
     const ready = await this.launch(first!);
-    // Stopped while starting (a Ctrl+C reaches the whole process group, and may end a worker that
-    // has not yet taken its signals): not a failure; the stop drains whatever did start.
-    if (!ready) return this.stopping !== undefined;
+    if (!ready) return first!.stoppedBeforeListening;
+    if (this.stopping) return true;
     this.ports = ready.listeners.map((listener) => (listener.transport === "unix" ? 0 : listener.port));
     const others = await Promise.all(rest.map((slot) => this.launch(slot)));
+    const failed = rest.filter((slot, i) => others[i] === undefined && !slot.stoppedBeforeListening);
+    if (this.stopping && failed.length === 0) return true;
     if (others.some((answer) => answer === undefined)) {
-      if (this.stopping) return true;
       // Nobody was told the server is up: nothing to drain, no shutdown to announce.
       this.state = "failed";
       this.kill();
@@ -234,7 +240,9 @@ class WorkerPool implements Supervisor {
   }
 
   private async drainAll(): Promise<void> {
-    this.events.shuttingDown?.();
+    // Stopped before it was announced (a stop during the start): no goodbye for it either.
+    const announced = this.state === "serving";
+    if (announced) this.events.shuttingDown?.();
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
     const stopWithinMs = 2 * this.options.drainTimeoutMs + STOP_GRACE_MS;
     const deadline = setTimeout(() => {
@@ -261,7 +269,7 @@ class WorkerPool implements Supervisor {
       }),
     );
     clearTimeout(deadline);
-    this.events.closed?.();
+    if (announced) this.events.closed?.();
   }
 
   /** Starts the slot's worker; resolves with its `ready` message, or undefined if it failed to listen. */
@@ -310,10 +318,15 @@ class WorkerPool implements Supervisor {
       await slot.stderrRelay;
       // A signal to the whole process group (a terminal's Ctrl+C) ends a worker, or has it drain
       // and exit 0, as it reaches the supervisor, whose own handler may not have run yet. Once it
-      // has, the stop is known: the worker was stopped, not failed, and is not restarted.
-      if (proc.exitCode === 0 || proc.signalCode === "SIGINT" || proc.signalCode === "SIGTERM")
-        await Bun.sleep(SIGNAL_SETTLE_MS);
-      if (!listened && this.stopping) return resolve(undefined);
+      // has, the stop is known: the worker was stopped, not failed, and is not restarted. One that
+      // said why it failed (a port taken meanwhile), or died another way, failed whatever came.
+      const endedAsStopped =
+        failure === undefined && (proc.exitCode === 0 || proc.signalCode === "SIGINT" || proc.signalCode === "SIGTERM");
+      if (endedAsStopped) await Bun.sleep(SIGNAL_SETTLE_MS);
+      if (!listened && this.stopping && endedAsStopped) {
+        slot.stoppedBeforeListening = true;
+        return resolve(undefined);
+      }
       if (!listened) {
         reportListenError(
           this.logger,
