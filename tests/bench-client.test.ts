@@ -175,11 +175,28 @@ describe("client bench", () => {
       },
     });
     try {
-      const result = await runClient(["bench", "--port", String(slow.port), "-c", "2", "-d", "1", "--json", "--quiet"]);
+      const result = await runClient(["bench", "--port", String(slow.port), "-c", "2", "-d", "3", "--json", "--quiet"]);
       expect(result.exitCode).toBe(0);
-      expect(JSON.parse(result.stdout)).toMatchObject({ connected: 2, errors: 0, messages: 0 });
+      // Each connection's first reply came inside the run, its second after it (not counted).
+      expect(JSON.parse(result.stdout)).toMatchObject({ connected: 2, errors: 0, messages: 2 });
     } finally {
       slow.stop(true);
+    }
+  });
+
+  test("a server that never replies, in a run shorter than --response-timeout: every connection a no-response error", async () => {
+    // Counted only once silent for the timeout, the end of a 1 s run never saw it: exit 0.
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const started = performance.now();
+      const args = ["bench", "--port", String(silent.port), "-c", "2", "-d", "1", "--response-timeout", "3"];
+      const result = await runClient([...args, "--json", "--quiet"]);
+      expect(result.exitCode).toBe(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({ messages: 0, errors: 2, errorKinds: { "no-response": 2 } });
+      // The end waits for the timeout from the last sign of life, not for ever.
+      expect(performance.now() - started).toBeLessThan(8000);
+    } finally {
+      silent.stop(true);
     }
   });
 

@@ -274,22 +274,28 @@ class Run {
   }
 
   /**
-   * After stop(): waits up to `graceMs` for the replies still on their way, then closes every
-   * connection. One that has had no reply for the response timeout by then is a no-response error.
+   * After stop(): waits for the replies still on their way, then closes every connection; one
+   * still owed replies then is a no-response error. The wait is `graceMs`, or up to the response
+   * timeout from each connection's last reply if that is later: a server slower than the grace is
+   * not a dead one, and a dead one is known by then. Interrupted (`graceOnly`), the grace alone,
+   * and what is still owed then is not held against the server.
    */
-  async closeAll(graceMs: number): Promise<void> {
+  async closeAll(graceMs: number, { graceOnly = false } = {}): Promise<void> {
     if (this.stopped.size > 0) {
+      let waitMs = graceMs;
+      if (!graceOnly && this.responseTimeoutMs > 0) {
+        const now = performance.now();
+        for (const worker of this.stopped) waitMs = Math.max(waitMs, worker.heardAt + this.responseTimeoutMs - now);
+      }
       let timer: Timer | undefined;
       await Promise.race([
         this.allStoppedClosed.promise,
-        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+        new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
       ]);
       clearTimeout(timer);
     }
-    const now = performance.now();
     for (const worker of this.stopped) {
-      // Slow is not silent: a reply the grace did not wait for may still be on its way.
-      if (this.responseTimeoutMs > 0 && now - worker.heardAt >= this.responseTimeoutMs) this.error("no-response");
+      if (!graceOnly) this.error("no-response");
       worker.socket.end();
     }
     this.stopped.clear();
@@ -350,7 +356,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   run.stop();
   // Replies to the last batches are a round trip away (a server that stopped answering was given
   // up on without waiting: no-response). They are not counted: the clock has stopped.
-  await run.closeAll(STOP_GRACE_MS);
+  await run.closeAll(STOP_GRACE_MS, { graceOnly: options.signal?.aborted === true });
 
   const h = run.histogram;
   const ms = (us: number) => us / 1000;
@@ -433,6 +439,12 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
         const local = { address: socket.localAddress, port: socket.localPort };
         const remote = { address: socket.remoteAddress, port: socket.remotePort };
         worker.write(Buffer.from(formatProxyV1(local, remote)));
+      }
+      // Opened after a Ctrl+C, which no longer waits for it: not part of the run.
+      if (options.signal?.aborted) {
+        worker.closedByUs = true;
+        worker.socket.end();
+        return;
       }
       // Lost already (a TLS server refusing us right after the handshake), and counted then.
       if (!worker.closedByUs) {
