@@ -59,6 +59,8 @@ describe("refused before anything opens", () => {
       /^tls is for tls:\/\/ listeners, and listen has none/,
     ],
     ["proxyFrom without proxyProtocol", { port: 0, proxyFrom: ["10.0.0.0/8"] }, /^proxyFrom is for proxyProtocol/],
+    // Fail closed, but silently: every client refused, with nothing to say why.
+    ["proxyProtocol with an empty proxyFrom", { port: 0, proxyProtocol: true, proxyFrom: [] }, /^proxyFrom is empty/],
     [
       "proxyProtocol on a Unix socket",
       { proxyProtocol: true, listen: ["unix:@socket-lab-library-options"] },
@@ -82,6 +84,7 @@ describe("what the checks must let through", () => {
   test.each<[string, ServerOptions]>([
     // SERVER_DEFAULTS carries proxyFrom (loopback) with proxyProtocol off: it is the default, not a request.
     ["SERVER_DEFAULTS spread in", { ...SERVER_DEFAULTS, port: 0 }],
+    ["a copy of the default proxyFrom", { ...SERVER_DEFAULTS, port: 0, proxyFrom: [...SERVER_DEFAULTS.proxyFrom] }],
     ["an empty proxyFrom", { port: 0, proxyFrom: [] }],
     // Timers take fractions: a computed 1.1 * 1000 is 1100.0000000000002.
     [

@@ -110,10 +110,18 @@ export function checkServerOptions(options: ServerOptions, addresses: readonly L
     throw new TypeError("tls is for tls:// listeners, and listen has none: the server would serve plain text");
   const proxyProblem = options.proxyProtocol ? proxyProtocolProblem(addresses, "proxyProtocol") : undefined;
   if (proxyProblem) throw new TypeError(proxyProblem);
-  // SERVER_DEFAULTS' own list (spread into the options) and an empty one ask for nothing.
-  const proxyFromGiven = options.proxyFrom !== SERVER_DEFAULTS.proxyFrom && (options.proxyFrom?.length ?? 0) > 0;
+  // The default list (SERVER_DEFAULTS spread into the options, or a copy of it) and an empty one
+  // ask for nothing; anything else does, and is for the PROXY header.
+  const { proxyFrom } = options;
+  const defaultList = SERVER_DEFAULTS.proxyFrom;
+  const proxyFromGiven =
+    proxyFrom !== undefined &&
+    proxyFrom.length > 0 &&
+    !(proxyFrom.length === defaultList.length && proxyFrom.every((block, i) => block === defaultList[i]));
   if (proxyFromGiven && !options.proxyProtocol)
     throw new TypeError("proxyFrom is for proxyProtocol: without it no PROXY header is read");
+  if (options.proxyProtocol && proxyFrom?.length === 0)
+    throw new TypeError("proxyFrom is empty: no source may send a PROXY header, so every client would be refused");
 }
 
 /** Milliseconds, fractions allowed (timers take them), within a timer's range. */
