@@ -184,6 +184,52 @@ describe("client bench", () => {
     }
   });
 
+  test("--response-timeout 0 (off): replies still owed at the end are no error, however slow the server", async () => {
+    const slow = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket, chunk) {
+          const lines = chunk.toString().split("\n").length - 1;
+          setTimeout(() => socket.write("Message 'ping' received successfully\n".repeat(lines)), 2500);
+        },
+        error() {},
+      },
+    });
+    try {
+      const args = ["bench", "--port", String(slow.port), "-c", "2", "-d", "1", "--response-timeout", "0"];
+      const result = await runClient([...args, "--json", "--quiet"]);
+      expect(result.exitCode).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ errors: 0 });
+    } finally {
+      slow.stop(true);
+    }
+  });
+
+  test("Ctrl+C while the end of a run waits for a silent server: it stops at once, and nothing is held against the server", async () => {
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const proc = Bun.spawn(
+      [...SOURCE_CLIENT, "bench", "--port", String(silent.port), "-c", "2", "-d", "1", "--json", "--quiet"],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+        env: CHILD_ENV,
+      },
+    );
+    try {
+      // The run is over at 1 s; the end would wait up to the 10 s timeout for the replies.
+      await Bun.sleep(2500);
+      const interruptedAt = performance.now();
+      proc.kill("SIGINT");
+      expect(await withDeadline(proc.exited, DEADLINE_MS, "bench did not stop")).toBe(130);
+      expect(performance.now() - interruptedAt).toBeLessThan(2000);
+      expect(JSON.parse(await new Response(proc.stdout).text())).toMatchObject({ errors: 0 });
+    } finally {
+      proc.kill("SIGKILL");
+      silent.stop(true);
+    }
+  });
+
   test("a server that never replies, in a run shorter than --response-timeout: every connection a no-response error", async () => {
     // Counted only once silent for the timeout, the end of a 1 s run never saw it: exit 0.
     const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });

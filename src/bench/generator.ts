@@ -275,27 +275,33 @@ class Run {
 
   /**
    * After stop(): waits for the replies still on their way, then closes every connection; one
-   * still owed replies then is a no-response error. The wait is `graceMs`, or up to the response
-   * timeout from each connection's last reply if that is later: a server slower than the grace is
-   * not a dead one, and a dead one is known by then. Interrupted (`graceOnly`), the grace alone,
-   * and what is still owed then is not held against the server.
+   * still owed replies then is a no-response error. The wait is `graceMs`, or until each
+   * connection has gone the response timeout without a reply, whichever is later, and a reply
+   * moves that connection's deadline on, as during the run: a server slower than the grace is
+   * not a dead one, and a dead one is known by then. With the timeout off (0), the grace, and
+   * nothing is counted; interrupted (`signal`), the grace, and nothing is held against the server.
    */
-  async closeAll(graceMs: number, { graceOnly = false } = {}): Promise<void> {
-    if (this.stopped.size > 0) {
-      let waitMs = graceMs;
-      if (!graceOnly && this.responseTimeoutMs > 0) {
-        const now = performance.now();
+  async closeAll(graceMs: number, signal?: AbortSignal): Promise<void> {
+    const graceEnd = performance.now() + graceMs;
+    const interrupted = () => signal?.aborted === true;
+    const aborted = new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve(), { once: true }));
+    while (this.stopped.size > 0) {
+      const now = performance.now();
+      let waitMs = graceEnd - now;
+      if (!interrupted() && this.responseTimeoutMs > 0)
         for (const worker of this.stopped) waitMs = Math.max(waitMs, worker.heardAt + this.responseTimeoutMs - now);
-      }
+      if (waitMs <= 0) break;
       let timer: Timer | undefined;
       await Promise.race([
         this.allStoppedClosed.promise,
+        ...(interrupted() ? [] : [aborted]),
         new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
       ]);
       clearTimeout(timer);
     }
+    const counted = !interrupted() && this.responseTimeoutMs > 0;
     for (const worker of this.stopped) {
-      if (!graceOnly) this.error("no-response");
+      if (counted) this.error("no-response");
       worker.socket.end();
     }
     this.stopped.clear();
@@ -356,7 +362,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   run.stop();
   // Replies to the last batches are a round trip away (a server that stopped answering was given
   // up on without waiting: no-response). They are not counted: the clock has stopped.
-  await run.closeAll(STOP_GRACE_MS, { graceOnly: options.signal?.aborted === true });
+  await run.closeAll(STOP_GRACE_MS, options.signal);
 
   const h = run.histogram;
   const ms = (us: number) => us / 1000;
