@@ -13,6 +13,43 @@ import { freePort, unacceptingListener } from "./helpers/sockets.ts";
 
 const server = serverForThisFile(["--quiet"]);
 
+/**
+ * Runs `client bench <args> --json --quiet`, sends it SIGINT after `afterMs`, and expects exit 130:
+ * its report, and how long it took to stop after the signal.
+ */
+async function interruptedBench(args: string[], afterMs: number) {
+  const proc = Bun.spawn([...SOURCE_CLIENT, "bench", ...args, "--json", "--quiet"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: CHILD_ENV,
+  });
+  try {
+    await Bun.sleep(afterMs);
+    const interruptedAt = performance.now();
+    proc.kill("SIGINT");
+    expect(await withDeadline(proc.exited, DEADLINE_MS, "bench did not stop")).toBe(130);
+    const stoppedInMs = performance.now() - interruptedAt;
+    return { report: JSON.parse(await new Response(proc.stdout).text()), stoppedInMs };
+  } finally {
+    proc.kill("SIGKILL");
+  }
+}
+
+/** A server that acknowledges every line, `delayMs` after it came. */
+function slowAckServer(delayMs: number) {
+  return Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(socket, chunk) {
+        const lines = chunk.toString().split("\n").length - 1;
+        setTimeout(() => socket.write("Message 'ping' received successfully\n".repeat(lines)), delayMs);
+      },
+      error() {},
+    },
+  });
+}
+
 describe("client bench", () => {
   test("--requests N: exactly N messages acknowledged, pipelined over several connections, no errors", async () => {
     const args = ["bench", "--port", String(server().port), "-c", "7", "-P", "4", "-n", "5003", "--json", "--quiet"];
@@ -119,61 +156,28 @@ describe("client bench", () => {
   });
 
   test("Ctrl+C ends a run early with its summary so far, and exit 130 (it printed nothing)", async () => {
-    const proc = Bun.spawn(
-      [...SOURCE_CLIENT, "bench", "--port", String(server().port), "-c", "4", "-d", "60", "--json", "--quiet"],
-      { stdout: "pipe", stderr: "pipe", env: CHILD_ENV },
-    );
-    try {
-      await Bun.sleep(1500);
-      proc.kill("SIGINT");
-      expect(await withDeadline(proc.exited, DEADLINE_MS, "bench did not stop")).toBe(130);
-      const report = JSON.parse(await new Response(proc.stdout).text());
-      expect(report.messages).toBeGreaterThan(0);
-      expect(report.elapsedMs).toBeLessThan(10_000);
-      expect(report.errors).toBe(0);
-    } finally {
-      proc.kill("SIGKILL");
-    }
+    const { report } = await interruptedBench(["--port", String(server().port), "-c", "4", "-d", "60"], 1500);
+    expect(report.messages).toBeGreaterThan(0);
+    expect(report.elapsedMs).toBeLessThan(10_000);
+    expect(report.errors).toBe(0);
   });
 
   test("Ctrl+C while connections are still opening: only the ones that opened count as connected, and it ends at once", async () => {
     // Connections never attempted were counted as connected ("connections 3000 of 3000"), and
     // the run waited for the attempts under way to time out.
     const stuck = await unacceptingListener();
-    const proc = Bun.spawn(
-      [...SOURCE_CLIENT, "bench", "--port", String(stuck.port), "-c", "3000", "--json", "--quiet"],
-      {
-        stdout: "pipe",
-        stderr: "pipe",
-        env: CHILD_ENV,
-      },
-    );
     try {
-      await Bun.sleep(500);
-      const interruptedAt = performance.now();
-      proc.kill("SIGINT");
-      expect(await withDeadline(proc.exited, DEADLINE_MS, "bench did not stop")).toBe(130);
-      expect(performance.now() - interruptedAt).toBeLessThan(3000);
-      expect(JSON.parse(await new Response(proc.stdout).text())).toMatchObject({ connections: 3000, connected: 0 });
+      const { report, stoppedInMs } = await interruptedBench(["--port", String(stuck.port), "-c", "3000"], 500);
+      expect(stoppedInMs).toBeLessThan(3000);
+      expect(report).toMatchObject({ connections: 3000, connected: 0 });
     } finally {
-      proc.kill("SIGKILL");
       await stuck.close();
     }
   });
 
   test("a server slower than the end's grace (2.5 s a reply) but inside --response-timeout: no error", async () => {
     // Its replies still on their way when the run ended were counted as no-response errors.
-    const slow = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data(socket, chunk) {
-          const lines = chunk.toString().split("\n").length - 1;
-          setTimeout(() => socket.write("Message 'ping' received successfully\n".repeat(lines)), 2500);
-        },
-        error() {},
-      },
-    });
+    const slow = slowAckServer(2500);
     try {
       const result = await runClient(["bench", "--port", String(slow.port), "-c", "2", "-d", "3", "--json", "--quiet"]);
       expect(result.exitCode).toBe(0);
@@ -185,17 +189,7 @@ describe("client bench", () => {
   });
 
   test("--response-timeout 0 (off): replies still owed at the end are no error, however slow the server", async () => {
-    const slow = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data(socket, chunk) {
-          const lines = chunk.toString().split("\n").length - 1;
-          setTimeout(() => socket.write("Message 'ping' received successfully\n".repeat(lines)), 2500);
-        },
-        error() {},
-      },
-    });
+    const slow = slowAckServer(2500);
     try {
       const args = ["bench", "--port", String(slow.port), "-c", "2", "-d", "1", "--response-timeout", "0"];
       const result = await runClient([...args, "--json", "--quiet"]);
@@ -208,24 +202,15 @@ describe("client bench", () => {
 
   test("Ctrl+C while the end of a run waits for a silent server: it stops at once, and nothing is held against the server", async () => {
     const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const proc = Bun.spawn(
-      [...SOURCE_CLIENT, "bench", "--port", String(silent.port), "-c", "2", "-d", "1", "--json", "--quiet"],
-      {
-        stdout: "pipe",
-        stderr: "pipe",
-        env: CHILD_ENV,
-      },
-    );
     try {
       // The run is over at 1 s; the end would wait up to the 10 s timeout for the replies.
-      await Bun.sleep(2500);
-      const interruptedAt = performance.now();
-      proc.kill("SIGINT");
-      expect(await withDeadline(proc.exited, DEADLINE_MS, "bench did not stop")).toBe(130);
-      expect(performance.now() - interruptedAt).toBeLessThan(2000);
-      expect(JSON.parse(await new Response(proc.stdout).text())).toMatchObject({ errors: 0 });
+      const { report, stoppedInMs } = await interruptedBench(
+        ["--port", String(silent.port), "-c", "2", "-d", "1"],
+        2500,
+      );
+      expect(stoppedInMs).toBeLessThan(2000);
+      expect(report).toMatchObject({ errors: 0 });
     } finally {
-      proc.kill("SIGKILL");
       silent.stop(true);
     }
   });
