@@ -107,10 +107,10 @@ export const benchCommand = withHelp(
       // One batch is one write, and a server that does not read keeps it in our memory, per
       // connection: -P 100000000 made a 1-second run take 2 GB.
       if (pipeline > MAX_PIPELINE) throw new UsageError(`--pipeline must be at most ${MAX_PIPELINE}, got ${pipeline}`);
-      const batchBytes = pipeline * (utf8Length(args.message) + 1);
-      if (batchBytes > MAX_BATCH_BYTES)
+      const lineBytes = utf8Length(args.message) + 1;
+      if (pipeline * lineBytes > MAX_BATCH_BYTES)
         throw new UsageError(
-          `--pipeline ${pipeline} of --message's ${utf8Length(args.message) + 1} bytes is ${batchBytes} bytes in one write: at most ${MAX_BATCH_BYTES}`,
+          `--pipeline ${pipeline} of --message's ${lineBytes} bytes is ${pipeline * lineBytes} bytes in one write: at most ${MAX_BATCH_BYTES}`,
         );
       const durationMs = parseSeconds("duration", args.duration);
       if (durationMs <= 0 && args.requests === undefined)

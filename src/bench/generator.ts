@@ -307,13 +307,21 @@ class Run {
     this.stopped.clear();
   }
 
-  /** The server stopped answering this one connection: it is an error, and the others go on. */
-  giveUp(worker: Worker): void {
+  /** The connection is lost to the run (`kind` says how): an error, and the others go on. */
+  lose(worker: Worker, kind: ErrorKind): void {
     worker.closedByUs = true;
-    this.error("no-response");
+    this.error(kind);
+    // Turned away before any reply: it was never served.
+    if (worker.counted && !worker.replied && (kind === "notice" || kind === "tls")) this.connected--;
+    // -n N means N acknowledged: what the lost connection still owed goes to the others.
     this.giveBack(worker.owed);
-    worker.socket.terminate();
     this.forget(worker);
+  }
+
+  /** The server stopped answering this one connection. */
+  giveUp(worker: Worker): void {
+    this.lose(worker, "no-response");
+    worker.socket.terminate();
   }
 }
 
@@ -482,12 +490,7 @@ async function openConnections(run: Run, options: BenchOptions): Promise<void> {
     if (!worker) return;
     // Gone after the run: not an error, and nothing to wait for.
     if (worker.closedByUs) return run.closeStopped(worker);
-    worker.closedByUs = true;
-    run.error(kind);
-    if (worker.counted && !worker.replied && (kind === "notice" || kind === "tls")) run.connected--;
-    // -n N means N acknowledged: what the lost connection still owed goes to the others.
-    run.giveBack(worker.owed);
-    run.forget(worker);
+    run.lose(worker, kind);
   };
   const connector = async () => {
     // Interrupted while opening: no more (10,000 of them take a while).

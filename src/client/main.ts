@@ -41,8 +41,9 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   // writes at once. Known from two fstats (stderr's stream, costly to create, is not looked at),
   // made only where the two can be one: both terminals, or neither (isatty is free; the fstats
   // cost a start about 0.5 ms).
+  const stderrIsTerminal = await isTerminal("stderr");
   const oneStream =
-    !interactive && outputIsTerminal === (await isTerminal("stderr")) && (await isSameDestination("stdout", "stderr"));
+    !interactive && outputIsTerminal === stderrIsTerminal && (await isSameDestination("stdout", "stderr"));
   const oneTerminal = outputIsTerminal && oneStream;
   // Pipeline: the acks' writer. Made before the logger, which may write through it too (below).
   const output = interactive
@@ -60,7 +61,7 @@ export async function runClientProgram(options: ClientProgramOptions): Promise<n
   const toStatusStream = output && oneStream ? (line: string) => output.write(line) : toStderr;
   // pv's rule: a live line only where a person watches stderr.
   const progress =
-    !interactive && !options.quiet && !options.json && (oneTerminal || (await isTerminal("stderr")))
+    !interactive && !options.quiet && !options.json && (oneTerminal || stderrIsTerminal)
       ? new ProgressLine(toStatusStream, () => (oneTerminal ? process.stdout : process.stderr).columns || 80)
       : undefined;
   const toStatusAroundProgress = progress ? (line: string) => progress.print(line) : toStatusStream;

@@ -65,7 +65,10 @@ export class ListenError extends Error {
 
 /** Bun throws `Failed to listen at <host>` with an errno code: say what it means instead. */
 export function listenError(error: unknown, address: ListenerAddress): ListenError {
-  const code = (error as NodeJS.ErrnoException).code;
+  // Bun gives a name that does not resolve no code at all (one that resolves to an address
+  // elsewhere is EADDRNOTAVAIL): for a name, that is what an error without a code means.
+  const isName = address.transport !== "unix" && isIP(address.host) === 0;
+  const code = (error as NodeJS.ErrnoException).code ?? (isName ? "ENOTFOUND" : undefined);
   const where = describeAddress(address);
   switch (code) {
     case "EADDRINUSE":
@@ -80,12 +83,6 @@ export function listenError(error: unknown, address: ListenerAddress): ListenErr
     case "ENOTFOUND":
     case "EAI_NONAME":
       return new ListenError(`Cannot resolve host ${hostOf(address)}`, code);
-    case undefined:
-      // Bun gives a name that does not resolve no code at all (one that resolves to an address
-      // elsewhere is EADDRNOTAVAIL): for a name, that is what an error without a code means.
-      if (address.transport !== "unix" && isIP(address.host) === 0)
-        return new ListenError(`Cannot resolve host ${address.host}`, "ENOTFOUND");
-      return new ListenError(`Cannot listen on ${where}: ${(error as Error).message ?? String(error)}`, code);
     default:
       return new ListenError(`Cannot listen on ${where}: ${(error as Error).message ?? String(error)}`, code);
   }
