@@ -8,9 +8,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { lineScanModuleSource, WASM_TS_PATH } from "../scripts/wasm.ts";
-import { countLineBreaks } from "../src/protocol/framing.ts";
 import { countAcksInBulk, countLineBreaksInBulk, lineScanUsesWasm } from "../src/protocol/line-scan.ts";
-import { ACK_PREFIX, ACK_SUFFIX, ackFor, countAcks } from "../src/protocol/messages.ts";
+import { ACK_PREFIX, ACK_SUFFIX, ackFor, countAcks, countLineBreaks } from "../src/protocol/messages.ts";
 
 const LF = 0x0a;
 const MIB = 1024 * 1024;

@@ -126,6 +126,40 @@ describe("a one-shot does what the whole program does", () => {
     ],
     ["two acks in one read", (socket) => void socket.write("Message 'a' received successfully\n".repeat(2)), 0],
     ["one ack for two messages, then a close", (socket) => void socket.end("Message 'a' received successfully\n"), 5],
+    // The one-shot takes whole ack lines itself and hands everything else to a ServerLink
+    // (one-shot-rest.ts): these cross that line in the middle of a run.
+    [
+      "an ack cut across reads",
+      (socket) => {
+        socket.write("Message 'hi' rec");
+        setTimeout(() => socket.write("eived successfully\n"), 50);
+      },
+      0,
+    ],
+    [
+      "two acks in two reads, for two messages",
+      (socket) => {
+        socket.write("Message 'a' received successfully\n");
+        setTimeout(() => socket.write("Message 'b' received successfully\n"), 50);
+      },
+      0,
+    ],
+    [
+      "an ack, then a notice in a later read, for two messages",
+      (socket) => {
+        socket.write("Message 'a' received successfully\n");
+        setTimeout(() => socket.end("ERROR server is shutting down\n"), 50);
+      },
+      5,
+    ],
+    [
+      "an ack, then a reset, for two messages",
+      (socket) => {
+        socket.write("Message 'a' received successfully\n");
+        setTimeout(() => socket.terminate(), 50);
+      },
+      5,
+    ],
   ];
   for (const [fault, answer, exitCode] of faults) {
     test(`a server that answers with ${fault} (exit ${exitCode})`, async () => {

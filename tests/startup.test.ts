@@ -78,6 +78,19 @@ test("a one-shot's start does not load the whole client program (session, pipeli
   expect((await startOf(MULTICALL_ENTRY)).code).not.toContain("[RECONNECTING]");
 });
 
+test("a one-shot's start loads its own module and a few small ones; the link, the framing and the failures' lines only when needed", async () => {
+  // src/client/one-shot.ts says why: the functions a start's modules make are what it pays for.
+  const LATER = ["src/client/link.ts", "src/protocol/framing.ts", "src/client/outcome.ts", "src/output/sink.ts"];
+  for (const entry of [ENTRY_POINTS.client, MULTICALL_ENTRY]) {
+    const atStart = (await startOf(entry)).modules.flat();
+    expect(atStart).toContain("src/client/one-shot.ts");
+    expect(LATER.filter((module) => atStart.includes(module))).toEqual([]);
+    // The check can fail: the rest of the one-shot (one-shot-rest.ts) loads them.
+    const withRest = (await startOf(entry, ["one-shot-rest-"])).modules.flat();
+    expect(LATER.filter((module) => !withRest.includes(module))).toEqual(["src/output/sink.ts"]);
+  }
+});
+
 test("the multi-call binary's `socket-lab client` loads none either: not the server's node:fs, os, net, dns", async () => {
   // (Its client's main-* chunk is not picked here: the server has one named alike. The first test
   // checks the same modules from the client's own entry.)

@@ -4,12 +4,12 @@
 // never loads citty, the flag definitions, the session or the terminal modes.
 import pkg from "../../package.json" with { type: "json" };
 import { oneShotPlan, runOneShot } from "../client/one-shot.ts";
-import { printAndExit } from "../output/sink.ts";
 
 export async function runClientCli(args: string[]): Promise<never> {
   const oneShot = oneShotPlan(args);
   if (oneShot) process.exit(await runOneShot(oneShot));
   // `client --version` alone needs nothing else either (anywhere else on the line, runCli finds it).
-  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) return printAndExit(pkg.version);
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-v"))
+    return (await import("../output/sink.ts")).printAndExit(pkg.version);
   return (await import("../client/cli.ts")).runClientCommand(args);
 }

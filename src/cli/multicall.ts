@@ -8,7 +8,6 @@
 // its code is in a chunk the client's start loads.
 
 import pkg from "../../package.json" with { type: "json" };
-import { printAndExit } from "../output/sink.ts";
 import { runClientCli } from "./client-entry.ts";
 import { ExitCode } from "./exit-codes.ts";
 
@@ -48,8 +47,8 @@ async function main(): Promise<never> {
   if (program === "server") return (await import("./server-cli.ts")).runServerCli(args);
   if (program === "client") return runClientCli(args);
   const [first] = args;
-  if (first === "--version" || first === "-v") return printAndExit(pkg.version);
-  if (first === "--help" || first === "-h") return printAndExit(USAGE.trimEnd());
+  if (first === "--version" || first === "-v") return (await import("../output/sink.ts")).printAndExit(pkg.version);
+  if (first === "--help" || first === "-h") return (await import("../output/sink.ts")).printAndExit(USAGE.trimEnd());
   process.stderr.write(
     first === undefined
       ? USAGE

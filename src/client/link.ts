@@ -1,7 +1,7 @@
 // The client's connection to a server (TCP, TLS or a Unix socket): connect with our own timeout
 // (src/net/connect.ts), send through an outbox (partial writes finished on drain), cut replies
 // with the same framing code the server uses, and report once how the connection ended.
-import type { Socket } from "bun";
+import type { Socket, SocketHandler } from "bun";
 import { type ConnectTarget, connectWithTimeout } from "../net/connect.ts";
 import { Outbox } from "../net/outbox.ts";
 import { releaseRead } from "../net/release-read.ts";
@@ -58,30 +58,23 @@ export class ServerLink {
       target: options,
       timeoutMs: options.connectTimeoutMs,
       attach: (socket) => new ServerLink(socket, handlers, maxReplyBytes, options.framing),
-      handlers: {
-        data(socket, chunk) {
-          socket.data?.received(chunk);
-          // Every handler of a reply copies what it keeps (see received()).
-          releaseRead(chunk);
-        },
-        drain: (socket) => socket.data?.drained(),
-        end: (socket) => socket.data?.finish({ kind: "closed" }),
-        error(socket, error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          socket.data?.finish(
-            isTlsError(error)
-              ? { kind: "tls", failure: describeTlsError(error, options.tls?.serverName ?? options.host) }
-              : code === "ECONNRESET" || code === "EPIPE"
-                ? { kind: "reset" }
-                : { kind: "error", error },
-          );
-        },
-        close(socket, error) {
-          const code = (error as NodeJS.ErrnoException | undefined)?.code;
-          socket.data?.finish(code === "ECONNRESET" ? { kind: "reset" } : { kind: "closed" });
-        },
-      },
+      handlers: ServerLink.events(options.tls?.serverName ?? options.host),
     });
+  }
+
+  /**
+   * Carries on a plaintext connection opened elsewhere, from its next event on: the one-shot
+   * connects on its own and hands its connection over at the first event it does not handle
+   * itself (src/client/one-shot.ts). Whatever the socket reports from then on must go to `events`.
+   */
+  static adopt(
+    socket: Socket<unknown>,
+    options: { host: string; framing: Framing },
+    handlers: LinkHandlers,
+  ): { link: ServerLink; events: LinkEvents } {
+    const linked = socket as Socket<ServerLink | undefined>;
+    linked.data = new ServerLink(linked, handlers, DEFAULT_MAX_REPLY_BYTES, options.framing);
+    return { link: linked.data, events: ServerLink.events(options.host) };
   }
 
   send(data: string | Uint8Array): void {
@@ -150,4 +143,36 @@ export class ServerLink {
     this.drainWaiters = [];
     for (const wake of waiters) wake();
   }
+
+  /** How the link takes its socket's events; `serverName` names the server in a TLS failure. */
+  private static events(serverName: string): LinkEvents {
+    return {
+      data(socket, chunk) {
+        socket.data?.received(chunk);
+        // Every handler of a reply copies what it keeps (see received()).
+        releaseRead(chunk);
+      },
+      drain: (socket) => socket.data?.drained(),
+      end: (socket) => socket.data?.finish({ kind: "closed" }),
+      error(socket, error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        socket.data?.finish(
+          isTlsError(error)
+            ? { kind: "tls", failure: describeTlsError(error, serverName) }
+            : code === "ECONNRESET" || code === "EPIPE"
+              ? { kind: "reset" }
+              : { kind: "error", error },
+        );
+      },
+      close(socket, error) {
+        const code = (error as NodeJS.ErrnoException | undefined)?.code;
+        socket.data?.finish(code === "ECONNRESET" ? { kind: "reset" } : { kind: "closed" });
+      },
+    };
+  }
 }
+
+/** The socket's events as a ServerLink takes them: Bun calls these with the link as the socket's data. */
+export type LinkEvents = Required<
+  Pick<SocketHandler<ServerLink | undefined>, "data" | "drain" | "end" | "error" | "close">
+>;

@@ -2,35 +2,34 @@
 // send a message and check the ack (exit 0) or the failure (exit 3, 4, 5 ...). It runs here, not
 // through the whole program (cli.ts, main.ts, pipeline.ts, session.ts): loading and first
 // running those costs a compiled binary ~1.3 ms, a fifth of a whole one-shot (BENCHMARKS.md,
-// "one-shot"). So this is a small program for exactly the command lines it can take, made of the
-// same parts: the ServerLink, the Outcomes, the reply checks, the status lines and the sinks. Any
-// other command line goes to the whole program (oneShotPlan says which): tests/one-shot.test.ts
-// runs both against the same servers and server faults and compares everything they print.
+// "one-shot"). Any other command line goes to the whole program (oneShotPlan says which):
+// tests/one-shot.test.ts runs both against the same servers and server faults and compares
+// everything they print.
 //
 // What the whole program does with such a command line, and so this does too: the messages are
 // one send, line framing, no --reconnect; status lines on stderr (none with --quiet, errors
 // always); acks on stdout as they came; exit 0 once every message is acknowledged, else the
 // Outcome's code and line; Ctrl+C ends the run as interrupted, a second one exits at once.
+//
+// What a start costs is the functions its modules make and first run (BENCHMARKS.md, round eight),
+// so this module takes only the way a one-shot usually goes: connect, send, read replies that are
+// plain ASCII acks, exit. That is Bun.connect and the writers of stdout and stderr, used directly,
+// and a few small modules. At the first thing it does not take (any other reply, a reply cut
+// across reads, the connection's end, a write the kernel took only part of) it hands the
+// connection to one-shot-rest.ts, which carries it on in a ServerLink, as the whole program
+// would; every failure's line comes from there too. That module and the ones it uses (the link,
+// the framing, the outcomes) are loaded only then: a compiled `client -m hi` took 1.16x Bun's
+// bare `Bun.connect` client's time with them loaded at start, and 1.0x without (BENCHMARKS.md,
+// round fourteen).
 
+import type { FileSink, Socket } from "bun";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { terminalNow } from "../cli/terminal.ts";
-import { ConnectError } from "../net/connect.ts";
-import { flushLogs, toStderr } from "../output/logger.ts";
-import { createLineSink, flushWithin } from "../output/sink.ts";
-import { countLineBreaks, decodeLines, splitLines } from "../protocol/framing.ts";
-import { classifyReply, countAcks } from "../protocol/messages.ts";
-import { isAscii, isUtf8, utf8Length } from "../protocol/utf8.ts";
-import { ServerLink } from "./link.ts";
+import { countAcks, countLineBreaks } from "../protocol/messages.ts";
+import { isAscii, utf8Length } from "../protocol/utf8.ts";
+import type { TakenOver } from "./one-shot-rest.ts";
 import { CLIENT_DEFAULTS } from "./options.ts";
-import {
-  connectFailureOutcome,
-  linkEndOutcome,
-  noticeOutcome,
-  type Outcome,
-  responseTimeoutOutcome,
-  type Tally,
-  unexpectedReplyOutcome,
-} from "./outcome.ts";
+import type { Outcome, Tally } from "./outcome.ts";
 import { connectingLine } from "./status.ts";
 
 export interface OneShot {
@@ -47,6 +46,8 @@ export interface OneShot {
 const MAX_ONE_SHOT_BYTES = 64 * 1024;
 /** As main.ts: how long an interrupted run waits for stdout to take the acks already received. */
 const INTERRUPTED_FLUSH_MS = 500;
+/** As flushLogs (logger.ts): how long the exit waits for stderr to take the last lines. */
+const STDERR_FLUSH_MS = 1000;
 
 /**
  * The one-shot a command line asks for, or undefined when it asks for anything else. It takes
@@ -97,26 +98,62 @@ export function oneShotPlan(
   return plan;
 }
 
+/** What the rest of the one-shot (one-shot-rest.ts) works with once it has the connection. */
+export interface OneShotRun {
+  readonly plan: OneShot;
+  readonly tally: Tally;
+  /** Acks for stdout, as they came. */
+  print(acks: string | Uint8Array): void;
+  /** `count` more messages acknowledged: progress, for the response timeout. */
+  acknowledged(count: number): void;
+  /** Ends the run with `outcome` (the first end counts) and closes the connection. */
+  end(outcome: Outcome): void;
+}
+
+const OK: Outcome = { exitCode: ClientExit.ok };
+
+type OneShotRest = typeof import("./one-shot-rest.ts");
+
 /** Runs the one-shot; resolves with the exit code, everything written. */
 export async function runOneShot(plan: OneShot): Promise<number> {
-  const status = plan.quiet ? () => {} : (line: string) => toStderr(`${line}\n`);
-  const output = createLineSink("stdout", {
-    onFailure(error) {
+  const stdout = Bun.stdout.writer();
+  let stderr: FileSink | undefined;
+  // A stderr that fails takes nothing more, as the logger's (logger.ts); the exit code still tells.
+  const toStderr = (line: string) => {
+    stderr ??= Bun.stderr.writer();
+    write(stderr, `${line}\n`, () => {});
+  };
+  const status = plan.quiet ? () => {} : toStderr;
+  let stdoutFailed = false;
+  const print = (acks: string | Uint8Array) => {
+    write(stdout, acks, (error) => {
+      if (stdoutFailed) return;
+      stdoutFailed = true;
       // As main.ts: a reader gone stops us quietly (SIGPIPE's way); any other failure fails the run.
       if (error.code === "EPIPE") process.exit(ClientExit.brokenPipe);
-      toStderr(`[ERROR] Cannot write to stdout: ${error.code ?? error.message}\n`);
-      void flushLogs().then(() => process.exit(ClientExit.failure));
-    },
-  });
-  const target = { host: plan.host, port: plan.port };
+      toStderr(`[ERROR] Cannot write to stdout: ${error.code ?? error.message}`);
+      void drained(stderr, STDERR_FLUSH_MS).then(() => process.exit(ClientExit.failure));
+    });
+  };
+  const tally: Tally = { sent: 0, acknowledged: 0 };
   const outcome = await new Promise<Outcome>((settle) => {
     let over = false;
-    const end = (result: Outcome) => {
+    let connectTimer: Timer | undefined;
+    let responseTimer: Timer | undefined;
+    let close = () => {};
+    const end = (result: Outcome | Promise<Outcome>) => {
       if (over) return;
       over = true;
+      clearTimeout(connectTimer);
       clearTimeout(responseTimer);
-      link?.close();
+      close();
       settle(result);
+    };
+    let rest: Promise<OneShotRest> | undefined;
+    const loadRest = () => (rest ??= import("./one-shot-rest.ts"));
+    /** Ends the run with a failure whose line the rest of the one-shot makes. */
+    const fail = (describe: (rest: OneShotRest) => Outcome) => {
+      if (!over) end(loadRest().then(describe));
     };
     let signals = 0;
     const onSignal = () => {
@@ -126,93 +163,141 @@ export async function runOneShot(plan: OneShot): Promise<number> {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
 
-    const tally: Tally = { sent: 0, acknowledged: 0 };
-    let failure: Outcome | undefined;
-    let link: ServerLink | undefined;
-    let responseTimer: Timer | undefined;
     let lastProgressAt = 0;
     const timeoutMs = CLIENT_DEFAULTS.responseTimeoutMs;
     // As the session's: one timer, re-armed from the last progress when it fires.
     const checkSilence = () => {
       const silentFor = performance.now() - lastProgressAt;
-      if (silentFor >= timeoutMs) end(responseTimeoutOutcome(timeoutMs, tally));
+      if (silentFor >= timeoutMs) fail((rest) => rest.responseTimeoutOutcome(timeoutMs, tally));
       else responseTimer = setTimeout(checkSilence, timeoutMs - silentFor);
     };
-    const acknowledged = (count: number) => {
-      lastProgressAt = performance.now();
-      tally.acknowledged += count;
-    };
-    // As the session: the first failure counts, and replies after it are not looked at.
-    const replied = (text: string) => {
-      if (failure) return;
-      const reply = classifyReply(text);
-      if (reply.kind === "notice") failure = noticeOutcome(reply.text, tally);
-      else if (reply.kind !== "ack" || tally.sent === tally.acknowledged) failure = unexpectedReplyOutcome(text, tally);
-      else {
-        output.write(`${text}\n`);
-        acknowledged(1);
-      }
-    };
-    /** After each read: the run ends at a failure, or once nothing is owed. */
-    const settleAfterRead = () => {
-      if (failure) end(failure);
-      else if (tally.acknowledged === tally.sent) end({ exitCode: ClientExit.ok });
+    const run: OneShotRun = {
+      plan,
+      tally,
+      print,
+      acknowledged(count) {
+        lastProgressAt = performance.now();
+        tally.acknowledged += count;
+      },
+      end,
     };
 
-    status(connectingLine(target));
-    ServerLink.open(
-      { ...target, framing: "line", connectTimeoutMs: CLIENT_DEFAULTS.connectTimeoutMs },
-      {
-        reply(text) {
-          replied(text);
-          settleAfterRead();
+    /** The connection, once the rest of the one-shot has it. */
+    let taken: TakenOver | undefined;
+    /** Events that came while the rest was loading: its link takes them in order. */
+    const waiting: Array<(taken: TakenOver) => void> = [];
+    /** From `event` on, the connection is a ServerLink's (one-shot-rest.ts). */
+    const handOver = (socket: Socket<unknown>, event: (taken: TakenOver) => void) => {
+      if (over) return;
+      if (taken) return event(taken);
+      waiting.push(event);
+      if (waiting.length > 1) return;
+      // No reads while it loads: the replies wait in the kernel, in order.
+      socket.pause();
+      void loadRest().then((rest) => {
+        if (over) return;
+        const link = rest.takeOver(socket, run);
+        close = () => link.link.close();
+        taken = link;
+        socket.resume();
+        for (const waited of waiting) waited(link);
+      });
+    };
+
+    status(connectingLine(plan));
+    if (CLIENT_DEFAULTS.connectTimeoutMs > 0)
+      connectTimer = setTimeout(
+        () => fail((rest) => rest.connectFailureOutcome({ kind: "timeout" })),
+        CLIENT_DEFAULTS.connectTimeoutMs,
+      );
+    Bun.connect({
+      hostname: plan.host,
+      port: plan.port,
+      socket: {
+        open(socket) {
+          // A connection that opens after we gave up is closed at once.
+          if (over) return socket.terminate();
+          clearTimeout(connectTimer);
+          close = () => socket.end();
+          status("[CONNECTED] Connected to server");
+          let text = "";
+          for (const message of plan.messages) text += `${message}\n`;
+          const bytes = new TextEncoder().encode(text);
+          tally.sent = countLineBreaks(bytes);
+          lastProgressAt = performance.now();
+          const written = socket.write(bytes);
+          // What the kernel did not take, the link sends once there is room (-1: closed, which
+          // the close that follows reports).
+          if (written >= 0 && written < bytes.length)
+            handOver(socket, ({ link }) => link.send(bytes.subarray(written)));
+          if (timeoutMs > 0) responseTimer = setTimeout(checkSilence, timeoutMs);
         },
-        replies(lines) {
-          if (failure) return;
-          const count = countAcks(lines);
-          const owed = tally.sent - tally.acknowledged;
-          if (count < 0 || count > owed) splitLines(decodeLines(lines), replied);
-          else {
-            // As they came, into a pipe; bytes that are not UTF-8 are printed as U+FFFD.
-            if (isAscii(lines) || isUtf8(lines)) output.writeBytes(lines);
-            else output.write(lines.toString("utf8"));
-            acknowledged(count);
+        data(socket, chunk) {
+          if (over) return;
+          if (!taken && waiting.length === 0) {
+            // The usual reply, taken here: whole ASCII ack lines, no more than are owed.
+            const count = isAscii(chunk) ? countAcks(chunk) : -1;
+            if (count > 0 && count <= tally.sent - tally.acknowledged) {
+              print(chunk);
+              run.acknowledged(count);
+              if (tally.acknowledged === tally.sent) end(OK);
+              return;
+            }
           }
-          settleAfterRead();
+          handOver(socket, ({ events }) => events.data(socket as Socket<never>, chunk));
         },
-        ended(how) {
-          if (!failure) failure = linkEndOutcome(how, tally);
-          end(failure);
-        },
+        drain: (socket) => handOver(socket, ({ events }) => events.drain(socket as Socket<never>)),
+        end: (socket) => handOver(socket, ({ events }) => events.end(socket as Socket<never>)),
+        error: (socket, error) => handOver(socket, ({ events }) => events.error(socket as Socket<never>, error)),
+        close: (socket, error) => handOver(socket, ({ events }) => events.close(socket as Socket<never>, error)),
+        // The rejected promise reports it; this handler only keeps Bun quiet.
+        connectError() {},
       },
-    ).then(
-      (opened) => {
-        if (over) return opened.close();
-        link = opened;
-        status("[CONNECTED] Connected to server");
-        let text = "";
-        for (const message of plan.messages) text += `${message}\n`;
-        const bytes = new TextEncoder().encode(text);
-        tally.sent = countLineBreaks(bytes);
-        lastProgressAt = performance.now();
-        link.send(bytes);
-        if (timeoutMs > 0) responseTimer = setTimeout(checkSilence, timeoutMs);
-      },
-      (error) =>
-        end(
-          connectFailureOutcome(
-            error instanceof ConnectError ? error.failure : { kind: "error", error: error as Error },
-          ),
-        ),
-    );
+    }).then(undefined, (error) => fail((rest) => rest.connectFailureOutcome(rest.connectFailureOf(error, plan))));
   });
   // The acks first, then the last lines on stderr (`2>&1` into one pipe keeps that order).
-  if (outcome.exitCode === ClientExit.interrupted) await flushWithin(output, INTERRUPTED_FLUSH_MS);
-  else await output.flush();
-  if (outcome.error) toStderr(`${outcome.error}\n`);
+  await drained(stdout, outcome.exitCode === ClientExit.interrupted ? INTERRUPTED_FLUSH_MS : undefined);
+  if (outcome.error) toStderr(outcome.error);
   status("[DISCONNECTED] Disconnected from server");
-  await flushLogs();
+  await drained(stderr, STDERR_FLUSH_MS);
   return outcome.exitCode;
+}
+
+/**
+ * Hands `data` to `writer` and has it written now. A failure (FileSink throws, or rejects a
+ * returned promise) goes to `failed`.
+ */
+function write(writer: FileSink, data: string | Uint8Array, failed: (error: NodeJS.ErrnoException) => void): void {
+  try {
+    const taken = writer.write(data);
+    if (typeof taken !== "number") taken.then(undefined, failed);
+    const flushed = writer.flush();
+    if (typeof flushed !== "number") flushed.then(undefined, failed);
+  } catch (error) {
+    failed(error as NodeJS.ErrnoException);
+  }
+}
+
+/**
+ * Resolves once `writer` has written everything (or failed), or after `ms` at most: on the way
+ * out, a reader that takes nothing must not keep the process alive.
+ */
+async function drained(writer: FileSink | undefined, ms?: number): Promise<void> {
+  // A flush that reports 0 has nothing left: the usual case, with no timer and no promise.
+  if (!writer || writer.flush() === 0) return;
+  let timer: Timer | undefined;
+  const flushing = (async () => {
+    try {
+      // A flush's promise resolves once what was handed over before it is written: flush again
+      // until it reports nothing left.
+      for (let pending = writer.flush(); pending !== 0; pending = writer.flush()) await pending;
+    } catch {
+      // The write's own handler reported it.
+    }
+  })();
+  const waits = ms === undefined ? [flushing] : [flushing, new Promise((done) => (timer = setTimeout(done, ms)))];
+  await Promise.race(waits);
+  clearTimeout(timer);
 }
 
 /** A port as the whole program takes it (1 to 65535, digits only), or undefined. */

@@ -153,19 +153,22 @@ export async function connectWithTimeout<Data>(options: ConnectOptions<Data>): P
   } catch (error) {
     abandoned = true;
     handshaking?.terminate();
-    if (error instanceof ConnectError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ECONNREFUSED") throw new ConnectError({ kind: "refused" });
-    if (code === "ENOENT" && target.unix !== undefined)
-      throw new ConnectError({ kind: "no-socket", path: target.unix });
-    if ((code === "EACCES" || code === "EPERM") && target.unix !== undefined)
-      throw new ConnectError({ kind: "no-permission", path: target.unix });
-    // No such name, or no answer from the resolver: either way the name gave no address.
-    if (code === "ENOTFOUND" || code === "EAI_AGAIN") throw new ConnectError({ kind: "unresolved", host: target.host });
-    // The server accepted and reset at once (before our open handler ran): not a refusal.
-    if (code === "ECONNRESET") throw new ConnectError({ kind: "reset" });
-    throw new ConnectError({ kind: "error", error: error as Error });
+    throw error instanceof ConnectError ? error : new ConnectError(connectFailureOf(error, target));
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What an error from Bun.connect means (the one-shot, which connects on its own, asks too). */
+export function connectFailureOf(error: unknown, target: ConnectTarget): ConnectFailure {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ECONNREFUSED") return { kind: "refused" };
+  if (code === "ENOENT" && target.unix !== undefined) return { kind: "no-socket", path: target.unix };
+  if ((code === "EACCES" || code === "EPERM") && target.unix !== undefined)
+    return { kind: "no-permission", path: target.unix };
+  // No such name, or no answer from the resolver: either way the name gave no address.
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return { kind: "unresolved", host: target.host };
+  // The server accepted and reset at once (before our open handler ran): not a refusal.
+  if (code === "ECONNRESET") return { kind: "reset" };
+  return { kind: "error", error: error as Error };
 }

@@ -156,10 +156,3 @@ export class RawDeframer implements Deframer {
     return undefined;
   }
 }
-
-/** How many line-framed messages `bytes` holds: its LFs (the client counts what it sends). */
-export function countLineBreaks(bytes: Uint8Array): number {
-  let count = 0;
-  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) count++;
-  return count;
-}

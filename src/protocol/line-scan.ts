@@ -1,14 +1,13 @@
 // Counting lines in bulk, for the whole client program: the LFs of the input it sends, and the
-// acks that come back. framing.ts's countLineBreaks and messages.ts's countAcks make one native
+// acks that come back. messages.ts's countLineBreaks and countAcks make one native
 // indexOf call per line; at 1M short lines those calls were the client's largest cost, about half
 // the CPU of `client --quiet < 1M lines`. Here a large read goes to line-scan.wat instead, which
 // tests 16 bytes at a time (SIMD), for one call and one copy per read. Small reads (an
 // interactive line) keep the plain functions, which need no module. The one-shot does not load
 // this file: in a compiled one-shot, loading it cost 0.3-0.4 ms (300 alternating runs).
 // A runtime without WebAssembly SIMD scans everything with the plain functions.
-import { countLineBreaks } from "./framing.ts";
 import { LINE_SCAN_WASM_BASE64 } from "./line-scan-wasm.ts";
-import { ACK_PREFIX_BYTES, ACK_SUFFIX_LINE_BYTES, countAcks, MIN_ACK_LENGTH } from "./messages.ts";
+import { ACK_PREFIX_BYTES, ACK_SUFFIX_LINE_BYTES, countAcks, countLineBreaks, MIN_ACK_LENGTH } from "./messages.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;

@@ -154,6 +154,13 @@ export class LineAckBuilder {
   }
 }
 
+/** How many line-framed messages `bytes` holds: its LFs (the client counts what it sends). */
+export function countLineBreaks(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) count++;
+  return count;
+}
+
 /**
  * How many replies `lines` holds (complete lines, each with its LF, as a LinesHandler gets them)
  * when every one is a plain ack (isAck), else -1. It works on the bytes and allocates nothing, so

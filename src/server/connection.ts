@@ -4,7 +4,6 @@
 import { Outbox, type WritableSocket } from "../net/outbox.ts";
 import { releaseRead } from "../net/release-read.ts";
 import {
-  countLineBreaks,
   createDeframer,
   type Deframer,
   decodeLines,
@@ -13,7 +12,7 @@ import {
   type LinesHandler,
   splitLines,
 } from "../protocol/framing.ts";
-import { ackFor, type Framing, LineAckBuilder, notices } from "../protocol/messages.ts";
+import { ackFor, countLineBreaks, type Framing, LineAckBuilder, notices } from "../protocol/messages.ts";
 import { type LimitKind, readsCanBeFreed, type ServerEvents, type ServerStats } from "./events.ts";
 import type { ServerLimits } from "./limits.ts";
 
