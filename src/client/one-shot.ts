@@ -182,13 +182,15 @@ export async function runOneShot(plan: OneShot): Promise<number> {
       end,
     };
 
+    let opened = false;
     /** The connection, once the rest of the one-shot has it. */
     let taken: TakenOver | undefined;
     /** Events that came while the rest was loading: its link takes them in order. */
     const waiting: Array<(taken: TakenOver) => void> = [];
     /** From `event` on, the connection is a ServerLink's (one-shot-rest.ts). */
     const handOver = (socket: Socket<unknown>, event: (taken: TakenOver) => void) => {
-      if (over) return;
+      // Before `open`, a failure is the connect's (its promise rejects), not the connection's end.
+      if (over || !opened) return;
       if (taken) return event(taken);
       waiting.push(event);
       if (waiting.length > 1) return;
@@ -218,6 +220,7 @@ export async function runOneShot(plan: OneShot): Promise<number> {
           // A connection that opens after we gave up is closed at once.
           if (over) return socket.terminate();
           clearTimeout(connectTimer);
+          opened = true;
           close = () => socket.end();
           status("[CONNECTED] Connected to server");
           let text = "";
