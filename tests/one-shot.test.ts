@@ -60,7 +60,7 @@ describe("a one-shot does what the whole program does", () => {
     expect(await server.stop()).toBe(0);
   });
 
-  test("against the server: one message, several, --quiet, an empty one, one with a line break", async () => {
+  test("against the server: one message, several, --quiet, an empty one, one with a line break, long ones, many", async () => {
     const port = String(server.port);
     const one = await bothWays(["--port", port, "-m", "hi"]);
     expect(one.stdout).toBe(hex("Message 'hi' received successfully\n"));
@@ -78,6 +78,15 @@ describe("a one-shot does what the whole program does", () => {
     expect((await bothWays(["--port", port, "-m", "a\nb"])).stdout).toBe(
       hex("Message 'a' received successfully\nMessage 'b' received successfully\n"),
     );
+    // Acks of any length, in one read or several: the one-shot takes whole ASCII ones itself.
+    const long = "x".repeat(1000);
+    expect((await bothWays(["--port", port, "-m", long])).stdout).toBe(
+      hex(`Message '${long}' received successfully\n`),
+    );
+    const names = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    const hundred = await bothWays(["--port", port, ...names.flatMap((name) => ["-m", name])]);
+    expect(hundred.stdout).toBe(hex(names.map((name) => `Message '${name}' received successfully\n`).join("")));
+    expect(hundred.exitCode).toBe(0);
   });
 
   test("refused, and a name that does not resolve", async () => {

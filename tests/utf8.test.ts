@@ -53,5 +53,11 @@ describe("isAscii and isUtf8", () => {
     // Longer input is left to the native check.
     expect(isAscii(new Uint8Array(65).fill(0x61))).toBe(false);
     expect(isAscii(new Uint8Array(64).fill(0x61))).toBe(true);
+    // Unless the caller says how long it may be (the one-shot: any length).
+    expect(isAscii(new Uint8Array(65).fill(0x61), 65)).toBe(true);
+    expect(isAscii(new Uint8Array(100_000).fill(0x61), Number.POSITIVE_INFINITY)).toBe(true);
+    expect(isAscii(Uint8Array.from([...new Uint8Array(100).fill(0x61), 0xc3, 0xa9]), Number.POSITIVE_INFINITY)).toBe(
+      false,
+    );
   });
 });
