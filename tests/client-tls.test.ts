@@ -305,6 +305,9 @@ describe("the TLS flags", () => {
     },
     { args: ["--tls", "--tls-insecure", "--tls-ca", "ca.crt"], problem: "--tls-insecure verifies nothing" },
     { args: ["--tls", "--unix", "/tmp/x.sock"], problem: "--tls works over TCP only" },
+    // Not TLS's, but the same check (parseClientNetworkFlags): `--host "$HOST"` with HOST unset.
+    { args: ["--host", ""], problem: "--host needs a name or an address" },
+    { args: ["--unix", ""], problem: "--unix needs a path (or @NAME)" },
   ])("usage error (exit 2): $problem", async ({ args, problem }) => {
     const result = await runClient([...args, "-m", "x"]);
     expect(result.stderr).toContain(`client: ${problem}`);

@@ -236,6 +236,7 @@ describe("which command lines are one-shots", () => {
       [],
       ["-m", "hi", "--json"],
       ["-m", "hi", "--port", "0"],
+      ["-m", "hi", "--host", ""],
       ["-m", "hi", "--port", "x"],
       ["-m", "hi", "--port", "65536"],
       ["-m", "hi", "--help"],

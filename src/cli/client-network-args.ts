@@ -84,6 +84,9 @@ export function parseClientNetworkFlags(flags: ClientNetworkFlags): ClientNetwor
     if (name === "") throw new UsageError("--unix needs a path (or @NAME)");
     if (Buffer.byteLength(name) > MAX_UNIX_PATH_BYTES)
       throw new UsageError(`--unix must be at most ${MAX_UNIX_PATH_BYTES} bytes long (the system's limit)`);
+  } else if (flags.host === "") {
+    // `--host "$HOST"` with HOST unset: Bun's own refusal of it names no flag.
+    throw new UsageError("--host needs a name or an address");
   }
   const port = parsePort(flags.port, { allowZero: false });
   return {

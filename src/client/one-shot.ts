@@ -80,8 +80,10 @@ export function oneShotPlan(
     if (equals !== -1) value = arg.slice(equals + 1);
     else if (i + 1 < args.length) value = args[++i]!;
     else return undefined;
-    if (name === "--host") plan.host = value;
-    else if (name === "--port") {
+    if (name === "--host") {
+      if (value === "") return undefined;
+      plan.host = value;
+    } else if (name === "--port") {
       const port = portNumber(value);
       if (port === undefined) return undefined;
       plan.port = port;
@@ -212,53 +214,61 @@ export async function runOneShot(plan: OneShot): Promise<number> {
         () => fail((rest) => rest.connectFailureOutcome({ kind: "timeout" })),
         CLIENT_DEFAULTS.connectTimeoutMs,
       );
-    Bun.connect({
-      hostname: plan.host,
-      port: plan.port,
-      socket: {
-        open(socket) {
-          // A connection that opens after we gave up is closed at once.
-          if (over) return socket.terminate();
-          clearTimeout(connectTimer);
-          opened = true;
-          close = () => socket.end();
-          status("[CONNECTED] Connected to server");
-          let text = "";
-          for (const message of plan.messages) text += `${message}\n`;
-          const bytes = new TextEncoder().encode(text);
-          tally.sent = countLineBreaks(bytes);
-          lastProgressAt = performance.now();
-          const written = socket.write(bytes);
-          // What the kernel did not take, the link sends once there is room (-1: closed, which
-          // the close that follows reports).
-          if (written >= 0 && written < bytes.length)
-            handOver(socket, ({ link }) => link.send(bytes.subarray(written)));
-          if (timeoutMs > 0) responseTimer = setTimeout(checkSilence, timeoutMs);
-        },
-        data(socket, chunk) {
-          if (over) return;
-          if (!taken && waiting.length === 0) {
-            // The usual reply, taken here: whole ASCII ack lines, no more than are owed. The
-            // whole read is checked, however long: a loop over a few acks costs less than
-            // loading node:buffer's native check (utf8.ts).
-            const count = isAscii(chunk, Number.POSITIVE_INFINITY) ? countAcks(chunk) : -1;
-            if (count > 0 && count <= tally.sent - tally.acknowledged) {
-              print(chunk);
-              run.acknowledged(count);
-              if (tally.acknowledged === tally.sent) end(OK);
-              return;
+    // Bun.connect throws some bad arguments rather than rejecting (an empty host did, before the
+    // plan left that to the whole program, which refuses it): either is the connect's failure.
+    const connectFailed = (error: unknown) =>
+      fail((rest) => rest.connectFailureOutcome(rest.connectFailureOf(error, plan)));
+    try {
+      Bun.connect({
+        hostname: plan.host,
+        port: plan.port,
+        socket: {
+          open(socket) {
+            // A connection that opens after we gave up is closed at once.
+            if (over) return socket.terminate();
+            clearTimeout(connectTimer);
+            opened = true;
+            close = () => socket.end();
+            status("[CONNECTED] Connected to server");
+            let text = "";
+            for (const message of plan.messages) text += `${message}\n`;
+            const bytes = new TextEncoder().encode(text);
+            tally.sent = countLineBreaks(bytes);
+            lastProgressAt = performance.now();
+            const written = socket.write(bytes);
+            // What the kernel did not take, the link sends once there is room (-1: closed, which
+            // the close that follows reports).
+            if (written >= 0 && written < bytes.length)
+              handOver(socket, ({ link }) => link.send(bytes.subarray(written)));
+            if (timeoutMs > 0) responseTimer = setTimeout(checkSilence, timeoutMs);
+          },
+          data(socket, chunk) {
+            if (over) return;
+            if (!taken && waiting.length === 0) {
+              // The usual reply, taken here: whole ASCII ack lines, no more than are owed. The
+              // whole read is checked, however long: a loop over a few acks costs less than
+              // loading node:buffer's native check (utf8.ts).
+              const count = isAscii(chunk, Number.POSITIVE_INFINITY) ? countAcks(chunk) : -1;
+              if (count > 0 && count <= tally.sent - tally.acknowledged) {
+                print(chunk);
+                run.acknowledged(count);
+                if (tally.acknowledged === tally.sent) end(OK);
+                return;
+              }
             }
-          }
-          handOver(socket, ({ events }) => events.data(socket as Socket<never>, chunk));
+            handOver(socket, ({ events }) => events.data(socket as Socket<never>, chunk));
+          },
+          drain: (socket) => handOver(socket, ({ events }) => events.drain(socket as Socket<never>)),
+          end: (socket) => handOver(socket, ({ events }) => events.end(socket as Socket<never>)),
+          error: (socket, error) => handOver(socket, ({ events }) => events.error(socket as Socket<never>, error)),
+          close: (socket, error) => handOver(socket, ({ events }) => events.close(socket as Socket<never>, error)),
+          // The rejected promise reports it; this handler only keeps Bun quiet.
+          connectError() {},
         },
-        drain: (socket) => handOver(socket, ({ events }) => events.drain(socket as Socket<never>)),
-        end: (socket) => handOver(socket, ({ events }) => events.end(socket as Socket<never>)),
-        error: (socket, error) => handOver(socket, ({ events }) => events.error(socket as Socket<never>, error)),
-        close: (socket, error) => handOver(socket, ({ events }) => events.close(socket as Socket<never>, error)),
-        // The rejected promise reports it; this handler only keeps Bun quiet.
-        connectError() {},
-      },
-    }).then(undefined, (error) => fail((rest) => rest.connectFailureOutcome(rest.connectFailureOf(error, plan))));
+      }).then(undefined, connectFailed);
+    } catch (error) {
+      connectFailed(error);
+    }
   });
   // The acks first, then the last lines on stderr (`2>&1` into one pipe keeps that order).
   await drained(stdout, outcome.exitCode === ClientExit.interrupted ? INTERRUPTED_FLUSH_MS : undefined);
