@@ -211,6 +211,10 @@ export const serverCommand = withHelp(
     // The program loads only when it runs: --help and --version start without it.
     run: async ({ args, rawArgs }) => {
       const listen = parseListen(repeatedValues(rawArgs, serverArgs, "listen"));
+      // `--host "$HOST"` with HOST unset. Python's bind takes "" as every address; a server that
+      // opens itself to the network by accident is worse than one that asks.
+      if (args.host === "" && listen.length === 0)
+        throw new UsageError("--host needs an address (:: or 0.0.0.0 for every address)");
       return (await import("./src/server/main.ts")).runServerProgram({
         host: args.host,
         port: parsePort(args.port, { allowZero: true }),

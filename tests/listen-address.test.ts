@@ -57,6 +57,8 @@ test.each([
 
 test.each([
   [["--listen", "nowhere"], "--listen 'nowhere' is not an address"],
+  // `--host "$HOST"` with HOST unset: not taken as every address, as Python's bind takes "".
+  [["--host", "", "--port", "0"], "--host needs an address (:: or 0.0.0.0 for every address)"],
   [["--listen", "127.0.0.1:0", "--listen", "unix:"], "--listen 'unix:' names no socket"],
   [["--listen", "unix:/tmp/x.sock", "--unix-mode", "999"], "--unix-mode must be an octal file mode"],
   // Setuid and sticky bits mean nothing on a socket file: permission bits only.
