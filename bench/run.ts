@@ -321,6 +321,27 @@ async function oneShotScenario(): Promise<CommandTiming[]> {
   return timeCommands("one-shot", commands, input, 1, ONE_SHOT_RUNS);
 }
 
+/**
+ * Puts each program in the state of a file read back from disk: written out, and dropped from
+ * the page cache (GNU dd's `iflag=nocache count=0`), so that run 0, not counted, reads it in as
+ * after a restart. How a binary came into the cache moves a start by up to half a millisecond: a
+ * floor just written (or copied) started in 3.96 ms where the same bytes written hours before
+ * took 4.47, and 4.38 ms once dropped and read back (150 alternating runs each, BENCHMARKS.md,
+ * round fourteen; this machine runs DAMON with a pageout scheme, which reclaims pages left untouched).
+ * The floor is built just before its scenario, the client minutes earlier: now every command
+ * starts from the same state.
+ */
+function fromDisk(programs: string[]): void {
+  for (const program of programs) {
+    const path = program.includes("/") ? program : Bun.which(program);
+    if (!path) continue;
+    const synced = Bun.spawnSync(["sync", path]).exitCode === 0;
+    const dropped =
+      synced && Bun.spawnSync(["dd", `if=${path}`, "iflag=nocache", "count=0", "status=none"]).exitCode === 0;
+    if (!dropped) skip(`could not drop ${path} from the page cache: its start may be measured warmer than the others'`);
+  }
+}
+
 /** Runs each command `runs` times, alternating, with stdin from `inputFile`; medians of wall time. */
 async function timeCommands(
   scenario: string,
@@ -335,6 +356,7 @@ async function timeCommands(
   }
   const server = await startServer(SERVERS["socket-lab"], SERVER_CPU, join(work, "timing.out"));
   const times = new Map<string, number[]>(Object.keys(commands).map((name) => [name, []]));
+  fromDisk(Object.values(commands).map((command) => command(server.port)[0]!));
   const output = join(work, "timing-output.txt");
   try {
     for (let run = 0; run <= runs; run++) {
