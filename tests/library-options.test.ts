@@ -58,6 +58,9 @@ describe("refused before anything opens", () => {
       { port: 0, tls: { cert: "/nonexistent.crt", key: "/nonexistent.key" } },
       /^tls is for tls:\/\/ listeners, and listen has none/,
     ],
+    // It failed at listen with Bun's words: ListenError 'Expected either "hostname" or "unix"'.
+    ["an empty host", { host: "", port: 0 }, /^host is empty: give an address or a name/],
+    ["an empty host in listen", { listen: [{ transport: "tcp", host: "", port: 0 }] }, /^host is empty/],
     ["proxyFrom without proxyProtocol", { port: 0, proxyFrom: ["10.0.0.0/8"] }, /^proxyFrom is for proxyProtocol/],
     // Fail closed, but silently: every client refused, with nothing to say why.
     ["proxyProtocol with an empty proxyFrom", { port: 0, proxyProtocol: true, proxyFrom: [] }, /^proxyFrom is empty/],

@@ -102,8 +102,13 @@ export function checkServerOptions(options: ServerOptions, addresses: readonly L
   checkWhole("unixMode", options.unixMode, 0, 0o777);
   checkWhole("port", options.port, 0, 65_535);
   for (const address of addresses) {
-    if (address.transport === "tcp" || address.transport === "tls") checkWhole("listen port", address.port, 0, 65_535);
-    else if (address.transport !== "unix")
+    if (address.transport === "tcp" || address.transport === "tls") {
+      checkWhole("listen port", address.port, 0, 65_535);
+      // Bun would refuse it at listen in its own words ('Expected either "hostname" or "unix"'); and
+      // an empty host must not mean every address by accident, as Python's bind takes it.
+      if (address.host === "")
+        throw new TypeError('host is empty: give an address or a name ("::" or "0.0.0.0" for every address)');
+    } else if (address.transport !== "unix")
       throw new TypeError(`listen: transport must be "tcp", "tls" or "unix" (got ${String(address.transport)})`);
   }
   if (options.tls && !addresses.some((address) => address.transport === "tls"))
