@@ -25,7 +25,7 @@
 import type { FileSink, Socket } from "bun";
 import { ClientExit } from "../cli/exit-codes.ts";
 import { terminalNow } from "../cli/terminal.ts";
-import { countAcks, countLineBreaks } from "../protocol/messages.ts";
+import { countAcks } from "../protocol/messages.ts";
 import { isAscii, utf8Length } from "../protocol/utf8.ts";
 import type { TakenOver } from "./one-shot-rest.ts";
 import { CLIENT_DEFAULTS } from "./options.ts";
@@ -118,7 +118,8 @@ type OneShotRest = typeof import("./one-shot-rest.ts");
 
 /** Runs the one-shot; resolves with the exit code, everything written. */
 export async function runOneShot(plan: OneShot): Promise<number> {
-  const stdout = Bun.stdout.writer();
+  // Made when first needed, once the messages are out (open, below).
+  let stdout: FileSink | undefined;
   let stderr: FileSink | undefined;
   // A stderr that fails takes nothing more, as the logger's (logger.ts); the exit code still tells.
   const toStderr = (line: string) => {
@@ -128,6 +129,7 @@ export async function runOneShot(plan: OneShot): Promise<number> {
   const status = plan.quiet ? () => {} : toStderr;
   let stdoutFailed = false;
   const print = (acks: string | Uint8Array) => {
+    stdout ??= Bun.stdout.writer();
     write(stdout, acks, (error) => {
       if (stdoutFailed) return;
       stdoutFailed = true;
@@ -138,7 +140,11 @@ export async function runOneShot(plan: OneShot): Promise<number> {
     });
   };
   const tally: Tally = { sent: 0, acknowledged: 0 };
-  const outcome = await new Promise<Outcome>((settle) => {
+  // Not `await new Promise(executor)`: the first Promise built that way costs a start 0.06 ms
+  // more than withResolvers (BENCHMARKS.md, round sixteen).
+  const settled = Promise.withResolvers<Outcome>();
+  const settle = settled.resolve;
+  {
     let over = false;
     let connectTimer: Timer | undefined;
     let responseTimer: Timer | undefined;
@@ -229,17 +235,22 @@ export async function runOneShot(plan: OneShot): Promise<number> {
             clearTimeout(connectTimer);
             opened = true;
             close = () => socket.end();
-            status("[CONNECTED] Connected to server");
+            // The messages go out first, and everything else is done while the server answers:
+            // the status line before the write cost a compiled `client -m hi` 0.1 ms, after it
+            // nothing (BENCHMARKS.md, round sixteen). The order on stderr is the same.
             let text = "";
             for (const message of plan.messages) text += `${message}\n`;
-            const bytes = new TextEncoder().encode(text);
-            tally.sent = countLineBreaks(bytes);
+            tally.sent = countLineBreaks(text);
             lastProgressAt = performance.now();
-            const written = socket.write(bytes);
+            // A string, encoded by Bun: a TextEncoder's first use costs a start ~0.03 ms. Bun
+            // counts what it wrote in bytes of UTF-8.
+            const written = socket.write(text);
+            status("[CONNECTED] Connected to server");
+            stdout ??= Bun.stdout.writer();
             // What the kernel did not take, the link sends once there is room (-1: closed, which
             // the close that follows reports).
-            if (written >= 0 && written < bytes.length)
-              handOver(socket, ({ link }) => link.send(bytes.subarray(written)));
+            if (written >= 0 && written < utf8Length(text))
+              handOver(socket, ({ link }) => link.send(new TextEncoder().encode(text).subarray(written)));
             if (timeoutMs > 0) responseTimer = setTimeout(checkSilence, timeoutMs);
           },
           data(socket, chunk) {
@@ -269,7 +280,8 @@ export async function runOneShot(plan: OneShot): Promise<number> {
     } catch (error) {
       connectFailed(error);
     }
-  });
+  }
+  const outcome = await settled.promise;
   // The acks first, then the last lines on stderr (`2>&1` into one pipe keeps that order).
   await drained(stdout, outcome.exitCode === ClientExit.interrupted ? INTERRUPTED_FLUSH_MS : undefined);
   if (outcome.error) toStderr(outcome.error);
@@ -313,6 +325,13 @@ async function drained(writer: FileSink | undefined, ms?: number): Promise<void>
   const waits = ms === undefined ? [flushing] : [flushing, new Promise((done) => (timer = setTimeout(done, ms)))];
   await Promise.race(waits);
   clearTimeout(timer);
+}
+
+/** The lines in `text`, as the server frames them: one per line break. */
+function countLineBreaks(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) count++;
+  return count;
 }
 
 /** A port as the whole program takes it (1 to 65535, digits only), or undefined. */
