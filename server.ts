@@ -18,7 +18,7 @@ import {
   parseSeconds,
   UsageError,
 } from "./src/cli/args.ts";
-import { SERVER_EXIT_CODES } from "./src/cli/exit-codes.ts";
+import { SERVER_EXIT_CODES } from "./src/cli/exit-code-help.ts";
 import { repeatedValues } from "./src/cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "./src/cli/help.ts";
 import { parseListen, proxyProtocolFor, tlsFilesFor, workersFor } from "./src/cli/network-args.ts";

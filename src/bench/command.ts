@@ -3,7 +3,8 @@
 import { defineCommand } from "citty";
 import { connectArgs, formatSeconds, parseFraming, parseInteger, parseSeconds, UsageError } from "../cli/args.ts";
 import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-network-args.ts";
-import { BENCH_EXIT_CODES, ExitCode } from "../cli/exit-codes.ts";
+import { BENCH_EXIT_CODES } from "../cli/exit-code-help.ts";
+import { ExitCode } from "../cli/exit-codes.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
 import { CLIENT_DEFAULTS } from "../client/options.ts";
 import { connectFailureOutcome, INSECURE_WARNING } from "../client/outcome.ts";

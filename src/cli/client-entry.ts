@@ -2,7 +2,6 @@
 // into a pipe) runs its small program; any other command line loads the whole one. That is an
 // import()ed chunk (binaries are built with code splitting, scripts/compile.ts), so a one-shot
 // never loads citty, the flag definitions, the session or the terminal modes.
-import pkg from "../../package.json" with { type: "json" };
 import { oneShotPlan, runOneShot } from "../client/one-shot.ts";
 
 export async function runClientCli(args: string[]): Promise<never> {
@@ -10,6 +9,6 @@ export async function runClientCli(args: string[]): Promise<never> {
   if (oneShot) process.exit(await runOneShot(oneShot));
   // `client --version` alone needs nothing else either (anywhere else on the line, runCli finds it).
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-v"))
-    return (await import("../output/sink.ts")).printAndExit(pkg.version);
+    return (await import("./version.ts")).printVersion();
   return (await import("../client/cli.ts")).runClientCommand(args);
 }

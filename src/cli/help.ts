@@ -4,7 +4,7 @@
 // Unix tool's. citty still defines and parses the commands; this file only reads their args.
 // It must stay light: `--help` loads it, and nothing of the programs themselves.
 import type { ArgDef } from "citty";
-import type { ExitCodeTable } from "./exit-codes.ts";
+import type { ExitCodeTable } from "./exit-code-help.ts";
 
 /**
  * The option groups, in the order --help lists them, with their headings. Every flag names its

@@ -7,7 +7,6 @@
 // only it uses (node:fs, os, net, dns, crypto), which would slow every client start, and none of
 // its code is in a chunk the client's start loads.
 
-import pkg from "../../package.json" with { type: "json" };
 import { runClientCli } from "./client-entry.ts";
 import { ExitCode } from "./exit-codes.ts";
 
@@ -30,7 +29,7 @@ export function pickProgram(argv0: string, args: string[]): { program?: ProgramN
   return { args };
 }
 
-const USAGE = `socket-lab ${pkg.version}: a TCP message server and its client
+const usage = (version: string) => `socket-lab ${version}: a TCP message server and its client
 
 USAGE
   socket-lab server [OPTIONS]     listen and acknowledge every message
@@ -47,11 +46,14 @@ async function main(): Promise<never> {
   if (program === "server") return (await import("./server-cli.ts")).runServerCli(args);
   if (program === "client") return runClientCli(args);
   const [first] = args;
-  if (first === "--version" || first === "-v") return (await import("../output/sink.ts")).printAndExit(pkg.version);
-  if (first === "--help" || first === "-h") return (await import("../output/sink.ts")).printAndExit(USAGE.trimEnd());
+  // The version (package.json) is loaded only here: `socket-lab client -m hi` does not pay for it.
+  const { VERSION, printVersion } = await import("./version.ts");
+  if (first === "--version" || first === "-v") return printVersion();
+  if (first === "--help" || first === "-h")
+    return (await import("../output/sink.ts")).printAndExit(usage(VERSION).trimEnd());
   process.stderr.write(
     first === undefined
-      ? USAGE
+      ? usage(VERSION)
       : `socket-lab: unknown program '${first}' (server or client)\nRun with --help for usage.\n`,
   );
   process.exit(ExitCode.usage);

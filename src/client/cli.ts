@@ -14,7 +14,7 @@ import {
   UsageError,
 } from "../cli/args.ts";
 import { clientNetworkArgs, parseClientNetworkFlags } from "../cli/client-network-args.ts";
-import { CLIENT_EXIT_CODES } from "../cli/exit-codes.ts";
+import { CLIENT_EXIT_CODES } from "../cli/exit-code-help.ts";
 import { repeatedValues } from "../cli/flags.ts";
 import { type HelpArgsDef, withHelp } from "../cli/help.ts";
 import { runCli } from "../cli/run.ts";
