@@ -142,6 +142,42 @@ export function describeStandalonePair(title: string, pair: () => StandalonePair
     );
 
     test(
+      // A one-shot hands such replies to the rest of the one-shot (one-shot-rest.ts), which the
+      // binaries bundle apart (scripts/compile.ts): here it loads and takes over inside a binary.
+      "a one-shot's unusual replies: an ack cut across reads is printed whole (exit 0), a notice ends it (exit 5)",
+      async () => {
+        const reply = ack("x");
+        const server = Bun.listen({
+          hostname: "127.0.0.1",
+          port: 0,
+          socket: {
+            data(socket, chunk) {
+              if (chunk.toString().startsWith("notice")) {
+                socket.write("ERROR server is full\n");
+                socket.end();
+                return;
+              }
+              socket.write(reply.slice(0, 10));
+              setTimeout(() => socket.write(`${reply.slice(10)}\n`), 50);
+            },
+          },
+        });
+        try {
+          const port = String(server.port);
+          const cut = await run(pair().client, ["--port", port, "-m", "x"]);
+          expect({ exitCode: cut.exitCode, stdout: cut.stdout }).toEqual({ exitCode: 0, stdout: `${reply}\n` });
+          expect(cut.stderr).toContain("[CONNECTED] Connected to server\n");
+          const notice = await run(pair().client, ["--port", port, "-m", "notice"]);
+          expect({ exitCode: notice.exitCode, stdout: notice.stdout }).toEqual({ exitCode: 5, stdout: "" });
+          expect(notice.stderr).toContain("server is full");
+        } finally {
+          server.stop(true);
+        }
+      },
+      testTimeoutMs,
+    );
+
+    test(
       "exit codes: refused is 3",
       async () => {
         const result = await run(pair().client, ["--port", String(freePort()), "-m", "x"]);
