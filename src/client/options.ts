@@ -6,7 +6,8 @@ import type { SessionOptions } from "./session.ts";
 
 export const CLIENT_DEFAULTS = {
   // Named one by one rather than spread: a one-shot's start runs this (one-shot.ts), and every
-  // operation's first run there counts (BENCHMARKS.md, round sixteen).
+  // operation's first run there counts (BENCHMARKS.md, round sixteen). The type below says that
+  // every endpoint default is here.
   host: ENDPOINT_DEFAULTS.host,
   port: ENDPOINT_DEFAULTS.port,
   framing: ENDPOINT_DEFAULTS.framing,
@@ -15,4 +16,5 @@ export const CLIENT_DEFAULTS = {
   // With --reconnect:
   reconnectForMs: 30_000,
   resendBufferBytes: 16 * 1024 * 1024,
-} as const satisfies SessionOptions & ReconnectOptions;
+} as const satisfies SessionOptions &
+  ReconnectOptions & { [Name in keyof typeof ENDPOINT_DEFAULTS]: (typeof ENDPOINT_DEFAULTS)[Name] };
