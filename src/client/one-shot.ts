@@ -240,7 +240,7 @@ export async function runOneShot(plan: OneShot): Promise<number> {
             // nothing (BENCHMARKS.md, round sixteen). The order on stderr is the same.
             let text = "";
             for (const message of plan.messages) text += `${message}\n`;
-            tally.sent = countLineBreaks(text);
+            tally.sent = countLineBreaksInText(text);
             lastProgressAt = performance.now();
             // A string, encoded by Bun: a TextEncoder's first use costs a start ~0.03 ms. Bun
             // counts what it wrote in bytes of UTF-8.
@@ -327,8 +327,12 @@ async function drained(writer: FileSink | undefined, ms?: number): Promise<void>
   clearTimeout(timer);
 }
 
-/** The lines in `text`, as the server frames them: one per line break. */
-function countLineBreaks(text: string): number {
+/**
+ * The lines in `text`, as the server frames them: one per line break. messages.ts's
+ * countLineBreaks does the same for bytes, on the server's and the pipeline's reads; this one
+ * counts the string the one-shot writes, which it no longer encodes.
+ */
+function countLineBreaksInText(text: string): number {
   let count = 0;
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) count++;
   return count;
