@@ -253,6 +253,19 @@ describe("idle timeout", () => {
     busy.end();
   });
 
+  test("the limit counts from a client's last message: closed a full timeout after it, not sooner", async () => {
+    await using served = serveWithLimits({ limits: { idleTimeoutMs: 400 } });
+    const peer = await RawClient.connect(served.server.port);
+    // Quiet for most of a timeout, then one message: the server has to have noticed it.
+    await Bun.sleep(300);
+    await roundTrip(peer, "still here");
+    const lastMessageAt = performance.now();
+    await eventually(() => peer.isEnded, 5000, "the idle client closed");
+    const closedAfterMs = performance.now() - lastMessageAt;
+    expect(peer.replies.text).toBe(`${ack("still here")}\nERROR idle timeout\n`);
+    expect(closedAfterMs).toBeGreaterThanOrEqual(400);
+  });
+
   test("is off by default", async () => {
     await using served = serveWithLimits({});
     const { server } = served;

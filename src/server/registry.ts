@@ -95,13 +95,22 @@ export class ConnectionRegistry {
     until.then(release, release);
   }
 
-  /** Checks idle clients a few times per timeout period, so one closes within ~10% of its limit. */
+  /**
+   * Checks idle clients many times per timeout period. Input is stamped at the first sweep after
+   * it (Connection.lastActivityAt), and a silence is found at the first sweep after it reaches the
+   * limit: a client closes within two periods, ~10%, after its limit, never before.
+   */
   sweepIdle(idleTimeoutMs: number): Timer | undefined {
     if (idleTimeoutMs <= 0) return undefined;
-    const period = Math.min(1000, Math.max(50, idleTimeoutMs / 10));
+    const period = Math.min(500, Math.max(25, idleTimeoutMs / 20));
     const timer = setInterval(() => {
       const now = performance.now();
       for (const connection of this.live) {
+        if (connection.inputSeen) {
+          connection.inputSeen = false;
+          connection.lastActivityAt = now;
+          continue;
+        }
         // A client whose input the server holds cannot be seen sending: it is not idle.
         if (connection.state === "open" && !connection.isHeld && now - connection.lastActivityAt >= idleTimeoutMs) {
           connection.reportLimit("idle", `no input for ${idleTimeoutMs / 1000} s`);
