@@ -11,17 +11,20 @@ export interface ExitCodeEntry {
 
 export type ExitCodeTable = Readonly<Record<string, ExitCodeEntry>>;
 
+/** The same for every program: the command line could not be read (args.ts, citty). */
+const USAGE_ERROR = { code: ExitCode.usage, meaning: "Usage error: an unknown flag or a bad value" } as const;
+
 export const SERVER_EXIT_CODES = {
   ok: { code: ExitCode.ok, meaning: "Clean shutdown (SIGINT or SIGTERM)" },
   failure: { code: ExitCode.failure, meaning: "Runtime error: address in use, permission denied" },
-  usage: { code: ExitCode.usage, meaning: "Usage error: an unknown flag or a bad value" },
+  usage: USAGE_ERROR,
   interrupted: { code: ExitCode.interrupted, meaning: "A second Ctrl+C: stopped without draining" },
 } as const satisfies ExitCodeTable;
 
 export const CLIENT_EXIT_CODES = {
   ok: { code: ClientExit.ok, meaning: "Every message acknowledged (or quit by request)" },
   failure: { code: ClientExit.failure, meaning: "Anything else, such as a stdout that cannot be written" },
-  usage: { code: ClientExit.usage, meaning: "Usage error: an unknown flag or a bad value" },
+  usage: USAGE_ERROR,
   refused: { code: ClientExit.refused, meaning: "Connection refused: is the server running?" },
   timeout: { code: ClientExit.timeout, meaning: "Connection attempt timed out (--timeout)" },
   lost: {
@@ -43,6 +46,6 @@ export const CLIENT_EXIT_CODES = {
 export const BENCH_EXIT_CODES = {
   ok: { code: ExitCode.ok, meaning: "The run ended without errors" },
   failure: { code: ExitCode.failure, meaning: "Errors: refused, TLS failures, reset, closed early, or no reply" },
-  usage: { code: ExitCode.usage, meaning: "Usage error: an unknown flag or a bad value" },
+  usage: USAGE_ERROR,
   interrupted: { code: ExitCode.interrupted, meaning: "Interrupted (Ctrl+C): the summary is of the run until then" },
 } as const satisfies ExitCodeTable;
