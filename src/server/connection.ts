@@ -45,15 +45,15 @@ const lineAcks = new LineAckBuilder();
 export class Connection {
   state: State = "open";
   /**
-   * performance.now() of the last activity the idle sweep knows of (input, or the client reading
-   * replies), for the idle timeout. A read only sets `inputSeen`, and the sweep stamps the time
-   * when it finds it (registry.ts): a clock read per read was ~0.05-0.1 us of the ~1.1 us of user
-   * CPU a lockstep message costs (`bun bench/ab.ts`). Never earlier than the last input, so a
-   * client is never taken for idle before its limit.
+   * performance.now() of the last activity known (input, or the client reading replies), for the
+   * idle timeout. A read only sets `inputSeen`, and silentFor() stamps the time when it finds it: a
+   * clock read per read was ~0.05-0.1 us of the ~1.1 us of user CPU a lockstep message costs
+   * (`bun bench/ab.ts`). Never earlier than the last input, so a client is never taken for idle
+   * before its limit.
    */
-  lastActivityAt = performance.now();
-  /** Input came since the idle sweep last looked. */
-  inputSeen = false;
+  private lastActivityAt = performance.now();
+  /** Input came since silentFor() last looked. */
+  private inputSeen = false;
   private readonly outbox: Outbox;
   private readonly deframer: Deframer;
   /** Whether a large read is freed once handled: not while a library user's event may keep it. */
@@ -249,6 +249,18 @@ export class Connection {
     // The time the server did not read is not the client's silence: its idle clock starts again.
     if (!held) this.lastActivityAt = performance.now();
     this.updateReading();
+  }
+
+  /**
+   * How long the client has been silent at `now`, the idle sweep's time (registry.ts): input that
+   * came since the last call counts as at `now`.
+   */
+  silentFor(now: number): number {
+    if (this.inputSeen) {
+      this.inputSeen = false;
+      this.lastActivityAt = now;
+    }
+    return now - this.lastActivityAt;
   }
 
   /** Whether the server holds this client's input now (its stdout is behind). */

@@ -97,7 +97,7 @@ export class ConnectionRegistry {
 
   /**
    * Checks idle clients many times per timeout period. Input is stamped at the first sweep after
-   * it (Connection.lastActivityAt), and a silence is found at the first sweep after it reaches the
+   * it (Connection.silentFor), and a silence is found at the first sweep after it reaches the
    * limit: a client closes within two periods, ~10%, after its limit, never before.
    */
   sweepIdle(idleTimeoutMs: number): Timer | undefined {
@@ -106,13 +106,8 @@ export class ConnectionRegistry {
     const timer = setInterval(() => {
       const now = performance.now();
       for (const connection of this.live) {
-        if (connection.inputSeen) {
-          connection.inputSeen = false;
-          connection.lastActivityAt = now;
-          continue;
-        }
         // A client whose input the server holds cannot be seen sending: it is not idle.
-        if (connection.state === "open" && !connection.isHeld && now - connection.lastActivityAt >= idleTimeoutMs) {
+        if (connection.state === "open" && !connection.isHeld && connection.silentFor(now) >= idleTimeoutMs) {
           connection.reportLimit("idle", `no input for ${idleTimeoutMs / 1000} s`);
           connection.close(notices.idleTimeout);
         }
