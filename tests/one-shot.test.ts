@@ -16,6 +16,7 @@ import {
   startServerProcess,
   TextCollector,
 } from "./helpers/processes.ts";
+import { unacceptingListener } from "./helpers/sockets.ts";
 
 interface Run {
   exitCode: number;
@@ -210,6 +211,40 @@ describe("a one-shot does what the whole program does", () => {
       expect(oneShot.stderr).toContain("[INTERRUPT] Client shutting down...");
     } finally {
       silent.stop(true);
+    }
+  });
+
+  test("a signal while the connect is still pending: the connecting line, [INTERRUPT], exit 130, as the whole program", async () => {
+    // The one-shot sets up its signal handlers and its connecting line once the messages are out,
+    // or after a millisecond of connecting: a connect that hangs (a full accept queue) gets both.
+    const stuck = await unacceptingListener();
+    try {
+      const interrupted = async (args: string[]) => {
+        const proc = Bun.spawn([...SOURCE_CLIENT, ...args], { stdout: "pipe", stderr: "pipe", env: CHILD_ENV });
+        const stderr = new TextCollector(proc.stderr);
+        await stderr.waitFor("[CONNECTING]");
+        // The line and the handlers come together; a little later still, the connect is pending.
+        await Bun.sleep(100);
+        proc.kill("SIGTERM");
+        const [exitCode, stdout] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
+        await stderr.done;
+        return { exitCode, stdout, stderr: stderr.text };
+      };
+      const args = ["--port", String(stuck.port), "-m", "hi"];
+      const [oneShot, whole] = await Promise.all([interrupted(args), interrupted([...args, "--framing", "line"])]);
+      expect(oneShot).toEqual(whole);
+      expect(oneShot).toEqual({
+        exitCode: 130,
+        stdout: "",
+        stderr: [
+          `[CONNECTING] Connecting to server at 127.0.0.1:${stuck.port}...`,
+          "[INTERRUPT] Client shutting down...",
+          "[DISCONNECTED] Disconnected from server",
+          "",
+        ].join("\n"),
+      });
+    } finally {
+      await stuck.close();
     }
   });
 });
