@@ -172,11 +172,11 @@ export async function runOneShot(plan: OneShot): Promise<number> {
       end({ exitCode: ClientExit.interrupted, error: "[INTERRUPT] Client shutting down..." });
     };
     // The signal handlers and the connecting line wait for the messages to be out, and are then
-    // set up while the server answers: a compiled `client -m hi` takes 0.03-0.05 ms less than
-    // with both before the connect (1,900 alternating runs, BENCHMARKS.md round eighteen). A
-    // connect that takes longer than ANNOUNCE_AFTER_MS gets them then, and a run that ends first
-    // gets its line before any other. Until then a signal takes its default action, as it does
-    // all through the runtime's own start (~1.7 ms).
+    // set up while the server answers: a compiled `client -m hi` takes 0.03-0.09 ms less than
+    // with both before the connect (five series, 3,000 alternating runs, BENCHMARKS.md round
+    // eighteen). A connect that takes longer than ANNOUNCE_AFTER_MS gets them then, and a run
+    // that ends first gets its line before any other. Until then a signal takes its default
+    // action, as it does all through the runtime's own start (~1.4-1.9 ms).
     let announced = false;
     let announceTimer: Timer | undefined;
     const announce = () => {
