@@ -353,9 +353,9 @@ async function drained(writer: FileSink | undefined, ms?: number): Promise<void>
  * without waiting. The first time Bun's loop sleeps, its allocator starts a thread of its own
  * (mimalloc's "mi-scavenger", which returns free memory to the system while the loop waits); in
  * a one-shot that is the wait for the connect or the ack, and the thread's start, its work and its
- * end at exit cost more than polling through the wait: a compiled `client -m hi` takes 0.08-0.13 ms
- * less with these turns (500 and 400 alternating runs, BENCHMARKS.md, round nineteen; with the
- * thread, Bun's bare Bun.connect client took longer than ours). A one-shot on loopback
+ * end at exit cost more than polling through the wait: a compiled `client -m hi` took 0.01-0.13 ms
+ * less with these turns (four series, 1,700 alternating runs, BENCHMARKS.md, round nineteen), and
+ * Bun's bare Bun.connect client, which sleeps, 0.11-0.12 ms less with them. A one-shot on loopback
  * or a near network has its ack within these turns and never sleeps; a farther server's ack comes
  * after them, and the loop sleeps as before. The turns are a chain of setImmediate calls whose
  * callback is setImmediate itself, native code: a function of ours called on every turn would be
