@@ -6,7 +6,11 @@
 // runs tell apart 0.2 ms, and CPU time moves less than wall time when other load comes and goes.
 // Each command is split on spaces and spawned directly (no shell), with stdout and stderr to
 // /dev/null (not a terminal, as in a pipeline) and stdin from --stdin or /dev/null; the first 5
-// rounds are not counted. A command that exits non-zero stops the run.
+// rounds are not counted. A command that exits non-zero stops the run. Leading NAME=value words
+// go to that command's environment, as a shell takes them ('X=1 dist/client ...' against
+// 'MIMALLOC_SCAVENGER=0 dist/client ...'). Each command should be a binary of its own: the same
+// binary run twice in a row starts faster the second time, its code still in the CPU's caches
+// (BENCHMARKS.md, round nineteen), so compare an old build and a new one as two files.
 import { parseArgs } from "node:util";
 
 const { values, positionals: commands } = parseArgs({
@@ -20,12 +24,25 @@ if (commands.length === 0) {
 }
 const WARM_UP_ROUNDS = 5;
 const runs = Number(values.runs);
+/** A command's words and environment: leading NAME=value words set variables, as in a shell. */
+const parsed = commands.map((command) => {
+  const words = command.split(" ");
+  const env: Record<string, string | undefined> = { ...process.env };
+  while (words.length > 1 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!)) {
+    const word = words.shift()!;
+    const equals = word.indexOf("=");
+    env[word.slice(0, equals)] = word.slice(equals + 1);
+  }
+  return { words, env };
+});
 const wall: number[][] = commands.map(() => []);
 const cpu: number[][] = commands.map(() => []);
 for (let round = 0; round < runs + WARM_UP_ROUNDS; round++) {
-  for (const [i, command] of commands.entries()) {
+  for (const [i, { words, env }] of parsed.entries()) {
+    const command = commands[i]!;
     const start = performance.now();
-    const child = Bun.spawnSync(command.split(" "), {
+    const child = Bun.spawnSync(words, {
+      env,
       stdin: values.stdin ? Bun.file(values.stdin) : "ignore",
       stdout: "ignore",
       stderr: "ignore",
