@@ -50,7 +50,12 @@ const MANY_CONNECTIONS = 10_000;
 const PIPED_LINES = 1_000_000;
 /** Timed commands are short: more runs of them cost little and steady the medians. */
 const PIPED_LINES_RUNS = 15;
-const ONE_SHOT_RUNS = 25;
+/**
+ * 100 rounds of the five one-shot commands take ~7 s. With 25, the ratio of medians moved by up to
+ * 0.15x between back-to-back runs of the suite on the same code (1.33x-1.48x, BENCHMARKS.md round
+ * nineteen); three runs of `--only one-shot` with 100 gave 1.29x-1.30x.
+ */
+const ONE_SHOT_RUNS = 100;
 
 const log = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 const notes: string[] = [];
