@@ -355,9 +355,10 @@ async function drained(writer: FileSink | undefined, ms?: number): Promise<void>
  * a one-shot that is the wait for the connect or the ack, and the thread's start, its work and its
  * end at exit cost more than polling through the wait: a compiled `client -m hi` took 0.01-0.13 ms
  * less with these turns (four series, 1,700 alternating runs, BENCHMARKS.md, round nineteen), and
- * Bun's bare Bun.connect client, which sleeps, 0.11-0.12 ms less with them. A one-shot on loopback
+ * Bun's bare Bun.connect client 0.11-0.12 ms less with the same chain. A one-shot on loopback
  * or a near network has its ack within these turns and never sleeps; a farther server's ack comes
- * after them, and the loop sleeps as before. The turns are a chain of setImmediate calls whose
+ * after them, and the loop sleeps as before. Turns left when the run ends are cut short by the
+ * process's exit. The turns are a chain of setImmediate calls whose
  * callback is setImmediate itself, native code: a function of ours called on every turn would be
  * run hot enough for the JIT, whose compiler thread costs as much as the allocator's.
  */
